@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// A lightloop memory node: owns a pool of memory, registers it with a
+// libfabric provider region by region, and serves the gRPC control plane
+// (runtime/proto/memnode.proto). Clients move data with one-sided RMA.
+//
+//   MemnodeOptions opts{.provider = "tcp", .listen = "127.0.0.1:7400",
+//                       .capacity = 2ull << 30};
+//   LL_ASSIGN_OR_RETURN(auto node, Memnode::Start(opts));
+//   std::cout << node->ReadyLine() << std::endl;   // "memnode ready ..."
+//   node->Wait();                                   // until Shutdown()
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lightloop/runtime/status.h"
+
+namespace lightloop::runtime {
+
+struct MemnodeOptions {
+  std::string provider;                 // empty: FI_PROVIDER or libfabric's first choice
+  std::string listen = "127.0.0.1:7400";  // control plane; port 0 picks a free one
+  uint64_t capacity = uint64_t{1} << 30;
+};
+
+class Memnode {
+ public:
+  static StatusOr<std::unique_ptr<Memnode>> Start(const MemnodeOptions& options);
+  ~Memnode();
+
+  // host:port actually bound (resolves port 0).
+  const std::string& control_address() const;
+  // The provider serving the data plane, e.g. "tcp;ofi_rxm".
+  std::string provider() const;
+  // "memnode ready control=HOST:PORT provider=NAME capacity=BYTES ..."
+  std::string ReadyLine() const;
+  // Stops serving: the control plane first, then the data plane. Idempotent,
+  // safe from any thread (not from a signal handler).
+  void Shutdown();
+  // Blocks until Shutdown() has run.
+  void Wait();
+
+  struct Impl;
+
+ private:
+  explicit Memnode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lightloop::runtime

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// State of a RemoteMemoryClient: the control-plane stub (control.cpp) and
+// the data path of chunked, depth-limited RMA operations (transfer.cpp).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "lightloop/proto/memnode.grpc.pb.h"
+#include "lightloop/runtime/fabric.h"
+#include "lightloop/runtime/remote_memory.h"
+
+namespace lightloop::runtime {
+
+using Clock = std::chrono::steady_clock;
+
+struct RemoteMemoryClient::Impl {
+  // One RMA on the wire (or queued for it). The provider gets &ctx.
+  struct Chunk {
+    fi_context2 ctx;
+    uint64_t op = 0;
+    bool write = false;
+    char* local = nullptr;
+    void* desc = nullptr;
+    uint64_t raddr = 0;
+    uint64_t key = 0;
+    size_t len = 0;
+  };
+  struct Op {
+    uint64_t region = 0;
+    uint64_t offset = 0;
+    bool write = false;
+    size_t len = 0;
+    size_t chunks_left = 0;
+    bool done = false;
+    Status status;
+    MemoryRegion temp_mr;  // per-operation registration under FI_MR_LOCAL
+    Clock::time_point started;
+  };
+
+  Options options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<memnode::v1::Memnode::Stub> stub;
+  std::unique_ptr<RdmEndpoint> ep;
+  fi_addr_t peer = FI_ADDR_UNSPEC;
+  size_t chunk = 0;
+
+  std::vector<Chunk> slots;        // fixed size = depth; the provider holds pointers
+  std::vector<size_t> free_slots;
+  std::deque<Chunk> queued;
+  std::unordered_map<uint64_t, Op> ops;
+  uint64_t next_op = 1;
+  size_t in_flight = 0;
+  std::map<uintptr_t, MemoryRegion> buffers;  // RegisterBuffer'd, by start address
+  Status broken;                              // once set, every call fails with it
+  Clock::time_point last_completion;
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> unreported;  // region -> (written, read)
+  uint64_t total_written = 0;
+  uint64_t total_read = 0;
+
+  ~Impl();
+  // control.cpp
+  void SetDeadline(grpc::ClientContext* ctx) const;
+  Status Rpc(const grpc::Status& s, const std::string& rpc) const;
+  Status FlushTraffic(uint64_t only_region);
+  Status CheckAlive();
+  // transfer.cpp
+  StatusOr<OpHandle> Start(bool write, const RemoteRegion& region, uint64_t offset, char* local,
+                           size_t len);
+  StatusOr<void*> LocalDesc(Op& op, char* local, size_t len);
+  void Issue();
+  Status Reap();
+  void Complete(Chunk* c, const Status& status);
+  void FailAll(const Status& status);
+  Status Watchdog();
+  // Progress until nothing is queued or in flight; the first failure among
+  // the operations still held is returned and all of them are forgotten.
+  Status DrainAll();
+};
+
+}  // namespace lightloop::runtime

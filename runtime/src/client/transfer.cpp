@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+// RemoteMemoryClient's data path: operations split into chunks of at most
+// `chunk` bytes, at most `depth` of them posted at once, completions reaped
+// from the CQ, and a watchdog that turns a dead memnode into an error.
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#include <thread>
+
+#include "client/client_impl.h"
+
+namespace lightloop::runtime {
+
+StatusOr<void*> RemoteMemoryClient::Impl::LocalDesc(Op& op, char* local, size_t len) {
+  auto it = buffers.upper_bound(reinterpret_cast<uintptr_t>(local));
+  if (it != buffers.begin()) {
+    --it;
+    const MemoryRegion& mr = it->second;
+    if (local + len <= static_cast<char*>(mr.addr()) + mr.length()) return mr.desc();
+  }
+  if (!(ep->mr_mode() & FI_MR_LOCAL)) return nullptr;
+  LL_ASSIGN_OR_RETURN(op.temp_mr, ep->RegisterMemory(local, len, FI_READ | FI_WRITE));
+  return op.temp_mr.desc();
+}
+
+StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegion& region,
+                                                   uint64_t offset, char* local, size_t len) {
+  LL_RETURN_IF_ERROR(broken);
+  if (offset > region.length || len > region.length - offset) {
+    return OutOfRange(std::string(write ? "write" : "read") + " of " + std::to_string(len) +
+                      " bytes at offset " + std::to_string(offset) + " is outside region " +
+                      std::to_string(region.id) + " (" + std::to_string(region.length) + " bytes)");
+  }
+  if (local == nullptr && len > 0) return InvalidArgument("null local buffer");
+  uint64_t id = next_op++;
+  Op& op = ops[id];
+  op = Op{region.id, offset, write, len, 0, false, Status::Ok(), MemoryRegion(), Clock::now()};
+  auto desc = LocalDesc(op, local, len);
+  if (!desc.ok()) {
+    ops.erase(id);
+    return desc.status();
+  }
+  for (size_t done = 0; done < len; done += chunk) {
+    size_t n = std::min(chunk, len - done);
+    Chunk c{};
+    c.op = id;
+    c.write = write;
+    c.local = local + done;
+    c.desc = *desc;
+    c.raddr = region.remote_addr + offset + done;
+    c.key = region.key;
+    c.len = n;
+    queued.push_back(c);
+    ++op.chunks_left;
+  }
+  if (len == 0) op.done = true;
+  if (queued.empty() || in_flight == 0) last_completion = Clock::now();
+  Issue();
+  return OpHandle{id};
+}
+
+void RemoteMemoryClient::Impl::Issue() {
+  while (!queued.empty() && !free_slots.empty()) {
+    size_t slot = free_slots.back();
+    Chunk& c = slots[slot];
+    c = queued.front();
+    ssize_t ret = c.write ? fi_write(ep->ep(), c.local, c.len, c.desc, peer, c.raddr, c.key, &c.ctx)
+                          : fi_read(ep->ep(), c.local, c.len, c.desc, peer, c.raddr, c.key, &c.ctx);
+    if (ret == -FI_EAGAIN) return;  // the provider is full: reap, then retry
+    free_slots.pop_back();
+    queued.pop_front();
+    if (ret != 0) {
+      Complete(&c, Status::FromFabric(static_cast<int>(ret), c.write ? "fi_write" : "fi_read"));
+      free_slots.push_back(slot);
+      continue;
+    }
+    ++in_flight;
+  }
+}
+
+void RemoteMemoryClient::Impl::Complete(Chunk* c, const Status& status) {
+  auto it = ops.find(c->op);
+  if (it == ops.end()) return;
+  Op& op = it->second;
+  if (!status.ok() && op.status.ok()) {
+    op.status = status.WithContext(std::string(op.write ? "write" : "read") + " of " +
+                                   std::to_string(op.len) + " bytes at offset " +
+                                   std::to_string(op.offset) + " of region " +
+                                   std::to_string(op.region) + " on memnode " + options.memnode);
+  }
+  if (--op.chunks_left > 0) return;
+  op.done = true;
+  op.temp_mr = MemoryRegion();
+  if (!op.status.ok()) return;
+  auto& [written, read] = unreported[op.region];
+  (op.write ? written : read) += op.len;
+  (op.write ? total_written : total_read) += op.len;
+}
+
+Status RemoteMemoryClient::Impl::Reap() {
+  fi_cq_entry entries[16];
+  for (;;) {
+    ssize_t n = ep->cq().Read(entries, 16);
+    if (n == -FI_EAGAIN) return Status::Ok();
+    if (n == -FI_EAVAIL) {
+      LL_ASSIGN_OR_RETURN(fi_cq_err_entry err, ep->cq().ReadError());
+      auto* c = static_cast<Chunk*>(err.op_context);
+      if (c == nullptr) continue;
+      --in_flight;
+      last_completion = Clock::now();
+      Complete(c, Status::FromCompletionError(err.err, c->write ? "fi_write" : "fi_read",
+                                              ep->cq().ErrorText(err)));
+      free_slots.push_back(static_cast<size_t>(c - slots.data()));
+      continue;
+    }
+    if (n < 0) return Status::FromFabric(static_cast<int>(n), "fi_cq_read");
+    for (ssize_t i = 0; i < n; ++i) {
+      auto* c = static_cast<Chunk*>(entries[i].op_context);
+      --in_flight;
+      Complete(c, Status::Ok());
+      free_slots.push_back(static_cast<size_t>(c - slots.data()));
+    }
+    last_completion = Clock::now();
+  }
+}
+
+void RemoteMemoryClient::Impl::FailAll(const Status& status) {
+  broken = status;
+  queued.clear();
+  for (auto& [id, op] : ops) {
+    if (op.done) continue;
+    op.done = true;
+    op.status = status;
+    // op.temp_mr stays registered: the provider may still hold the chunk.
+  }
+}
+
+// A chunk in flight with no completion for stall_timeout: ask the memnode if
+// it is alive. A dead memnode, or an operation past op_timeout, fails all.
+Status RemoteMemoryClient::Impl::Watchdog() {
+  if (in_flight == 0) return Status::Ok();
+  Clock::time_point now = Clock::now();
+  if (now - last_completion < options.stall_timeout) return Status::Ok();
+  Status alive = CheckAlive();
+  if (!alive.ok()) {
+    FailAll(Unavailable("memnode " + options.memnode + " stopped answering with " +
+                        std::to_string(in_flight) + " transfers in flight (" + alive.message() + ")"));
+    return broken;
+  }
+  for (const auto& [id, op] : ops) {
+    if (!op.done && now - op.started > options.op_timeout) {
+      FailAll(DeadlineExceeded("operation on region " + std::to_string(op.region) + " of memnode " +
+                               options.memnode + " did not complete within " +
+                               std::to_string(options.op_timeout.count()) + " ms"));
+      return broken;
+    }
+  }
+  last_completion = now;  // alive but slow: give it another stall period
+  return Status::Ok();
+}
+
+Status RemoteMemoryClient::Impl::DrainAll() {
+  Status first;
+  unsigned idle = 0;
+  while (broken.ok() && (in_flight > 0 || !queued.empty())) {
+    Issue();
+    Status s = Reap();
+    if (!s.ok()) FailAll(s);
+    if (!Watchdog().ok()) break;
+    if (++idle % 4096 == 0) std::this_thread::yield();
+  }
+  for (auto& [id, op] : ops) {
+    if (!op.status.ok() && first.ok()) first = op.status;
+  }
+  if (first.ok() && !broken.ok()) first = broken;
+  std::erase_if(ops, [](const auto& kv) { return kv.second.done; });
+  return first;
+}
+
+StatusOr<OpHandle> RemoteMemoryClient::Write(const RemoteRegion& region, uint64_t offset,
+                                             const void* src, size_t len) {
+  return impl_->Start(true, region, offset, static_cast<char*>(const_cast<void*>(src)), len);
+}
+
+StatusOr<OpHandle> RemoteMemoryClient::Read(const RemoteRegion& region, uint64_t offset, void* dst,
+                                            size_t len) {
+  return impl_->Start(false, region, offset, static_cast<char*>(dst), len);
+}
+
+Status RemoteMemoryClient::Progress() {
+  if (!impl_->broken.ok()) return impl_->broken;
+  impl_->Issue();
+  Status s = impl_->Reap();
+  if (!s.ok()) impl_->FailAll(s);
+  return impl_->Watchdog();
+}
+
+StatusOr<bool> RemoteMemoryClient::Test(OpHandle handle) {
+  auto it = impl_->ops.find(handle.id);
+  if (it == impl_->ops.end()) {
+    return NotFound("operation " + std::to_string(handle.id) + " is unknown or already waited for");
+  }
+  if (!it->second.done) (void)Progress();
+  return it->second.done;
+}
+
+Status RemoteMemoryClient::Wait(OpHandle handle) {
+  auto it = impl_->ops.find(handle.id);
+  if (it == impl_->ops.end()) {
+    return NotFound("operation " + std::to_string(handle.id) + " is unknown or already waited for");
+  }
+  unsigned idle = 0;
+  while (!it->second.done) {
+    (void)Progress();
+    if (++idle % 4096 == 0) std::this_thread::yield();
+  }
+  Status s = it->second.status;
+  impl_->ops.erase(it);
+  return s;
+}
+
+Status RemoteMemoryClient::WaitAll() { return impl_->DrainAll(); }
+
+Status RemoteMemoryClient::RegisterBuffer(void* addr, size_t len) {
+  LL_ASSIGN_OR_RETURN(MemoryRegion mr, impl_->ep->RegisterMemory(addr, len, FI_READ | FI_WRITE));
+  impl_->buffers[reinterpret_cast<uintptr_t>(addr)] = std::move(mr);
+  return Status::Ok();
+}
+
+Status RemoteMemoryClient::UnregisterBuffer(void* addr) {
+  if (impl_->buffers.erase(reinterpret_cast<uintptr_t>(addr)) == 0) {
+    return NotFound("buffer was not registered");
+  }
+  return Status::Ok();
+}
+
+}  // namespace lightloop::runtime

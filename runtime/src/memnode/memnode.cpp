@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/runtime/memnode.h"
+
+#include <grpcpp/grpcpp.h>
+#include <rdma/fi_errno.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include "lightloop/runtime/fabric.h"
+#include "memnode/region_table.h"
+#include "memnode/service.h"
+#include "net_address.h"
+
+namespace lightloop::runtime {
+
+struct Memnode::Impl {
+  MemnodeOptions options;
+  HostPort bound;
+  std::string control_address;
+  std::unique_ptr<RdmEndpoint> ep;
+  char* pool = nullptr;
+  std::unique_ptr<RegionTable> table;
+  std::unique_ptr<MemnodeService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::thread progress;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable stopped_cv;
+  bool stopped = false;  // guarded by mu
+
+  ~Impl();
+  Status OpenFabric();
+  Status MapPool();
+  Status StartServer();
+  void ProgressLoop();
+};
+
+namespace {
+
+// The data plane binds where the control plane listens when the provider
+// understands that address (tcp, verbs); others (shm) take no node.
+StatusOr<InfoPtr> FindMemnodeProvider(const std::string& provider, const std::string& host) {
+  ProviderQuery query{.provider = provider, .node = host, .source = true, .thread_safe = true};
+  bool wildcard = host == "0.0.0.0" || host == "::";
+  if (!wildcard) {
+    auto info = FindProvider(query);
+    if (info.ok()) return info;
+  }
+  query.node.clear();
+  query.source = false;
+  return FindProvider(query);
+}
+
+}  // namespace
+
+Status Memnode::Impl::OpenFabric() {
+  LL_ASSIGN_OR_RETURN(InfoPtr info, FindMemnodeProvider(options.provider, bound.host));
+  LL_ASSIGN_OR_RETURN(ep, RdmEndpoint::Open(std::move(info), {.cq_size = 1024, .cq_wait = true}));
+  return Status::Ok();
+}
+
+Status Memnode::Impl::MapPool() {
+  if (options.capacity == 0) return InvalidArgument("capacity must be at least one byte");
+  void* p = mmap(nullptr, options.capacity, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    return ResourceExhausted("cannot map a pool of " + std::to_string(options.capacity) +
+                             " bytes: " + std::strerror(errno));
+  }
+  pool = static_cast<char*>(p);
+  table = std::make_unique<RegionTable>(ep.get(), pool, options.capacity);
+  return Status::Ok();
+}
+
+Status Memnode::Impl::StartServer() {
+  service = std::make_unique<MemnodeService>(
+      table.get(), MemnodeService::Identity{ep->provider_name(), ep->address(),
+                                            ep->info()->addr_format, ep->mr_mode()});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a second memnode must not share the port
+  builder.RegisterService(service.get());
+  server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    server.reset();
+    std::string why = ProbeBind(bound);
+    return Unavailable("cannot listen on " + options.listen + ": " +
+                       (why.empty() ? "gRPC refused the address" : why) +
+                       (bound.port != 0 ? " (is another memnode running on this port?)" : ""));
+  }
+  bound.port = port;
+  control_address = (bound.host.find(':') != std::string::npos ? "[" + bound.host + "]" : bound.host) +
+                    ":" + std::to_string(port);
+  return Status::Ok();
+}
+
+// One-sided RMA needs no work from us, but providers with manual data
+// progress (tcp;ofi_rxm, shm) only move bytes while someone drives the CQ.
+void Memnode::Impl::ProgressLoop() {
+  fi_cq_entry entries[16];
+  CompletionQueue& cq = ep->cq();
+  unsigned idle = 0;
+  while (!stopping.load(std::memory_order_relaxed)) {
+    ssize_t n = cq.can_wait() ? cq.SRead(entries, 16, 100) : cq.Read(entries, 16);
+    if (n == -FI_EAVAIL) {
+      (void)cq.ReadError();  // a failed remote access is the client's to report
+    } else if (!cq.can_wait() && n == -FI_EAGAIN && ++idle % 1024 == 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+}
+
+Memnode::Impl::~Impl() {
+  table.reset();  // registrations close before the endpoint
+  ep.reset();
+  if (pool != nullptr) munmap(pool, options.capacity);
+}
+
+StatusOr<std::unique_ptr<Memnode>> Memnode::Start(const MemnodeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  LL_ASSIGN_OR_RETURN(impl->bound, ParseHostPort(options.listen));
+  LL_RETURN_IF_ERROR(impl->OpenFabric());
+  LL_RETURN_IF_ERROR(impl->MapPool());
+  LL_RETURN_IF_ERROR(impl->StartServer());
+  Impl* raw = impl.get();
+  impl->progress = std::thread([raw] { raw->ProgressLoop(); });
+  return std::unique_ptr<Memnode>(new Memnode(std::move(impl)));
+}
+
+Memnode::Memnode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Memnode::~Memnode() { Shutdown(); }
+
+const std::string& Memnode::control_address() const { return impl_->control_address; }
+
+std::string Memnode::provider() const { return impl_->ep->provider_name(); }
+
+std::string Memnode::ReadyLine() const {
+  return "memnode ready control=" + impl_->control_address + " provider=" + provider() +
+         " capacity=" + std::to_string(impl_->options.capacity) +
+         " mr_mode=" + MrModeString(impl_->ep->mr_mode());
+}
+
+void Memnode::Shutdown() {
+  if (impl_->stopping.exchange(true)) return Wait();
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  impl_->server->Wait();
+  if (impl_->progress.joinable()) impl_->progress.join();
+  std::lock_guard lock(impl_->mu);
+  impl_->stopped = true;
+  impl_->stopped_cv.notify_all();
+}
+
+void Memnode::Wait() {
+  std::unique_lock lock(impl_->mu);
+  impl_->stopped_cv.wait(lock, [this] { return impl_->stopped; });
+}
+
+}  // namespace lightloop::runtime
