@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/runtime/memnode_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace lightloop::runtime {
+namespace {
+
+int WaitExit(pid_t pid, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (r < 0) return -1;
+    if (std::chrono::steady_clock::now() > deadline) return -2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<MemnodeProcess>> MemnodeProcess::Spawn(const Options& options) {
+  std::string binary = options.binary.empty() ? "/proc/self/exe" : options.binary;
+  std::vector<std::string> args{binary, "memnode", "--listen", options.listen, "--capacity",
+                                options.capacity};
+  if (!options.provider.empty()) {
+    args.push_back("--provider");
+    args.push_back(options.provider);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  std::unique_ptr<MemnodeProcess> proc(new MemnodeProcess());
+  int rc = posix_spawn(&proc->pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  proc->stdout_fd_ = fds[0];
+  if (rc != 0) {
+    proc->pid_ = -1;
+    return Unavailable("cannot start " + binary + ": " + std::strerror(rc));
+  }
+  LL_RETURN_IF_ERROR(proc->AwaitReady(options.ready_timeout));
+  return proc;
+}
+
+Status MemnodeProcess::AwaitReady(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string buf;
+  for (;;) {
+    size_t nl = buf.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buf.substr(0, nl);
+      buf.erase(0, nl + 1);
+      if (line.rfind("memnode ready", 0) == 0) {
+        ready_line_ = line;
+        size_t at = line.find("control=");
+        control_ = line.substr(at + 8, line.find(' ', at) - at - 8);
+        return Status::Ok();
+      }
+      output_ += line + "\n";
+      continue;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return DeadlineExceeded("memnode did not get ready within " + std::to_string(timeout.count()) + " ms");
+    pollfd pfd{stdout_fd_, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+    char chunk[512];
+    ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
+    if (n <= 0) {
+      int code = WaitExit(pid_, std::chrono::milliseconds(2000));
+      pid_ = -1;
+      return Unavailable("memnode exited (status " + std::to_string(code) +
+                         ") before it was ready; see its error above");
+    }
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+void MemnodeProcess::Signal(int signal) const {
+  if (pid_ > 0) kill(pid_, signal);
+}
+
+StatusOr<int> MemnodeProcess::Stop() {
+  if (pid_ <= 0) return FailedPrecondition("memnode process is not running");
+  kill(pid_, SIGTERM);
+  int code = WaitExit(pid_, std::chrono::milliseconds(5000));
+  if (code == -2) {
+    kill(pid_, SIGKILL);
+    code = WaitExit(pid_, std::chrono::milliseconds(5000));
+    pid_ = -1;
+    return DeadlineExceeded("memnode did not exit within 5 s of SIGTERM; killed");
+  }
+  pid_ = -1;
+  return code;
+}
+
+MemnodeProcess::~MemnodeProcess() {
+  if (pid_ > 0) (void)Stop();
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+}
+
+}  // namespace lightloop::runtime

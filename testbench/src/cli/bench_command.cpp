@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// `lightloop bench <what>`: benchmarks that print ratios against a baseline
+// measured in the same run.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "lightloop/runtime/size.h"
+#include "lightloop/testbench/transport_bench.h"
+
+namespace lightloop::testbench {
+namespace {
+
+struct TransportArgs {
+  std::string provider;
+  std::string memnode;
+  std::string sizes = "4K,64K,1M,16M";
+  size_t depth = 16;
+  std::string json;
+  int min_time_ms = 300;
+  size_t latency_iterations = 2000;
+  std::string max_chunk = "0";
+};
+
+runtime::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.good()) return runtime::Unavailable("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return runtime::Unavailable("cannot write " + path);
+  return runtime::Status::Ok();
+}
+
+runtime::Status RunTransport(const TransportArgs& a) {
+  TransportBenchOptions o;
+  o.provider = a.provider;
+  o.memnode = a.memnode;
+  auto sizes = runtime::ParseSizeList(a.sizes);
+  if (!sizes.ok()) return sizes.status().WithContext("--sizes");
+  o.sizes = *sizes;
+  o.depth = a.depth;
+  o.min_time = std::chrono::milliseconds(a.min_time_ms);
+  o.latency_iterations = a.latency_iterations;
+  LL_ASSIGN_OR_RETURN(o.max_chunk, ParseSizeFlag("--max-chunk", a.max_chunk));
+  LL_ASSIGN_OR_RETURN(TransportBenchReport report, RunTransportBench(o));
+  std::cout << FormatTable(report) << std::flush;
+  if (!a.json.empty()) {
+    LL_RETURN_IF_ERROR(WriteFileAtomically(a.json, ToJson(report).dump(2) + "\n"));
+    std::cout << "wrote " << a.json << std::endl;
+  }
+  return runtime::Status::Ok();
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app, CommandFn& run) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks, each against a baseline measured in the same run");
+  bench->require_subcommand(1);
+  auto a = std::make_shared<TransportArgs>();
+  CLI::App* t = bench->add_subcommand(
+      "transport", "RMA write/read bandwidth and 64-byte latency through the runtime vs memcpy");
+  t->add_option("--provider", a->provider, "libfabric provider (tcp, shm, verbs, ...)");
+  t->add_option("--memnode", a->memnode, "HOST:PORT of a running memnode; default: start one");
+  t->add_option("--sizes", a->sizes, "transfer sizes, comma-separated")->capture_default_str();
+  t->add_option("--depth", a->depth, "operations in flight")->capture_default_str()->check(CLI::Range(1, 4096));
+  t->add_option("--json", a->json, "also write the results as JSON to this file");
+  t->add_option("--min-time-ms", a->min_time_ms, "measuring time per point")->capture_default_str()->check(CLI::Range(1, 600000));
+  t->add_option("--latency-iterations", a->latency_iterations, "64-byte round trips per op")->capture_default_str()->check(CLI::Range(1, 10000000));
+  t->add_option("--max-chunk", a->max_chunk, "split transfers above this size (0: provider's max_msg_size)")->capture_default_str();
+  t->callback([a, &run] { run = [a] { return RunTransport(*a); }; });
+}
+
+}  // namespace lightloop::testbench

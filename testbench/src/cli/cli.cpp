@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/testbench/cli.h"
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "lightloop/runtime/size.h"
+
+namespace lightloop::testbench {
+
+runtime::StatusOr<uint64_t> ParseSizeFlag(const std::string& flag, const std::string& text) {
+  auto size = runtime::ParseSize(text);
+  if (!size.ok()) return size.status().WithContext(flag);
+  return size;
+}
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"lightloop: hardware-in-the-loop testbed for optical-interconnect prototypes"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("lightloop ") + LIGHTLOOP_VERSION);
+  CommandFn run;
+  AddMemnodeCommand(app, run);
+  AddBenchCommand(app, run);
+  AddInfoCommand(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  runtime::Status status = run ? run() : runtime::InvalidArgument("no command");
+  if (!status.ok()) {
+    std::cerr << "lightloop " << app.get_subcommands().front()->get_name()
+              << ": error: " << status.ToString() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace lightloop::testbench

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// Each subcommand adds itself to the app and sets `run` to what it executes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "lightloop/runtime/status.h"
+
+namespace lightloop::testbench {
+
+using CommandFn = std::function<runtime::Status()>;
+
+void AddMemnodeCommand(CLI::App& app, CommandFn& run);
+void AddBenchCommand(CLI::App& app, CommandFn& run);
+void AddInfoCommand(CLI::App& app, CommandFn& run);
+
+// Parses a size flag's text, naming the flag in the error.
+runtime::StatusOr<uint64_t> ParseSizeFlag(const std::string& flag, const std::string& text);
+
+}  // namespace lightloop::testbench

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// `lightloop info`: version and the libfabric providers lightloop can use here.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "lightloop/runtime/fabric.h"
+
+namespace lightloop::testbench {
+namespace {
+
+runtime::Status RunInfo() {
+  std::cout << "lightloop " << LIGHTLOOP_VERSION << ", libfabric " << FI_MAJOR(fi_version()) << "."
+            << FI_MINOR(fi_version()) << "\n";
+  std::cout << "providers with FI_EP_RDM and RMA:\n";
+  for (const std::string& name : runtime::AvailableProviders()) {
+    auto info = runtime::FindProvider({.provider = name});
+    if (!info.ok()) continue;
+    const fi_info* i = info->get();
+    std::cout << "  " << name << "  (" << i->fabric_attr->prov_name << ", domain " << i->domain_attr->name
+              << ", MR mode " << runtime::MrModeString(i->domain_attr->mr_mode) << ", max_msg_size "
+              << i->ep_attr->max_msg_size << ")\n";
+  }
+  return runtime::Status::Ok();
+}
+
+}  // namespace
+
+void AddInfoCommand(CLI::App& app, CommandFn& run) {
+  CLI::App* cmd = app.add_subcommand("info", "Version and the libfabric providers usable here");
+  cmd->callback([&run] { run = [] { return RunInfo(); }; });
+}
+
+}  // namespace lightloop::testbench

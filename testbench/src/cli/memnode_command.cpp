@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// `lightloop memnode`: serve a pool until SIGINT or SIGTERM.
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "lightloop/runtime/memnode.h"
+
+namespace lightloop::testbench {
+namespace {
+
+struct MemnodeArgs {
+  std::string provider;
+  std::string listen = "127.0.0.1:7400";
+  std::string capacity = "1GiB";
+};
+
+runtime::Status RunMemnode(const MemnodeArgs& args) {
+  runtime::MemnodeOptions options{.provider = args.provider, .listen = args.listen};
+  LL_ASSIGN_OR_RETURN(options.capacity, ParseSizeFlag("--capacity", args.capacity));
+  // Signals are taken by sigwait below, never by a handler in some gRPC thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  LL_ASSIGN_OR_RETURN(auto node, runtime::Memnode::Start(options));
+  std::cout << node->ReadyLine() << std::endl;
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::cerr << "memnode: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down" << std::endl;
+  node->Shutdown();
+  std::cout << "memnode stopped" << std::endl;
+  return runtime::Status::Ok();
+}
+
+}  // namespace
+
+void AddMemnodeCommand(CLI::App& app, CommandFn& run) {
+  auto args = std::make_shared<MemnodeArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "memnode", "Own a pool of memory and serve it over libfabric RMA, with a gRPC control plane");
+  cmd->add_option("--provider", args->provider,
+                  "libfabric provider for the data plane (tcp, shm, verbs, ...); default: FI_PROVIDER "
+                  "or libfabric's first choice");
+  cmd->add_option("--listen", args->listen, "control-plane HOST:PORT (port 0 picks a free one)")
+      ->capture_default_str();
+  cmd->add_option("--capacity", args->capacity, "pool size, e.g. 512MiB, 2GiB")->capture_default_str();
+  cmd->callback([args, &run] { run = [args] { return RunMemnode(*args); }; });
+}
+
+}  // namespace lightloop::testbench
