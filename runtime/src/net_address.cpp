@@ -44,6 +44,8 @@ std::string ProbeBind(const HostPort& hp) {
   if (fd < 0) {
     why = std::strerror(errno);
   } else {
+    int one = 1;  // as gRPC does: a port left in TIME_WAIT by a previous memnode is free
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) why = std::strerror(errno);
     close(fd);
   }

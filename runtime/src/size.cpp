@@ -62,7 +62,8 @@ StatusOr<uint64_t> ParseSize(std::string_view text) {
   while (unit_start < s.size() && s[unit_start] == ' ') ++unit_start;
   double mult = 0;
   if (!UnitMultiplier(std::string_view(s).substr(unit_start), &mult)) {
-    return BadSize(text, "unknown unit '" + s.substr(unit_start) + "'");
+    std::string unit(text.substr(unit_start, s.size() - unit_start));
+    return BadSize(text, "unknown unit '" + unit + "'");
   }
   double bytes = number * mult;
   if (bytes >= 0x1p64) return BadSize(text, "too large");

@@ -33,6 +33,8 @@ struct RemoteMemoryClient::Impl {
   };
   struct Op {
     uint64_t region = 0;
+    uint64_t key = 0;
+    uint64_t raddr = 0;  // RMA address of the first byte
     uint64_t offset = 0;
     bool write = false;
     size_t len = 0;
@@ -51,13 +53,16 @@ struct RemoteMemoryClient::Impl {
   size_t chunk = 0;
 
   std::vector<Chunk> slots;        // fixed size = depth; the provider holds pointers
+  std::vector<bool> abandoned;      // slot's chunk given up on; reusable once it completes
   std::vector<size_t> free_slots;
   std::deque<Chunk> queued;
   std::unordered_map<uint64_t, Op> ops;
   uint64_t next_op = 1;
   size_t in_flight = 0;
   std::map<uintptr_t, MemoryRegion> buffers;  // RegisterBuffer'd, by start address
+  std::vector<MemoryRegion> abandoned_mrs;    // may still be in the provider's hands
   Status broken;                              // once set, every call fails with it
+  bool suspect_peer = false;                  // a transfer failed as if the memnode were gone
   Clock::time_point last_completion;
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> unreported;  // region -> (written, read)
   uint64_t total_written = 0;
@@ -69,6 +74,7 @@ struct RemoteMemoryClient::Impl {
   Status Rpc(const grpc::Status& s, const std::string& rpc) const;
   Status FlushTraffic(uint64_t only_region);
   Status CheckAlive();
+  Status CheckAccess(const Op& op);
   // transfer.cpp
   StatusOr<OpHandle> Start(bool write, const RemoteRegion& region, uint64_t offset, char* local,
                            size_t len);
@@ -77,6 +83,13 @@ struct RemoteMemoryClient::Impl {
   Status Reap();
   void Complete(Chunk* c, const Status& status);
   void FailAll(const Status& status);
+  // Replaces a failed operation's provider error with the memnode's reason.
+  void Explain(Op& op);
+  // Gives up on `id`: its queued chunks are dropped, its posted ones no
+  // longer count against the depth, and Wait returns `status`.
+  void Abandon(uint64_t id, const Status& status);
+  // Reaps one completion (or error) for the chunk in `slot`.
+  void Retire(size_t slot, const Status& status);
   Status Watchdog();
   // Progress until nothing is queued or in flight; the first failure among
   // the operations still held is returned and all of them are forgotten.

@@ -66,6 +66,7 @@ StatusOr<std::unique_ptr<RemoteMemoryClient>> RemoteMemoryClient::Connect(const 
   size_t max_msg = impl->ep->max_msg_size();
   impl->chunk = options.max_chunk != 0 && options.max_chunk < max_msg ? options.max_chunk : max_msg;
   impl->slots.resize(options.depth);
+  impl->abandoned.assign(options.depth, false);
   for (size_t i = options.depth; i-- > 0;) impl->free_slots.push_back(i);
   impl->last_completion = Clock::now();
   return std::unique_ptr<RemoteMemoryClient>(new RemoteMemoryClient(std::move(impl)));
@@ -159,6 +160,19 @@ Status RemoteMemoryClient::Impl::CheckAlive() {
   pb::HealthRequest req;
   pb::HealthReply reply;
   return Rpc(stub->Health(&ctx, req, &reply), "Health");
+}
+
+Status RemoteMemoryClient::Impl::CheckAccess(const Op& op) {
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  pb::AccessCheck req;
+  req.set_tenant(options.tenant);
+  req.set_region_id(op.region);
+  req.set_key(op.key);
+  req.set_remote_addr(op.raddr);
+  req.set_length(op.len);
+  pb::AccessReply reply;
+  return Rpc(stub->CheckAccess(&ctx, req, &reply), "CheckAccess");
 }
 
 // Tells the memnode what this client moved; one-sided RMA is invisible to it.

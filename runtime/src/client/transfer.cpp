@@ -5,6 +5,7 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "client/client_impl.h"
@@ -34,7 +35,8 @@ StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegio
   if (local == nullptr && len > 0) return InvalidArgument("null local buffer");
   uint64_t id = next_op++;
   Op& op = ops[id];
-  op = Op{region.id, offset, write, len, 0, false, Status::Ok(), MemoryRegion(), Clock::now()};
+  op = Op{region.id, region.key, region.remote_addr + offset, offset, write, len, 0, false,
+          Status::Ok(), MemoryRegion(), Clock::now()};
   auto desc = LocalDesc(op, local, len);
   if (!desc.ok()) {
     ops.erase(id);
@@ -69,12 +71,8 @@ void RemoteMemoryClient::Impl::Issue() {
     if (ret == -FI_EAGAIN) return;  // the provider is full: reap, then retry
     free_slots.pop_back();
     queued.pop_front();
-    if (ret != 0) {
-      Complete(&c, Status::FromFabric(static_cast<int>(ret), c.write ? "fi_write" : "fi_read"));
-      free_slots.push_back(slot);
-      continue;
-    }
     ++in_flight;
+    if (ret != 0) Retire(slot, Status::FromFabric(static_cast<int>(ret), c.write ? "fi_write" : "fi_read"));
   }
 }
 
@@ -91,10 +89,20 @@ void RemoteMemoryClient::Impl::Complete(Chunk* c, const Status& status) {
   if (--op.chunks_left > 0) return;
   op.done = true;
   op.temp_mr = MemoryRegion();
-  if (!op.status.ok()) return;
+  if (!op.status.ok()) return Explain(op);
   auto& [written, read] = unreported[op.region];
   (op.write ? written : read) += op.len;
   (op.write ? total_written : total_read) += op.len;
+}
+
+void RemoteMemoryClient::Impl::Retire(size_t slot, const Status& status) {
+  last_completion = Clock::now();
+  free_slots.push_back(slot);
+  if (abandoned[slot]) {  // its operation was already given up on
+    return;
+  }
+  --in_flight;
+  Complete(&slots[slot], status);
 }
 
 Status RemoteMemoryClient::Impl::Reap() {
@@ -106,22 +114,30 @@ Status RemoteMemoryClient::Impl::Reap() {
       LL_ASSIGN_OR_RETURN(fi_cq_err_entry err, ep->cq().ReadError());
       auto* c = static_cast<Chunk*>(err.op_context);
       if (c == nullptr) continue;
-      --in_flight;
-      last_completion = Clock::now();
-      Complete(c, Status::FromCompletionError(err.err, c->write ? "fi_write" : "fi_read",
-                                              ep->cq().ErrorText(err)));
-      free_slots.push_back(static_cast<size_t>(c - slots.data()));
+      Retire(static_cast<size_t>(c - slots.data()),
+             Status::FromCompletionError(err.err, c->write ? "fi_write" : "fi_read", ep->cq().ErrorText(err)));
       continue;
     }
     if (n < 0) return Status::FromFabric(static_cast<int>(n), "fi_cq_read");
     for (ssize_t i = 0; i < n; ++i) {
-      auto* c = static_cast<Chunk*>(entries[i].op_context);
-      --in_flight;
-      Complete(c, Status::Ok());
-      free_slots.push_back(static_cast<size_t>(c - slots.data()));
+      Retire(static_cast<size_t>(static_cast<Chunk*>(entries[i].op_context) - slots.data()), Status::Ok());
     }
-    last_completion = Clock::now();
   }
+}
+
+// Providers report a refused access or a lost peer vaguely (tcp says
+// "Operation canceled" for both); the memnode says which it was.
+void RemoteMemoryClient::Impl::Explain(Op& op) {
+  if (!broken.ok()) return;
+  Status why = CheckAccess(op);
+  if (why.ok()) return;  // the memnode would accept it: the provider's word stands
+  if (why.code() == StatusCode::kUnavailable || why.code() == StatusCode::kDeadlineExceeded) {
+    op.status = Unavailable(why.message() + " (provider said: " + op.status.message() + ")");
+    suspect_peer = true;
+    return;
+  }
+  op.status = Status(why.code(), "the memnode refused this transfer: " + why.message() +
+                                     " (provider said: " + op.status.message() + ")");
 }
 
 void RemoteMemoryClient::Impl::FailAll(const Status& status) {
@@ -131,31 +147,58 @@ void RemoteMemoryClient::Impl::FailAll(const Status& status) {
     if (op.done) continue;
     op.done = true;
     op.status = status;
-    // op.temp_mr stays registered: the provider may still hold the chunk.
+    if (op.temp_mr) abandoned_mrs.push_back(std::move(op.temp_mr));  // the provider may hold chunks
   }
 }
 
-// A chunk in flight with no completion for stall_timeout: ask the memnode if
-// it is alive. A dead memnode, or an operation past op_timeout, fails all.
-Status RemoteMemoryClient::Impl::Watchdog() {
-  if (in_flight == 0) return Status::Ok();
-  Clock::time_point now = Clock::now();
-  if (now - last_completion < options.stall_timeout) return Status::Ok();
-  Status alive = CheckAlive();
-  if (!alive.ok()) {
-    FailAll(Unavailable("memnode " + options.memnode + " stopped answering with " +
-                        std::to_string(in_flight) + " transfers in flight (" + alive.message() + ")"));
-    return broken;
-  }
-  for (const auto& [id, op] : ops) {
-    if (!op.done && now - op.started > options.op_timeout) {
-      FailAll(DeadlineExceeded("operation on region " + std::to_string(op.region) + " of memnode " +
-                               options.memnode + " did not complete within " +
-                               std::to_string(options.op_timeout.count()) + " ms"));
-      return broken;
+void RemoteMemoryClient::Impl::Abandon(uint64_t id, const Status& status) {
+  Op& op = ops.at(id);
+  std::erase_if(queued, [id](const Chunk& c) { return c.op == id; });
+  for (size_t i = 0; i < slots.size(); ++i) {
+    bool free = std::find(free_slots.begin(), free_slots.end(), i) != free_slots.end();
+    if (!free && !abandoned[i] && slots[i].op == id) {
+      abandoned[i] = true;
+      --in_flight;
     }
   }
-  last_completion = now;  // alive but slow: give it another stall period
+  op.done = true;
+  op.status = status;
+  if (op.temp_mr) abandoned_mrs.push_back(std::move(op.temp_mr));
+}
+
+// Runs while operations are outstanding. A transfer that failed as if the
+// memnode were gone, or no completion for stall_timeout, makes the client ask
+// the memnode whether it is alive (a dead one fails everything) and whether
+// it accepts each late operation's key and range (some providers drop a
+// refused access silently). Past op_timeout an operation fails regardless.
+Status RemoteMemoryClient::Impl::Watchdog() {
+  bool stalled = in_flight > 0 && Clock::now() - last_completion >= options.stall_timeout;
+  if (!stalled && !suspect_peer) return Status::Ok();
+  suspect_peer = false;
+  if (Status alive = CheckAlive(); !alive.ok()) {
+    FailAll(Unavailable("memnode " + options.memnode + " stopped answering (" + alive.message() + ")"));
+    return broken;
+  }
+  if (!stalled) return Status::Ok();
+  Clock::time_point now = Clock::now();
+  std::vector<std::pair<uint64_t, Status>> refused;
+  for (const auto& [id, op] : ops) {
+    if (op.done || now - op.started < options.stall_timeout) continue;
+    Status access = CheckAccess(op);
+    if (!access.ok() && access.code() != StatusCode::kUnavailable &&
+        access.code() != StatusCode::kDeadlineExceeded) {
+      refused.emplace_back(id, access.WithContext("the memnode refused this transfer"));
+    } else if (now - op.started > options.op_timeout) {
+      refused.emplace_back(id, DeadlineExceeded("operation did not complete within " +
+                                                std::to_string(options.op_timeout.count()) + " ms"));
+    }
+  }
+  for (const auto& [id, why] : refused) Abandon(id, why);
+  if (free_slots.empty() && std::all_of(abandoned.begin(), abandoned.end(), [](bool a) { return a; })) {
+    FailAll(Unavailable("every transfer slot is held by an operation the provider never completed"));
+    return broken;
+  }
+  last_completion = now;  // alive: give the rest another stall period
   return Status::Ok();
 }
 

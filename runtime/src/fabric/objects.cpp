@@ -30,7 +30,7 @@ StatusOr<CompletionQueue> CompletionQueue::Open(const Domain& domain, size_t siz
   fi_cq_attr attr{};
   attr.size = size;
   attr.format = FI_CQ_FORMAT_CONTEXT;
-  attr.wait_obj = wait ? FI_WAIT_UNSPEC : FI_WAIT_NONE;
+  attr.wait_obj = wait ? FI_WAIT_FD : FI_WAIT_NONE;  // a real fd, not a yield loop
   fid_cq* raw = nullptr;
   int ret = fi_cq_open(domain.get(), &attr, &raw, nullptr);
   if (ret && wait) {

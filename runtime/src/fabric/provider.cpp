@@ -21,6 +21,9 @@ constexpr uint32_t kApiVersion = FI_VERSION(1, 17);
 InfoPtr MakeHints(const ProviderQuery& query) {
   InfoPtr hints(fi_allocinfo());
   hints->caps = kCaps;
+  // A write completes once it is in the target's memory, not when it left:
+  // an access the target refuses (bad key, out of bounds) then fails here.
+  hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
   hints->mode = FI_CONTEXT | FI_CONTEXT2;
   hints->ep_attr->type = FI_EP_RDM;
   hints->domain_attr->mr_mode = kMrModes;

@@ -41,16 +41,18 @@ struct Memnode::Impl {
 namespace {
 
 // The data plane binds where the control plane listens when the provider
-// understands that address (tcp, verbs); others (shm) take no node.
+// addresses endpoints by IP (tcp, verbs); others (shm) would take the host
+// as the endpoint's name, so they get no node.
 StatusOr<InfoPtr> FindMemnodeProvider(const std::string& provider, const std::string& host) {
-  ProviderQuery query{.provider = provider, .node = host, .source = true, .thread_safe = true};
-  bool wildcard = host == "0.0.0.0" || host == "::";
-  if (!wildcard) {
-    auto info = FindProvider(query);
-    if (info.ok()) return info;
-  }
-  query.node.clear();
-  query.source = false;
+  ProviderQuery query{.provider = provider, .thread_safe = true};
+  LL_ASSIGN_OR_RETURN(InfoPtr any, FindProvider(query));
+  uint32_t format = any->addr_format;
+  bool ip = format == FI_SOCKADDR || format == FI_SOCKADDR_IN || format == FI_SOCKADDR_IN6;
+  if (!ip || host == "0.0.0.0" || host == "::") return any;
+  query.node = host;
+  query.source = true;
+  query.provider = CoreProviderName(any->fabric_attr->prov_name);
+  query.addr_format = format;
   return FindProvider(query);
 }
 
@@ -100,16 +102,26 @@ Status Memnode::Impl::StartServer() {
 
 // One-sided RMA needs no work from us, but providers with manual data
 // progress (tcp;ofi_rxm, shm) only move bytes while someone drives the CQ.
+// With a wait fd we block in fi_cq_sread; without one (shm) we poll, and
+// since RMA at the target leaves no completion, a poll that took long is
+// the sign of work: spin for a while after one, nap between polls otherwise.
 void Memnode::Impl::ProgressLoop() {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kWorkSign = std::chrono::nanoseconds(150);
+  constexpr auto kSpinAfterWork = std::chrono::milliseconds(2);
   fi_cq_entry entries[16];
   CompletionQueue& cq = ep->cq();
-  unsigned idle = 0;
+  Clock::time_point last_work = Clock::now();
   while (!stopping.load(std::memory_order_relaxed)) {
+    Clock::time_point t0 = Clock::now();
     ssize_t n = cq.can_wait() ? cq.SRead(entries, 16, 100) : cq.Read(entries, 16);
-    if (n == -FI_EAVAIL) {
-      (void)cq.ReadError();  // a failed remote access is the client's to report
-    } else if (!cq.can_wait() && n == -FI_EAGAIN && ++idle % 1024 == 0) {
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    if (n == -FI_EAVAIL) (void)cq.ReadError();  // a failed remote access is the client's to report
+    if (cq.can_wait()) continue;
+    Clock::time_point t1 = Clock::now();
+    if (n != -FI_EAGAIN || t1 - t0 >= kWorkSign) {
+      last_work = t1;
+    } else if (options.idle_poll.count() > 0 && t1 - last_work > kSpinAfterWork) {
+      std::this_thread::sleep_for(options.idle_poll);
     }
   }
 }
@@ -124,6 +136,12 @@ StatusOr<std::unique_ptr<Memnode>> Memnode::Start(const MemnodeOptions& options)
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   LL_ASSIGN_OR_RETURN(impl->bound, ParseHostPort(options.listen));
+  if (impl->bound.port != 0) {  // a taken port is the likeliest mistake: say so first
+    if (std::string why = ProbeBind(impl->bound); !why.empty()) {
+      return Unavailable("cannot listen on " + options.listen + ": " + why +
+                         " (is another memnode running on this port?)");
+    }
+  }
   LL_RETURN_IF_ERROR(impl->OpenFabric());
   LL_RETURN_IF_ERROR(impl->MapPool());
   LL_RETURN_IF_ERROR(impl->StartServer());

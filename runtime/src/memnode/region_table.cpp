@@ -103,6 +103,21 @@ Status RegionTable::AddTraffic(const std::string& tenant, uint64_t id, uint64_t 
   return Status::Ok();
 }
 
+Status RegionTable::CheckAccess(const std::string& tenant, uint64_t id, uint64_t key,
+                                uint64_t remote_addr, uint64_t length) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Record * rec, Owned(tenant, id));
+  std::string name = "region " + std::to_string(id);
+  if (key != rec->mr.key()) return PermissionDenied("the key is not " + name + "'s key");
+  uint64_t base = ep_->RemoteAddress(rec->mr, 0);
+  if (remote_addr < base || remote_addr - base > rec->length || length > rec->length - (remote_addr - base)) {
+    return OutOfRange("bytes [" + std::to_string(remote_addr) + ", +" + std::to_string(length) +
+                      ") are outside " + name + " ([" + std::to_string(base) + ", +" +
+                      std::to_string(rec->length) + "))");
+  }
+  return Status::Ok();
+}
+
 RegionView RegionTable::View(uint64_t id, const Record& r) const {
   return RegionView{id, r.mr.key(), ep_->RemoteAddress(r.mr, 0), r.length, r.label};
 }

@@ -42,6 +42,10 @@ class RegionTable {
   Status Free(const std::string& tenant, uint64_t id);
   std::vector<RegionView> List(const std::string& tenant) const;
   PoolStats Stats() const;
+  // OK when `tenant` owns region `id`, `key` is its key and
+  // [remote_addr, remote_addr+length) lies inside it; else why not.
+  Status CheckAccess(const std::string& tenant, uint64_t id, uint64_t key, uint64_t remote_addr,
+                     uint64_t length);
   Status AddTraffic(const std::string& tenant, uint64_t id, uint64_t written, uint64_t read);
 
  private:

@@ -114,4 +114,11 @@ grpc::Status MemnodeService::ReportTraffic(grpc::ServerContext*, const pb::Traff
                                    req->bytes_read()));
 }
 
+grpc::Status MemnodeService::CheckAccess(grpc::ServerContext*, const pb::AccessCheck* req,
+                                         pb::AccessReply*) {
+  if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
+  return ToGrpc(table_->CheckAccess(req->tenant(), req->region_id(), req->key(), req->remote_addr(),
+                                    req->length()));
+}
+
 }  // namespace lightloop::runtime

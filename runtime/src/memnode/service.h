@@ -34,6 +34,8 @@ class MemnodeService final : public lightloop::memnode::v1::Memnode::Service {
                       memnode::v1::HealthReply*) override;
   grpc::Status ReportTraffic(grpc::ServerContext*, const memnode::v1::TrafficReport*,
                              memnode::v1::TrafficReply*) override;
+  grpc::Status CheckAccess(grpc::ServerContext*, const memnode::v1::AccessCheck*,
+                           memnode::v1::AccessReply*) override;
 
  private:
   void Fill(const RegionView& view, memnode::v1::Region* out) const;

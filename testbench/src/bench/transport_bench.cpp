@@ -123,9 +123,10 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
   std::vector<TransportResult> results;
   for (const Point& p : points) {
     bool latency = p.size == kLatencySize && p.depth == 1;
-    // Warm-up: touches the remote pages and opens the provider's connection.
+    // Warm-up: one pass over the whole working set, so that no page fault
+    // on either side (nor the provider's first connection) is measured.
     LL_RETURN_IF_ERROR(MeasurePoint(client, region, buf.get(), p, std::chrono::milliseconds(0),
-                                    std::min<uint64_t>(p.ws / p.size, 2 * p.depth + 8)).status());
+                                    std::max<uint64_t>(p.ws / p.size, 2 * p.depth)).status());
     size_t min_ops = latency ? o.latency_iterations : 4 * p.depth;
     auto min_time = latency ? std::chrono::milliseconds(0) : o.min_time;
     LL_ASSIGN_OR_RETURN(TransportResult r, MeasurePoint(client, region, buf.get(), p, min_time, min_ops));

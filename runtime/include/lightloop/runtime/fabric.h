@@ -102,7 +102,7 @@ class Domain {
 
 class CompletionQueue {
  public:
-  // `wait`: ask for a wait object so SRead can block; falls back to none.
+  // `wait`: ask for a wait fd so SRead can block; falls back to none.
   static StatusOr<CompletionQueue> Open(const Domain& domain, size_t size, bool wait);
   fid_cq* get() const { return cq_.get(); }
   bool can_wait() const { return can_wait_; }

@@ -10,6 +10,7 @@
 //   node->Wait();                                   // until Shutdown()
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,9 @@ struct MemnodeOptions {
   std::string provider;                 // empty: FI_PROVIDER or libfabric's first choice
   std::string listen = "127.0.0.1:7400";  // control plane; port 0 picks a free one
   uint64_t capacity = uint64_t{1} << 30;
+  // Providers without a wait object (shm) are polled: idle, the progress
+  // thread naps this long between polls; 0 spins without pause.
+  std::chrono::microseconds idle_poll{50};
 };
 
 class Memnode {

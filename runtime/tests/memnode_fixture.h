@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Two-process test fixture: each test gets a `lightloop memnode` child on a
+// free loopback port, over the provider the test is instantiated for.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lightloop/runtime/memnode_process.h"
+#include "lightloop/runtime/remote_memory.h"
+
+namespace lightloop::runtime::testing {
+
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const ::lightloop::runtime::Status ll_s_ = (expr);      \
+    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString();            \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                              \
+  auto LL_CONCAT(ll_v_, __LINE__) = (expr);                          \
+  ASSERT_TRUE(LL_CONCAT(ll_v_, __LINE__).ok())                       \
+      << LL_CONCAT(ll_v_, __LINE__).status().ToString();             \
+  lhs = std::move(LL_CONCAT(ll_v_, __LINE__)).value()
+
+std::vector<char> RandomBytes(size_t n, uint64_t seed);
+
+class MemnodeTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  const std::string& provider() const { return GetParam(); }
+  // Starts a memnode child; returns false (with a test failure) if it could not.
+  std::unique_ptr<MemnodeProcess> SpawnMemnode(const std::string& capacity = "512MiB");
+  RemoteMemoryClient::Options ClientOptions(const std::string& tenant = "test") const;
+  std::unique_ptr<RemoteMemoryClient> Connect(const std::string& tenant = "test", size_t depth = 16,
+                                              size_t max_chunk = 0);
+
+  std::unique_ptr<MemnodeProcess> memnode_;
+};
+
+// Instantiates a MemnodeTest suite over tcp and shm.
+#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                   \
+  INSTANTIATE_TEST_SUITE_P(Providers, Suite, ::testing::Values("tcp", "shm"),              \
+                           [](const ::testing::TestParamInfo<std::string>& i) { return i.param; })
+
+}  // namespace lightloop::runtime::testing

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// Random data written to a memnode and read back, byte for byte, over each
+// provider: odd sizes and offsets, chunking, deep queues, many clients.
+#include <cstring>
+#include <thread>
+
+#include "memnode_fixture.h"
+
+namespace lightloop::runtime::testing {
+namespace {
+
+class RoundTripTest : public MemnodeTest {};
+
+// Writes `data` at `offset`, reads it back through `reader`, compares.
+void ExpectRoundTrip(RemoteMemoryClient& writer, RemoteMemoryClient& reader, const RemoteRegion& region,
+                     uint64_t offset, const std::vector<char>& data) {
+  ASSERT_OK_AND_ASSIGN(OpHandle w, writer.Write(region, offset, data.data(), data.size()));
+  ASSERT_OK(writer.Wait(w));
+  std::vector<char> back(data.size(), 0x55);
+  ASSERT_OK_AND_ASSIGN(OpHandle r, reader.Read(region, offset, back.data(), back.size()));
+  ASSERT_OK(reader.Wait(r));
+  ASSERT_EQ(std::memcmp(back.data(), data.data(), data.size()), 0)
+      << data.size() << " bytes at offset " << offset << " came back different";
+}
+
+TEST_P(RoundTripTest, OddSizesAndOffsetsAtDepthOneAndSixtyFour) {
+  const std::vector<uint64_t> sizes{1, 3, 63, 4095, 4097, 65537, (1 << 20) + 7, (16 << 20) + 3, 64 << 20};
+  for (size_t depth : {1, 64}) {
+    auto writer = Connect("writer", depth);
+    auto reader = Connect("writer", depth);  // same tenant, other endpoint: the bytes are remote
+    ASSERT_TRUE(writer && reader);
+    ASSERT_OK_AND_ASSIGN(RemoteRegion region, writer->Allocate((64 << 20) + 8192));
+    for (uint64_t size : sizes) {
+      uint64_t offset = (size * 7 + 13) % 8191;
+      SCOPED_TRACE("depth " + std::to_string(depth) + " size " + std::to_string(size));
+      ExpectRoundTrip(*writer, *reader, region, offset, RandomBytes(size, size + depth));
+    }
+    ASSERT_OK(writer->Free(region));
+  }
+}
+
+TEST_P(RoundTripTest, SplitsTransfersAboveTheChunkSize) {
+  constexpr size_t kChunk = 65536 + 3;
+  auto client = Connect("chunks", 4, kChunk);
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->chunk_size(), kChunk);
+  ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(8 << 20));
+  std::vector<char> data = RandomBytes((5 << 20) + 11, 42);
+  ExpectRoundTrip(*client, *client, region, 1001, data);
+  // Reading a part that starts inside one chunk and ends inside another.
+  std::vector<char> part(3 * kChunk + 5);
+  ASSERT_OK_AND_ASSIGN(OpHandle r, client->Read(region, 1001 + kChunk / 2, part.data(), part.size()));
+  ASSERT_OK(client->Wait(r));
+  EXPECT_EQ(std::memcmp(part.data(), data.data() + kChunk / 2, part.size()), 0);
+}
+
+TEST_P(RoundTripTest, ManyOperationsOutstandingBeyondTheDepth) {
+  constexpr size_t kOps = 300, kSize = 4096 + 17;
+  auto client = Connect("deep", 8);
+  ASSERT_TRUE(client);
+  ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(kOps * kSize));
+  std::vector<char> data = RandomBytes(kOps * kSize, 7);
+  std::vector<OpHandle> handles;
+  for (size_t i = 0; i < kOps; ++i) {
+    ASSERT_OK_AND_ASSIGN(OpHandle h, client->Write(region, i * kSize, data.data() + i * kSize, kSize));
+    handles.push_back(h);
+  }
+  ASSERT_OK(client->Wait(handles[kOps / 2]));  // out of order is fine
+  ASSERT_OK(client->WaitAll());
+  EXPECT_EQ(client->Wait(handles[0]).code(), StatusCode::kNotFound);  // already collected
+  std::vector<char> back(data.size());
+  ASSERT_OK_AND_ASSIGN(OpHandle r, client->Read(region, 0, back.data(), back.size()));
+  ASSERT_OK(client->Wait(r));
+  EXPECT_EQ(back, data);
+  EXPECT_EQ(client->bytes_written(), data.size());
+  EXPECT_EQ(client->bytes_read(), data.size());
+}
+
+TEST_P(RoundTripTest, ManyClientsAtOnce) {
+  constexpr int kClients = 6;
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(kClients);
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = RemoteMemoryClient::Connect(ClientOptions("tenant-" + std::to_string(c)));
+      if (!client.ok()) return void(errors[c] = client.status().ToString());
+      auto region = (*client)->Allocate(4 << 20);
+      if (!region.ok()) return void(errors[c] = region.status().ToString());
+      for (int round = 0; round < 5; ++round) {
+        std::vector<char> data = RandomBytes((1 << 20) + c * 1000 + round, c * 100 + round);
+        std::vector<char> back(data.size());
+        auto w = (*client)->Write(*region, round * 4096 + c, data.data(), data.size());
+        Status s = w.ok() ? (*client)->Wait(*w) : w.status();
+        auto r = (*client)->Read(*region, round * 4096 + c, back.data(), back.size());
+        if (s.ok()) s = r.ok() ? (*client)->Wait(*r) : r.status();
+        if (!s.ok()) return void(errors[c] = s.ToString());
+        if (back != data) return void(errors[c] = "data mismatch in round " + std::to_string(round));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(errors[c], "") << "client " << c;
+  auto observer = Connect("observer");
+  ASSERT_TRUE(observer);
+  ASSERT_OK_AND_ASSIGN(MemnodeStats stats, observer->Stats());
+  EXPECT_EQ(stats.tenants, static_cast<uint32_t>(kClients));
+  EXPECT_EQ(stats.regions, static_cast<uint32_t>(kClients));
+}
+
+LIGHTLOOP_OVER_PROVIDERS(RoundTripTest);
+
+}  // namespace
+}  // namespace lightloop::runtime::testing
