@@ -22,8 +22,9 @@ void MemnodeTest::SetUp() {
 
 void MemnodeTest::TearDown() { memnode_.reset(); }
 
-std::unique_ptr<MemnodeProcess> MemnodeTest::SpawnMemnode(const std::string& capacity) {
-  MemnodeProcess::Options o{.binary = LIGHTLOOP_BIN, .provider = provider(), .capacity = capacity};
+std::unique_ptr<MemnodeProcess> MemnodeTest::SpawnMemnode(const std::string& capacity, size_t endpoints) {
+  MemnodeProcess::Options o{
+      .binary = LIGHTLOOP_BIN, .provider = provider(), .capacity = capacity, .endpoints = endpoints};
   auto node = MemnodeProcess::Spawn(o);
   EXPECT_TRUE(node.ok()) << node.status().ToString();
   return node.ok() ? std::move(node).value() : nullptr;

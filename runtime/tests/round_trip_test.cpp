@@ -54,6 +54,20 @@ TEST_P(RoundTripTest, SplitsTransfersAboveTheChunkSize) {
   EXPECT_EQ(std::memcmp(part.data(), data.data() + kChunk / 2, part.size()), 0);
 }
 
+TEST_P(RoundTripTest, StripesAcrossTheMemnodesEndpoints) {
+  memnode_ = SpawnMemnode("64MiB", 3);
+  ASSERT_TRUE(memnode_);
+  EXPECT_NE(memnode_->ready_line().find("endpoints=3"), std::string::npos) << memnode_->ready_line();
+  RemoteMemoryClient::Options o = ClientOptions();
+  o.stripe_bytes = 65536;
+  o.depth = 5;
+  ASSERT_OK_AND_ASSIGN(auto client, RemoteMemoryClient::Connect(o));
+  EXPECT_EQ(client->endpoints(), 3u);
+  EXPECT_EQ(client->chunk_size(), 65536u);
+  ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(8 << 20));
+  ExpectRoundTrip(*client, *client, region, 333, RandomBytes((5 << 20) + 1, 77));
+}
+
 TEST_P(RoundTripTest, ManyOperationsOutstandingBeyondTheDepth) {
   constexpr size_t kOps = 300, kSize = 4096 + 17;
   auto client = Connect("deep", 8);

@@ -27,6 +27,7 @@ struct RemoteMemoryClient::Impl {
     bool write = false;
     char* local = nullptr;
     void* desc = nullptr;
+    fi_addr_t peer = FI_ADDR_UNSPEC;
     uint64_t raddr = 0;
     uint64_t key = 0;
     size_t len = 0;
@@ -48,8 +49,10 @@ struct RemoteMemoryClient::Impl {
   Options options;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<memnode::v1::Memnode::Stub> stub;
+  std::unique_ptr<FabricDomain> domain;
   std::unique_ptr<RdmEndpoint> ep;
-  fi_addr_t peer = FI_ADDR_UNSPEC;
+  std::vector<fi_addr_t> peers;  // the memnode's endpoints; chunks go round-robin
+  size_t next_peer = 0;
   size_t chunk = 0;
 
   std::vector<Chunk> slots;        // fixed size = depth; the provider holds pointers
@@ -69,6 +72,7 @@ struct RemoteMemoryClient::Impl {
   uint64_t total_read = 0;
 
   ~Impl();
+  Status OpenDataPlane(const memnode::v1::HelloReply& hello, const std::string& host);
   // control.cpp
   void SetDeadline(grpc::ClientContext* ctx) const;
   Status Rpc(const grpc::Status& s, const std::string& rpc) const;

@@ -59,17 +59,31 @@ StatusOr<std::unique_ptr<RemoteMemoryClient>> RemoteMemoryClient::Connect(const 
     return FailedPrecondition("memnode " + options.memnode + " serves its pool over '" +
                               hello.provider() + "', not '" + options.provider + "'");
   }
-  LL_ASSIGN_OR_RETURN(InfoPtr info, FindClientProvider(served, hp.host, hello.addr_format()));
-  LL_ASSIGN_OR_RETURN(impl->ep, RdmEndpoint::Open(std::move(info), {}));
-  LL_ASSIGN_OR_RETURN(impl->peer, impl->ep->InsertPeer(hello.fabric_address()));
-
-  size_t max_msg = impl->ep->max_msg_size();
-  impl->chunk = options.max_chunk != 0 && options.max_chunk < max_msg ? options.max_chunk : max_msg;
+  LL_RETURN_IF_ERROR(impl->OpenDataPlane(hello, hp.host));
   impl->slots.resize(options.depth);
   impl->abandoned.assign(options.depth, false);
   for (size_t i = options.depth; i-- > 0;) impl->free_slots.push_back(i);
   impl->last_completion = Clock::now();
   return std::unique_ptr<RemoteMemoryClient>(new RemoteMemoryClient(std::move(impl)));
+}
+
+Status RemoteMemoryClient::Impl::OpenDataPlane(const pb::HelloReply& hello, const std::string& host) {
+  std::string served = CoreProviderName(hello.provider());
+  LL_ASSIGN_OR_RETURN(InfoPtr info, FindClientProvider(served, host, hello.addr_format()));
+  LL_ASSIGN_OR_RETURN(domain, FabricDomain::Open(std::move(info)));
+  LL_ASSIGN_OR_RETURN(ep, RdmEndpoint::Open(*domain, {}));
+  for (const std::string& address : hello.fabric_addresses()) {
+    LL_ASSIGN_OR_RETURN(fi_addr_t peer, ep->InsertPeer(address));
+    peers.push_back(peer);
+  }
+  if (peers.empty()) {
+    LL_ASSIGN_OR_RETURN(fi_addr_t peer, ep->InsertPeer(hello.fabric_address()));
+    peers.push_back(peer);
+  }
+  chunk = domain->max_msg_size();
+  if (options.max_chunk != 0) chunk = std::min(chunk, options.max_chunk);
+  if (peers.size() > 1 && options.stripe_bytes != 0) chunk = std::min(chunk, options.stripe_bytes);
+  return Status::Ok();
 }
 
 RemoteMemoryClient::RemoteMemoryClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -198,8 +212,9 @@ Status RemoteMemoryClient::Impl::FlushTraffic(uint64_t only_region) {
   return first;
 }
 
-std::string RemoteMemoryClient::provider() const { return impl_->ep->provider_name(); }
-std::string RemoteMemoryClient::mr_mode() const { return MrModeString(impl_->ep->mr_mode()); }
+std::string RemoteMemoryClient::provider() const { return impl_->domain->provider_name(); }
+std::string RemoteMemoryClient::mr_mode() const { return MrModeString(impl_->domain->mr_mode()); }
+size_t RemoteMemoryClient::endpoints() const { return impl_->peers.size(); }
 size_t RemoteMemoryClient::chunk_size() const { return impl_->chunk; }
 uint64_t RemoteMemoryClient::bytes_written() const { return impl_->total_written; }
 uint64_t RemoteMemoryClient::bytes_read() const { return impl_->total_read; }

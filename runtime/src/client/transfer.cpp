@@ -19,8 +19,8 @@ StatusOr<void*> RemoteMemoryClient::Impl::LocalDesc(Op& op, char* local, size_t 
     const MemoryRegion& mr = it->second;
     if (local + len <= static_cast<char*>(mr.addr()) + mr.length()) return mr.desc();
   }
-  if (!(ep->mr_mode() & FI_MR_LOCAL)) return nullptr;
-  LL_ASSIGN_OR_RETURN(op.temp_mr, ep->RegisterMemory(local, len, FI_READ | FI_WRITE));
+  if (!(domain->mr_mode() & FI_MR_LOCAL)) return nullptr;
+  LL_ASSIGN_OR_RETURN(op.temp_mr, domain->RegisterMemory(local, len, FI_READ | FI_WRITE, ep.get()));
   return op.temp_mr.desc();
 }
 
@@ -49,6 +49,7 @@ StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegio
     c.write = write;
     c.local = local + done;
     c.desc = *desc;
+    c.peer = peers[next_peer++ % peers.size()];
     c.raddr = region.remote_addr + offset + done;
     c.key = region.key;
     c.len = n;
@@ -66,8 +67,8 @@ void RemoteMemoryClient::Impl::Issue() {
     size_t slot = free_slots.back();
     Chunk& c = slots[slot];
     c = queued.front();
-    ssize_t ret = c.write ? fi_write(ep->ep(), c.local, c.len, c.desc, peer, c.raddr, c.key, &c.ctx)
-                          : fi_read(ep->ep(), c.local, c.len, c.desc, peer, c.raddr, c.key, &c.ctx);
+    ssize_t ret = c.write ? fi_write(ep->ep(), c.local, c.len, c.desc, c.peer, c.raddr, c.key, &c.ctx)
+                          : fi_read(ep->ep(), c.local, c.len, c.desc, c.peer, c.raddr, c.key, &c.ctx);
     if (ret == -FI_EAGAIN) return;  // the provider is full: reap, then retry
     free_slots.pop_back();
     queued.pop_front();
@@ -204,13 +205,13 @@ Status RemoteMemoryClient::Impl::Watchdog() {
 
 Status RemoteMemoryClient::Impl::DrainAll() {
   Status first;
-  unsigned idle = 0;
   while (broken.ok() && (in_flight > 0 || !queued.empty())) {
+    Clock::time_point before = last_completion;
     Issue();
     Status s = Reap();
     if (!s.ok()) FailAll(s);
     if (!Watchdog().ok()) break;
-    if (++idle % 4096 == 0) std::this_thread::yield();
+    if (last_completion == before) std::this_thread::yield();
   }
   for (auto& [id, op] : ops) {
     if (!op.status.ok() && first.ok()) first = op.status;
@@ -252,10 +253,10 @@ Status RemoteMemoryClient::Wait(OpHandle handle) {
   if (it == impl_->ops.end()) {
     return NotFound("operation " + std::to_string(handle.id) + " is unknown or already waited for");
   }
-  unsigned idle = 0;
   while (!it->second.done) {
+    Clock::time_point before = impl_->last_completion;
     (void)Progress();
-    if (++idle % 4096 == 0) std::this_thread::yield();
+    if (impl_->last_completion == before) std::this_thread::yield();  // let the peer's threads run
   }
   Status s = it->second.status;
   impl_->ops.erase(it);
@@ -265,7 +266,7 @@ Status RemoteMemoryClient::Wait(OpHandle handle) {
 Status RemoteMemoryClient::WaitAll() { return impl_->DrainAll(); }
 
 Status RemoteMemoryClient::RegisterBuffer(void* addr, size_t len) {
-  LL_ASSIGN_OR_RETURN(MemoryRegion mr, impl_->ep->RegisterMemory(addr, len, FI_READ | FI_WRITE));
+  LL_ASSIGN_OR_RETURN(MemoryRegion mr, impl_->domain->RegisterMemory(addr, len, FI_READ | FI_WRITE, impl_->ep.get()));
   impl_->buffers[reinterpret_cast<uintptr_t>(addr)] = std::move(mr);
   return Status::Ok();
 }

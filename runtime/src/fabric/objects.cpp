@@ -106,28 +106,25 @@ StatusOr<std::string> Endpoint::Name() const {
   return name;
 }
 
-StatusOr<std::unique_ptr<RdmEndpoint>> RdmEndpoint::Open(InfoPtr info, const Options& options) {
+StatusOr<std::unique_ptr<FabricDomain>> FabricDomain::Open(InfoPtr info) {
   if (info->domain_attr->mr_mode & FI_MR_RAW) {
     return Unimplemented("provider " + std::string(info->fabric_attr->prov_name) +
                          " needs FI_MR_RAW keys, which lightloop does not support");
   }
-  std::unique_ptr<RdmEndpoint> rdm(new RdmEndpoint());
-  rdm->info_ = std::move(info);
-  rdm->keygen_.seed(std::random_device{}());
-  LL_ASSIGN_OR_RETURN(rdm->fabric_, Fabric::Open(rdm->info_.get()));
-  LL_ASSIGN_OR_RETURN(rdm->domain_, Domain::Open(rdm->fabric_, rdm->info_.get()));
-  LL_ASSIGN_OR_RETURN(rdm->cq_, CompletionQueue::Open(rdm->domain_, options.cq_size, options.cq_wait));
-  LL_ASSIGN_OR_RETURN(rdm->av_, AddressVector::Open(rdm->domain_, rdm->info_.get()));
-  LL_ASSIGN_OR_RETURN(rdm->ep_, Endpoint::Open(rdm->domain_, rdm->info_.get()));
-  LL_RETURN_IF_ERROR(rdm->ep_.Bind(&rdm->av_.get()->fid, 0));
-  LL_RETURN_IF_ERROR(rdm->ep_.Bind(&rdm->cq_.get()->fid, FI_TRANSMIT | FI_RECV));
-  LL_RETURN_IF_ERROR(rdm->ep_.Enable());
-  LL_ASSIGN_OR_RETURN(rdm->address_, rdm->ep_.Name());
-  return rdm;
+  std::unique_ptr<FabricDomain> d(new FabricDomain());
+  d->info_ = std::move(info);
+  d->keygen_.seed(std::random_device{}());
+  LL_ASSIGN_OR_RETURN(d->fabric_, Fabric::Open(d->info_.get()));
+  LL_ASSIGN_OR_RETURN(d->domain_, Domain::Open(d->fabric_, d->info_.get()));
+  return d;
 }
 
-StatusOr<MemoryRegion> RdmEndpoint::RegisterMemory(void* addr, size_t len, uint64_t access) {
+StatusOr<MemoryRegion> FabricDomain::RegisterMemory(void* addr, size_t len, uint64_t access,
+                                                    const RdmEndpoint* endpoint) {
   constexpr int kKeyAttempts = 8;
+  if ((mr_mode() & FI_MR_ENDPOINT) && endpoint == nullptr) {
+    return FailedPrecondition("provider " + provider_name() + " binds memory to an endpoint (FI_MR_ENDPOINT)");
+  }
   const fi_domain_attr* dom = info_->domain_attr;
   Status last;
   for (int attempt = 0; attempt < kKeyAttempts; ++attempt) {
@@ -137,21 +134,21 @@ StatusOr<MemoryRegion> RdmEndpoint::RegisterMemory(void* addr, size_t len, uint6
       key = keygen_();
       if (dom->mr_key_size < sizeof(uint64_t)) key &= (uint64_t{1} << (8 * dom->mr_key_size)) - 1;
     }
-    auto mr = RegisterWithKey(addr, len, access, key);
+    auto mr = RegisterWithKey(addr, len, access, key, endpoint);
     if (mr.ok() || mr.status().fi_errno() != FI_ENOKEY) return mr;
     last = mr.status();  // that key is taken: draw another
   }
   return last;
 }
 
-StatusOr<MemoryRegion> RdmEndpoint::RegisterWithKey(void* addr, size_t len, uint64_t access,
-                                                    uint64_t key) {
+StatusOr<MemoryRegion> FabricDomain::RegisterWithKey(void* addr, size_t len, uint64_t access,
+                                                     uint64_t key, const RdmEndpoint* endpoint) {
   fid_mr* raw = nullptr;
   int ret = fi_mr_reg(domain_.get(), addr, len, access, 0, key, 0, &raw, nullptr);
   if (ret) return Status::FromFabric(ret, "fi_mr_reg");
   FidPtr<fid_mr> mr(raw);
   if (mr_mode() & FI_MR_ENDPOINT) {
-    ret = fi_mr_bind(raw, &ep_.get()->fid, 0);
+    ret = fi_mr_bind(raw, &endpoint->ep()->fid, 0);
     if (ret) return Status::FromFabric(ret, "fi_mr_bind");
     ret = fi_mr_enable(raw);
     if (ret) return Status::FromFabric(ret, "fi_mr_enable");
@@ -159,9 +156,21 @@ StatusOr<MemoryRegion> RdmEndpoint::RegisterWithKey(void* addr, size_t len, uint
   return MemoryRegion(std::move(mr), addr, len);
 }
 
-uint64_t RdmEndpoint::RemoteAddress(const MemoryRegion& mr, uint64_t offset) const {
+uint64_t FabricDomain::RemoteAddress(const MemoryRegion& mr, uint64_t offset) const {
   if (mr_mode() & FI_MR_VIRT_ADDR) return reinterpret_cast<uint64_t>(mr.addr()) + offset;
   return offset;
+}
+
+StatusOr<std::unique_ptr<RdmEndpoint>> RdmEndpoint::Open(FabricDomain& domain, const Options& options) {
+  std::unique_ptr<RdmEndpoint> rdm(new RdmEndpoint());
+  LL_ASSIGN_OR_RETURN(rdm->cq_, CompletionQueue::Open(domain.domain(), options.cq_size, options.cq_wait));
+  LL_ASSIGN_OR_RETURN(rdm->av_, AddressVector::Open(domain.domain(), domain.info()));
+  LL_ASSIGN_OR_RETURN(rdm->ep_, Endpoint::Open(domain.domain(), domain.mutable_info()));
+  LL_RETURN_IF_ERROR(rdm->ep_.Bind(&rdm->av_.get()->fid, 0));
+  LL_RETURN_IF_ERROR(rdm->ep_.Bind(&rdm->cq_.get()->fid, FI_TRANSMIT | FI_RECV));
+  LL_RETURN_IF_ERROR(rdm->ep_.Enable());
+  LL_ASSIGN_OR_RETURN(rdm->address_, rdm->ep_.Name());
+  return rdm;
 }
 
 }  // namespace lightloop::runtime

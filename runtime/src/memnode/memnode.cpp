@@ -20,12 +20,13 @@ struct Memnode::Impl {
   MemnodeOptions options;
   HostPort bound;
   std::string control_address;
-  std::unique_ptr<RdmEndpoint> ep;
+  std::unique_ptr<FabricDomain> domain;
+  std::vector<std::unique_ptr<RdmEndpoint>> eps;
   char* pool = nullptr;
   std::unique_ptr<RegionTable> table;
   std::unique_ptr<MemnodeService> service;
   std::unique_ptr<grpc::Server> server;
-  std::thread progress;
+  std::vector<std::thread> progress;
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable stopped_cv;
@@ -35,7 +36,7 @@ struct Memnode::Impl {
   Status OpenFabric();
   Status MapPool();
   Status StartServer();
-  void ProgressLoop();
+  void ProgressLoop(RdmEndpoint* ep);
 };
 
 namespace {
@@ -60,7 +61,12 @@ StatusOr<InfoPtr> FindMemnodeProvider(const std::string& provider, const std::st
 
 Status Memnode::Impl::OpenFabric() {
   LL_ASSIGN_OR_RETURN(InfoPtr info, FindMemnodeProvider(options.provider, bound.host));
-  LL_ASSIGN_OR_RETURN(ep, RdmEndpoint::Open(std::move(info), {.cq_size = 1024, .cq_wait = true}));
+  LL_ASSIGN_OR_RETURN(domain, FabricDomain::Open(std::move(info)));
+  size_t count = domain->mr_mode() & FI_MR_ENDPOINT ? 1 : std::max<size_t>(1, options.endpoints);
+  for (size_t i = 0; i < count; ++i) {
+    LL_ASSIGN_OR_RETURN(auto ep, RdmEndpoint::Open(*domain, {.cq_size = 1024, .cq_wait = true}));
+    eps.push_back(std::move(ep));
+  }
   return Status::Ok();
 }
 
@@ -73,14 +79,14 @@ Status Memnode::Impl::MapPool() {
                              " bytes: " + std::strerror(errno));
   }
   pool = static_cast<char*>(p);
-  table = std::make_unique<RegionTable>(ep.get(), pool, options.capacity);
+  table = std::make_unique<RegionTable>(domain.get(), eps.front().get(), pool, options.capacity);
   return Status::Ok();
 }
 
 Status Memnode::Impl::StartServer() {
-  service = std::make_unique<MemnodeService>(
-      table.get(), MemnodeService::Identity{ep->provider_name(), ep->address(),
-                                            ep->info()->addr_format, ep->mr_mode()});
+  MemnodeService::Identity id{domain->provider_name(), {}, domain->info()->addr_format, domain->mr_mode()};
+  for (const auto& ep : eps) id.fabric_addresses.push_back(ep->address());
+  service = std::make_unique<MemnodeService>(table.get(), std::move(id));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
@@ -105,7 +111,7 @@ Status Memnode::Impl::StartServer() {
 // With a wait fd we block in fi_cq_sread; without one (shm) we poll, and
 // since RMA at the target leaves no completion, a poll that took long is
 // the sign of work: spin for a while after one, nap between polls otherwise.
-void Memnode::Impl::ProgressLoop() {
+void Memnode::Impl::ProgressLoop(RdmEndpoint* ep) {
   using Clock = std::chrono::steady_clock;
   constexpr auto kWorkSign = std::chrono::nanoseconds(150);
   constexpr auto kSpinAfterWork = std::chrono::milliseconds(2);
@@ -122,13 +128,16 @@ void Memnode::Impl::ProgressLoop() {
       last_work = t1;
     } else if (options.idle_poll.count() > 0 && t1 - last_work > kSpinAfterWork) {
       std::this_thread::sleep_for(options.idle_poll);
+    } else {
+      std::this_thread::yield();  // spinning, but a thread with work to do goes first
     }
   }
 }
 
 Memnode::Impl::~Impl() {
-  table.reset();  // registrations close before the endpoint
-  ep.reset();
+  table.reset();  // registrations close before the endpoints, endpoints before the domain
+  eps.clear();
+  domain.reset();
   if (pool != nullptr) munmap(pool, options.capacity);
 }
 
@@ -146,7 +155,7 @@ StatusOr<std::unique_ptr<Memnode>> Memnode::Start(const MemnodeOptions& options)
   LL_RETURN_IF_ERROR(impl->MapPool());
   LL_RETURN_IF_ERROR(impl->StartServer());
   Impl* raw = impl.get();
-  impl->progress = std::thread([raw] { raw->ProgressLoop(); });
+  for (auto& ep : impl->eps) impl->progress.emplace_back([raw, p = ep.get()] { raw->ProgressLoop(p); });
   return std::unique_ptr<Memnode>(new Memnode(std::move(impl)));
 }
 
@@ -156,19 +165,20 @@ Memnode::~Memnode() { Shutdown(); }
 
 const std::string& Memnode::control_address() const { return impl_->control_address; }
 
-std::string Memnode::provider() const { return impl_->ep->provider_name(); }
+std::string Memnode::provider() const { return impl_->domain->provider_name(); }
 
 std::string Memnode::ReadyLine() const {
   return "memnode ready control=" + impl_->control_address + " provider=" + provider() +
          " capacity=" + std::to_string(impl_->options.capacity) +
-         " mr_mode=" + MrModeString(impl_->ep->mr_mode());
+         " endpoints=" + std::to_string(impl_->eps.size()) +
+         " mr_mode=" + MrModeString(impl_->domain->mr_mode());
 }
 
 void Memnode::Shutdown() {
   if (impl_->stopping.exchange(true)) return Wait();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   impl_->server->Wait();
-  if (impl_->progress.joinable()) impl_->progress.join();
+  for (std::thread& t : impl_->progress) t.join();
   std::lock_guard lock(impl_->mu);
   impl_->stopped = true;
   impl_->stopped_cv.notify_all();

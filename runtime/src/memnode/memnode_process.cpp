@@ -35,7 +35,7 @@ int WaitExit(pid_t pid, std::chrono::milliseconds limit) {
 StatusOr<std::unique_ptr<MemnodeProcess>> MemnodeProcess::Spawn(const Options& options) {
   std::string binary = options.binary.empty() ? "/proc/self/exe" : options.binary;
   std::vector<std::string> args{binary, "memnode", "--listen", options.listen, "--capacity",
-                                options.capacity};
+                                options.capacity, "--endpoints", std::to_string(options.endpoints)};
   if (!options.provider.empty()) {
     args.push_back("--provider");
     args.push_back(options.provider);

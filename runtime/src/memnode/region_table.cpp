@@ -15,8 +15,8 @@ namespace {
 constexpr uint64_t kRegionAlignment = 4096;
 }  // namespace
 
-RegionTable::RegionTable(RdmEndpoint* ep, char* pool, uint64_t capacity)
-    : ep_(ep), pool_(pool), allocator_(capacity, kRegionAlignment) {}
+RegionTable::RegionTable(FabricDomain* domain, const RdmEndpoint* bind_to, char* pool, uint64_t capacity)
+    : domain_(domain), bind_to_(bind_to), pool_(pool), allocator_(capacity, kRegionAlignment) {}
 
 RegionTable::~RegionTable() {
   std::lock_guard lock(mu_);
@@ -34,7 +34,7 @@ StatusOr<RegionView> RegionTable::Allocate(const std::string& tenant, uint64_t s
                              std::to_string(allocator_.capacity()) + " bytes free, largest free range " +
                              std::to_string(allocator_.LargestFree()));
   }
-  auto mr = ep_->RegisterMemory(pool_ + *offset, size, FI_REMOTE_READ | FI_REMOTE_WRITE);
+  auto mr = domain_->RegisterMemory(pool_ + *offset, size, FI_REMOTE_READ | FI_REMOTE_WRITE, bind_to_);
   if (!mr.ok()) {
     allocator_.Release(*offset, size);
     return mr.status();
@@ -109,7 +109,7 @@ Status RegionTable::CheckAccess(const std::string& tenant, uint64_t id, uint64_t
   LL_ASSIGN_OR_RETURN(Record * rec, Owned(tenant, id));
   std::string name = "region " + std::to_string(id);
   if (key != rec->mr.key()) return PermissionDenied("the key is not " + name + "'s key");
-  uint64_t base = ep_->RemoteAddress(rec->mr, 0);
+  uint64_t base = domain_->RemoteAddress(rec->mr, 0);
   if (remote_addr < base || remote_addr - base > rec->length || length > rec->length - (remote_addr - base)) {
     return OutOfRange("bytes [" + std::to_string(remote_addr) + ", +" + std::to_string(length) +
                       ") are outside " + name + " ([" + std::to_string(base) + ", +" +
@@ -119,7 +119,7 @@ Status RegionTable::CheckAccess(const std::string& tenant, uint64_t id, uint64_t
 }
 
 RegionView RegionTable::View(uint64_t id, const Record& r) const {
-  return RegionView{id, r.mr.key(), ep_->RemoteAddress(r.mr, 0), r.length, r.label};
+  return RegionView{id, r.mr.key(), domain_->RemoteAddress(r.mr, 0), r.length, r.label};
 }
 
 }  // namespace lightloop::runtime

@@ -34,8 +34,9 @@ struct PoolStats {
 
 class RegionTable {
  public:
-  // `pool` spans `capacity` bytes and outlives the table; so does `ep`.
-  RegionTable(RdmEndpoint* ep, char* pool, uint64_t capacity);
+  // `pool` spans `capacity` bytes and outlives the table; so do `domain` and
+  // `bind_to` (the endpoint regions are bound to under FI_MR_ENDPOINT).
+  RegionTable(FabricDomain* domain, const RdmEndpoint* bind_to, char* pool, uint64_t capacity);
   ~RegionTable();
 
   StatusOr<RegionView> Allocate(const std::string& tenant, uint64_t size, const std::string& label);
@@ -61,7 +62,8 @@ class RegionTable {
   StatusOr<Record*> Owned(const std::string& tenant, uint64_t id);
   void Scrub(uint64_t offset, uint64_t len);
 
-  RdmEndpoint* ep_;
+  FabricDomain* domain_;
+  const RdmEndpoint* bind_to_;
   char* pool_;
   mutable std::mutex mu_;
   PoolAllocator allocator_;              // guarded by mu_

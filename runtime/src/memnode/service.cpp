@@ -40,7 +40,7 @@ double MemnodeService::Uptime() const {
 
 void MemnodeService::Fill(const RegionView& view, pb::Region* out) const {
   out->set_region_id(view.id);
-  out->set_fabric_address(id_.fabric_address);
+  out->set_fabric_address(id_.fabric_addresses.front());
   out->set_key(view.key);
   out->set_remote_addr(view.remote_addr);
   out->set_length(view.length);
@@ -51,7 +51,8 @@ grpc::Status MemnodeService::Hello(grpc::ServerContext*, const pb::HelloRequest*
                                    pb::HelloReply* reply) {
   if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
   reply->set_provider(id_.provider);
-  reply->set_fabric_address(id_.fabric_address);
+  reply->set_fabric_address(id_.fabric_addresses.front());
+  for (const std::string& a : id_.fabric_addresses) reply->add_fabric_addresses(a);
   reply->set_addr_format(id_.addr_format);
   reply->set_mr_mode(id_.mr_mode);
   reply->set_version(LIGHTLOOP_VERSION);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "lightloop/proto/memnode.grpc.pb.h"
 #include "memnode/region_table.h"
@@ -14,7 +15,7 @@ class MemnodeService final : public lightloop::memnode::v1::Memnode::Service {
  public:
   struct Identity {
     std::string provider;
-    std::string fabric_address;
+    std::vector<std::string> fabric_addresses;
     uint32_t addr_format = 0;
     uint64_t mr_mode = 0;
   };

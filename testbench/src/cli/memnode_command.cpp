@@ -16,11 +16,13 @@ struct MemnodeArgs {
   std::string listen = "127.0.0.1:7400";
   std::string capacity = "1GiB";
   int idle_poll_us = 50;
+  size_t endpoints = 2;
 };
 
 runtime::Status RunMemnode(const MemnodeArgs& args) {
   runtime::MemnodeOptions options{.provider = args.provider, .listen = args.listen};
   options.idle_poll = std::chrono::microseconds(args.idle_poll_us);
+  options.endpoints = args.endpoints;
   LL_ASSIGN_OR_RETURN(options.capacity, ParseSizeFlag("--capacity", args.capacity));
   // Signals are taken by sigwait below, never by a handler in some gRPC thread.
   sigset_t stop_signals;
@@ -50,6 +52,10 @@ void AddMemnodeCommand(CLI::App& app, CommandFn& run) {
   cmd->add_option("--listen", args->listen, "control-plane HOST:PORT (port 0 picks a free one)")
       ->capture_default_str();
   cmd->add_option("--capacity", args->capacity, "pool size, e.g. 512MiB, 2GiB")->capture_default_str();
+  cmd->add_option("--endpoints", args->endpoints,
+                  "data-plane endpoints, each with its own progress thread; clients stripe across them")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--idle-poll-us", args->idle_poll_us,
                   "providers without a wait object (shm) are polled; idle, nap this long between "
                   "polls (0: spin)")

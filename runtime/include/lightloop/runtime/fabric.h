@@ -4,15 +4,16 @@
 // Every failure comes back as a Status that names the libfabric call.
 //
 //   LL_ASSIGN_OR_RETURN(InfoPtr info, FindProvider({.provider = "tcp"}));
-//   LL_ASSIGN_OR_RETURN(auto ep, RdmEndpoint::Open(std::move(info), {}));
+//   LL_ASSIGN_OR_RETURN(auto domain, FabricDomain::Open(std::move(info)));
+//   LL_ASSIGN_OR_RETURN(auto ep, RdmEndpoint::Open(*domain, {}));
 //   LL_ASSIGN_OR_RETURN(MemoryRegion mr,
-//                       ep->RegisterMemory(buf, len, FI_REMOTE_READ | FI_REMOTE_WRITE));
+//                       domain->RegisterMemory(buf, len, FI_REMOTE_READ | FI_REMOTE_WRITE));
 //   LL_ASSIGN_OR_RETURN(fi_addr_t peer, ep->InsertPeer(peer_name));
 //   fi_write(ep->ep(), buf, len, mr.desc(), peer, raddr, key, &ctx);
 //
 // The MR mode bits the provider asks for (FI_MR_LOCAL, FI_MR_VIRT_ADDR,
 // FI_MR_PROV_KEY, FI_MR_ALLOCATED, FI_MR_ENDPOINT) are read from the fi_info
-// that the provider returned; callers ask RdmEndpoint rather than assume.
+// that the provider returned; callers ask FabricDomain rather than assume.
 #pragma once
 
 #include <rdma/fabric.h>
@@ -142,47 +143,66 @@ class Endpoint {
   FidPtr<fid_ep> ep_;
 };
 
-// Everything one FI_EP_RDM endpoint needs, opened in order and closed in
-// reverse. Memory regions it hands out must be destroyed before it.
+class RdmEndpoint;
+
+// The fabric and domain opened from one fi_info: what endpoints share, and
+// where memory is registered. Endpoints and memory regions it hands out must
+// be destroyed before it.
+class FabricDomain {
+ public:
+  static StatusOr<std::unique_ptr<FabricDomain>> Open(InfoPtr info);
+
+  const fi_info* info() const { return info_.get(); }
+  fi_info* mutable_info() { return info_.get(); }
+  const Domain& domain() const { return domain_; }
+  uint64_t mr_mode() const { return info_->domain_attr->mr_mode; }
+  size_t max_msg_size() const { return info_->ep_attr->max_msg_size; }
+  std::string provider_name() const { return info_->fabric_attr->prov_name; }
+
+  // Registers [addr, addr+len). Unless the provider chooses keys
+  // (FI_MR_PROV_KEY), the key is drawn at random, so that a peer cannot guess
+  // another region's key. Under FI_MR_ENDPOINT the region is bound to
+  // `endpoint` (required then) and enabled.
+  StatusOr<MemoryRegion> RegisterMemory(void* addr, size_t len, uint64_t access,
+                                        const RdmEndpoint* endpoint = nullptr);
+  // The address a peer uses for byte `offset` of `mr`: the virtual address
+  // under FI_MR_VIRT_ADDR, the offset from the region's start otherwise.
+  uint64_t RemoteAddress(const MemoryRegion& mr, uint64_t offset) const;
+
+ private:
+  FabricDomain() = default;
+  StatusOr<MemoryRegion> RegisterWithKey(void* addr, size_t len, uint64_t access, uint64_t key,
+                                         const RdmEndpoint* endpoint);
+
+  InfoPtr info_;
+  Fabric fabric_;
+  Domain domain_;
+  std::mutex key_mu_;
+  std::mt19937_64 keygen_;  // guarded by key_mu_
+};
+
+// One FI_EP_RDM endpoint with its own completion queue and address vector,
+// on a FabricDomain that outlives it.
 class RdmEndpoint {
  public:
   struct Options {
     size_t cq_size = 1024;
     bool cq_wait = false;
   };
-  static StatusOr<std::unique_ptr<RdmEndpoint>> Open(InfoPtr info, const Options& options);
+  static StatusOr<std::unique_ptr<RdmEndpoint>> Open(FabricDomain& domain, const Options& options);
 
-  const fi_info* info() const { return info_.get(); }
   fid_ep* ep() const { return ep_.get(); }
   CompletionQueue& cq() { return cq_; }
-  uint64_t mr_mode() const { return info_->domain_attr->mr_mode; }
-  size_t max_msg_size() const { return info_->ep_attr->max_msg_size; }
-  std::string provider_name() const { return info_->fabric_attr->prov_name; }
   const std::string& address() const { return address_; }
-
   StatusOr<fi_addr_t> InsertPeer(const std::string& address) { return av_.Insert(address); }
-  // Registers [addr, addr+len). Unless the provider chooses keys
-  // (FI_MR_PROV_KEY), the key is drawn at random, so that a peer cannot guess
-  // another region's key; with FI_MR_ENDPOINT the region is bound to this
-  // endpoint and enabled.
-  StatusOr<MemoryRegion> RegisterMemory(void* addr, size_t len, uint64_t access);
-  // The address a peer uses for byte `offset` of `mr`: the virtual address
-  // under FI_MR_VIRT_ADDR, the offset from the region's start otherwise.
-  uint64_t RemoteAddress(const MemoryRegion& mr, uint64_t offset) const;
 
  private:
   RdmEndpoint() = default;
-  StatusOr<MemoryRegion> RegisterWithKey(void* addr, size_t len, uint64_t access, uint64_t key);
 
-  InfoPtr info_;
-  Fabric fabric_;
-  Domain domain_;
   CompletionQueue cq_;
   AddressVector av_;
   Endpoint ep_;
   std::string address_;
-  std::mutex key_mu_;
-  std::mt19937_64 keygen_;  // guarded by key_mu_
 };
 
 }  // namespace lightloop::runtime

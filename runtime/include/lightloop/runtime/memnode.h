@@ -26,6 +26,9 @@ struct MemnodeOptions {
   // Providers without a wait object (shm) are polled: idle, the progress
   // thread naps this long between polls; 0 spins without pause.
   std::chrono::microseconds idle_poll{50};
+  // Data-plane endpoints, each with its own progress thread; clients stripe
+  // across them. Providers that bind memory to one endpoint get one.
+  size_t endpoints = 2;
 };
 
 class Memnode {

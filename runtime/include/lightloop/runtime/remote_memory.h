@@ -62,6 +62,9 @@ class RemoteMemoryClient {
     std::string provider;       // empty: the memnode's provider
     size_t depth = 16;          // chunks in flight at once
     size_t max_chunk = 0;       // 0: the provider's max_msg_size
+    // With a memnode of several endpoints, transfers are cut into stripes of
+    // this size, dealt round-robin to the endpoints (0: whole chunks).
+    size_t stripe_bytes = size_t{1} << 20;
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds rpc_timeout{5000};
     // With chunks in flight and no completion for this long, the client
@@ -104,6 +107,8 @@ class RemoteMemoryClient {
   std::string provider() const;
   std::string mr_mode() const;
   size_t chunk_size() const;
+  // The memnode's data-plane endpoints this client stripes across.
+  size_t endpoints() const;
   // Bytes moved by completed operations since Connect.
   uint64_t bytes_written() const;
   uint64_t bytes_read() const;
