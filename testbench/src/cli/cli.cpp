@@ -25,7 +25,7 @@ int RunCli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help and --version are not errors
   }
   runtime::Status status = run ? run() : runtime::InvalidArgument("no command");
   if (!status.ok()) {

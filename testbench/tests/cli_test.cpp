@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `lightloop` program as a user runs it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace lightloop::testbench {
+namespace {
+
+struct CommandResult {
+  int code;
+  std::string out;
+};
+
+CommandResult Lightloop(const std::string& args) {
+  std::string out;
+  FILE* p = popen((std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::array<char, 512> buf;
+  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(CliTest, HelpListsTheSubcommands) {
+  CommandResult r = Lightloop("--help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* cmd : {"memnode", "bench", "info"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
+  r = Lightloop("bench transport --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--sizes"), std::string::npos) << r.out;
+}
+
+TEST(CliTest, UnknownSubcommandOrFlagIsAUsageError) {
+  EXPECT_EQ(Lightloop("frobnicate").code, 2);
+  CommandResult r = Lightloop("memnode --capacty 1GiB");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--capacty"), std::string::npos) << r.out;
+  EXPECT_EQ(Lightloop("bench transport --depth 0").code, 2);
+}
+
+TEST(CliTest, BadSizesNameTheFlag) {
+  CommandResult r = Lightloop("bench transport --sizes 4K,12bananas");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--sizes: '12bananas' is not a size"), std::string::npos) << r.out;
+}
+
+TEST(CliTest, InfoListsUsableProviders) {
+  CommandResult r = Lightloop("info");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("shm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tcp"), std::string::npos) << r.out;
+}
+
+TEST(CliTest, BenchTransportWritesItsJson) {
+  std::filesystem::path json = std::filesystem::temp_directory_path() / ("ll-bench-" + std::to_string(getpid()) + ".json");
+  CommandResult r = Lightloop("bench transport --provider shm --sizes 4K,1M --depth 2 --min-time-ms 10 --latency-iterations 20 --json " +
+                    json.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("vs memcpy"), std::string::npos) << r.out;
+  std::ifstream in(json);
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["provider"], "shm");
+  EXPECT_GT(j["baseline"]["memcpy_gbps"].get<double>(), 0.0);
+  EXPECT_EQ(j["results"].size(), 6u);
+  EXPECT_EQ(j["results"][4]["size"], 1048576);
+  EXPECT_FALSE(std::filesystem::exists(json.string() + ".tmp"));
+  std::filesystem::remove(json);
+}
+
+}  // namespace
+}  // namespace lightloop::testbench
