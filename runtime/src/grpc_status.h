@@ -19,7 +19,8 @@ inline Status FromGrpc(const grpc::Status& s, const std::string& rpc, const std:
   auto code = static_cast<StatusCode>(s.error_code());
   if (s.error_code() > grpc::StatusCode::DATA_LOSS) code = StatusCode::kUnknown;
   std::string text = s.error_message();
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     text = "memnode " + peer + " did not answer (" + text + ")";
   }
   return Status(code, rpc + ": " + text);

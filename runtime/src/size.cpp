@@ -18,11 +18,23 @@ std::string Lower(std::string_view s) {
 
 bool UnitMultiplier(std::string_view unit, double* mult) {
   static constexpr std::array<std::pair<std::string_view, double>, 17> kUnits{{
-      {"", 1.0}, {"b", 1.0},
-      {"k", 0x1p10}, {"ki", 0x1p10}, {"kib", 0x1p10}, {"kb", 1e3},
-      {"m", 0x1p20}, {"mi", 0x1p20}, {"mib", 0x1p20}, {"mb", 1e6},
-      {"g", 0x1p30}, {"gi", 0x1p30}, {"gib", 0x1p30}, {"gb", 1e9},
-      {"t", 0x1p40}, {"tib", 0x1p40}, {"tb", 1e12},
+      {"", 1.0},
+      {"b", 1.0},
+      {"k", 0x1p10},
+      {"ki", 0x1p10},
+      {"kib", 0x1p10},
+      {"kb", 1e3},
+      {"m", 0x1p20},
+      {"mi", 0x1p20},
+      {"mib", 0x1p20},
+      {"mb", 1e6},
+      {"g", 0x1p30},
+      {"gi", 0x1p30},
+      {"gib", 0x1p30},
+      {"gb", 1e9},
+      {"t", 0x1p40},
+      {"tib", 0x1p40},
+      {"tb", 1e12},
   }};
   for (const auto& [name, value] : kUnits) {
     if (unit == name) {

@@ -84,7 +84,8 @@ TEST_P(FailureTest, BadFlagsNameTheFlag) {
   std::tie(code, out) = RunCommand(bin + " --listen localhost:99999");
   EXPECT_EQ(code, 1);
   EXPECT_NE(out.find("localhost:99999"), std::string::npos) << out;
-  std::tie(code, out) = RunCommand(std::string(LIGHTLOOP_BIN) + " memnode --provider nosuch --listen 127.0.0.1:0");
+  std::tie(code, out) =
+      RunCommand(std::string(LIGHTLOOP_BIN) + " memnode --provider nosuch --listen 127.0.0.1:0");
   EXPECT_EQ(code, 1);
   EXPECT_NE(out.find("available here:"), std::string::npos) << out;
   EXPECT_NE(out.find("tcp"), std::string::npos) << out;

@@ -70,7 +70,8 @@ TEST_P(IsolationTest, OutOfBoundsIsRefusedByTheMemnode) {
   forged.length = 1 << 20;  // the client believes the region is larger than it is
   Status s = WriteThrough(*client, forged, 64 << 10, 4096);
   EXPECT_EQ(s.code(), StatusCode::kOutOfRange) << s.ToString();
-  EXPECT_NE(s.message().find("outside region " + std::to_string(region.id)), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("outside region " + std::to_string(region.id)), std::string::npos)
+      << s.message();
   ExpectMemnodeStillServes();
 }
 

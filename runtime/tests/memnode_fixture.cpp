@@ -20,7 +20,9 @@ void MemnodeTest::SetUp() {
   ASSERT_NE(memnode_, nullptr);
 }
 
-void MemnodeTest::TearDown() { memnode_.reset(); }
+void MemnodeTest::TearDown() {
+  memnode_.reset();
+}
 
 std::unique_ptr<MemnodeProcess> MemnodeTest::SpawnMemnode(const std::string& capacity, size_t endpoints) {
   MemnodeProcess::Options o{

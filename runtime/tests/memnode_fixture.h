@@ -16,16 +16,15 @@
 
 namespace lightloop::runtime::testing {
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    const ::lightloop::runtime::Status ll_s_ = (expr);      \
-    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString();            \
+#define ASSERT_OK(expr)                                \
+  do {                                                 \
+    const ::lightloop::runtime::Status ll_s_ = (expr); \
+    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString();       \
   } while (0)
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                              \
-  auto LL_CONCAT(ll_v_, __LINE__) = (expr);                          \
-  ASSERT_TRUE(LL_CONCAT(ll_v_, __LINE__).ok())                       \
-      << LL_CONCAT(ll_v_, __LINE__).status().ToString();             \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                           \
+  auto LL_CONCAT(ll_v_, __LINE__) = (expr);                                                       \
+  ASSERT_TRUE(LL_CONCAT(ll_v_, __LINE__).ok()) << LL_CONCAT(ll_v_, __LINE__).status().ToString(); \
   lhs = std::move(LL_CONCAT(ll_v_, __LINE__)).value()
 
 std::vector<char> RandomBytes(size_t n, uint64_t seed);
@@ -46,8 +45,8 @@ class MemnodeTest : public ::testing::TestWithParam<std::string> {
 };
 
 // Instantiates a MemnodeTest suite over tcp and shm.
-#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                   \
-  INSTANTIATE_TEST_SUITE_P(Providers, Suite, ::testing::Values("tcp", "shm"),              \
+#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                       \
+  INSTANTIATE_TEST_SUITE_P(Providers, Suite, ::testing::Values("tcp", "shm"), \
                            [](const ::testing::TestParamInfo<std::string>& i) { return i.param; })
 
 }  // namespace lightloop::runtime::testing

@@ -58,9 +58,12 @@ TEST(CliTest, InfoListsUsableProviders) {
 }
 
 TEST(CliTest, BenchTransportWritesItsJson) {
-  std::filesystem::path json = std::filesystem::temp_directory_path() / ("ll-bench-" + std::to_string(getpid()) + ".json");
-  CommandResult r = Lightloop("bench transport --provider shm --sizes 4K,1M --depth 2 --min-time-ms 10 --latency-iterations 20 --json " +
-                    json.string());
+  std::filesystem::path json =
+      std::filesystem::temp_directory_path() / ("ll-bench-" + std::to_string(getpid()) + ".json");
+  CommandResult r = Lightloop(
+      "bench transport --provider shm --sizes 4K,1M --depth 2 --min-time-ms 10 --latency-iterations 20 "
+      "--json " +
+      json.string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("vs memcpy"), std::string::npos) << r.out;
   std::ifstream in(json);

@@ -55,8 +55,8 @@ struct RemoteMemoryClient::Impl {
   size_t next_peer = 0;
   size_t chunk = 0;
 
-  std::vector<Chunk> slots;        // fixed size = depth; the provider holds pointers
-  std::vector<bool> abandoned;      // slot's chunk given up on; reusable once it completes
+  std::vector<Chunk> slots;     // fixed size = depth; the provider holds pointers
+  std::vector<bool> abandoned;  // slot's chunk given up on; reusable once it completes
   std::vector<size_t> free_slots;
   std::deque<Chunk> queued;
   std::unordered_map<uint64_t, Op> ops;
@@ -80,8 +80,7 @@ struct RemoteMemoryClient::Impl {
   Status CheckAlive();
   Status CheckAccess(const Op& op);
   // transfer.cpp
-  StatusOr<OpHandle> Start(bool write, const RemoteRegion& region, uint64_t offset, char* local,
-                           size_t len);
+  StatusOr<OpHandle> Start(bool write, const RemoteRegion& region, uint64_t offset, char* local, size_t len);
   StatusOr<void*> LocalDesc(Op& op, char* local, size_t len);
   void Issue();
   Status Reap();

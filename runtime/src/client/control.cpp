@@ -56,8 +56,8 @@ StatusOr<std::unique_ptr<RemoteMemoryClient>> RemoteMemoryClient::Connect(const 
 
   std::string served = CoreProviderName(hello.provider());
   if (!options.provider.empty() && CoreProviderName(options.provider) != served) {
-    return FailedPrecondition("memnode " + options.memnode + " serves its pool over '" +
-                              hello.provider() + "', not '" + options.provider + "'");
+    return FailedPrecondition("memnode " + options.memnode + " serves its pool over '" + hello.provider() +
+                              "', not '" + options.provider + "'");
   }
   LL_RETURN_IF_ERROR(impl->OpenDataPlane(hello, hp.host));
   impl->slots.resize(options.depth);
@@ -160,12 +160,14 @@ StatusOr<MemnodeStats> RemoteMemoryClient::Stats() {
   impl_->SetDeadline(&ctx);
   pb::StatsReply r;
   LL_RETURN_IF_ERROR(impl_->Rpc(impl_->stub->Stats(&ctx, req, &r), "Stats"));
-  return MemnodeStats{r.capacity_bytes(), r.allocated_bytes(), r.free_bytes(),
-                      r.largest_free_bytes(), r.regions(), r.tenants(),
-                      r.bytes_written(), r.bytes_read(), r.provider()};
+  return MemnodeStats{r.capacity_bytes(),     r.allocated_bytes(), r.free_bytes(),
+                      r.largest_free_bytes(), r.regions(),         r.tenants(),
+                      r.bytes_written(),      r.bytes_read(),      r.provider()};
 }
 
-Status RemoteMemoryClient::Health() { return impl_->CheckAlive(); }
+Status RemoteMemoryClient::Health() {
+  return impl_->CheckAlive();
+}
 
 Status RemoteMemoryClient::Impl::CheckAlive() {
   grpc::ClientContext ctx;
@@ -212,11 +214,23 @@ Status RemoteMemoryClient::Impl::FlushTraffic(uint64_t only_region) {
   return first;
 }
 
-std::string RemoteMemoryClient::provider() const { return impl_->domain->provider_name(); }
-std::string RemoteMemoryClient::mr_mode() const { return MrModeString(impl_->domain->mr_mode()); }
-size_t RemoteMemoryClient::endpoints() const { return impl_->peers.size(); }
-size_t RemoteMemoryClient::chunk_size() const { return impl_->chunk; }
-uint64_t RemoteMemoryClient::bytes_written() const { return impl_->total_written; }
-uint64_t RemoteMemoryClient::bytes_read() const { return impl_->total_read; }
+std::string RemoteMemoryClient::provider() const {
+  return impl_->domain->provider_name();
+}
+std::string RemoteMemoryClient::mr_mode() const {
+  return MrModeString(impl_->domain->mr_mode());
+}
+size_t RemoteMemoryClient::endpoints() const {
+  return impl_->peers.size();
+}
+size_t RemoteMemoryClient::chunk_size() const {
+  return impl_->chunk;
+}
+uint64_t RemoteMemoryClient::bytes_written() const {
+  return impl_->total_written;
+}
+uint64_t RemoteMemoryClient::bytes_read() const {
+  return impl_->total_read;
+}
 
 }  // namespace lightloop::runtime

@@ -24,8 +24,8 @@ StatusOr<void*> RemoteMemoryClient::Impl::LocalDesc(Op& op, char* local, size_t 
   return op.temp_mr.desc();
 }
 
-StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegion& region,
-                                                   uint64_t offset, char* local, size_t len) {
+StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegion& region, uint64_t offset,
+                                                   char* local, size_t len) {
   LL_RETURN_IF_ERROR(broken);
   if (offset > region.length || len > region.length - offset) {
     return OutOfRange(std::string(write ? "write" : "read") + " of " + std::to_string(len) +
@@ -35,8 +35,9 @@ StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegio
   if (local == nullptr && len > 0) return InvalidArgument("null local buffer");
   uint64_t id = next_op++;
   Op& op = ops[id];
-  op = Op{region.id, region.key, region.remote_addr + offset, offset, write, len, 0, false,
-          Status::Ok(), MemoryRegion(), Clock::now()};
+  op =
+      Op{region.id,      region.key,  region.remote_addr + offset, offset, write, len, 0, false, Status::Ok(),
+         MemoryRegion(), Clock::now()};
   auto desc = LocalDesc(op, local, len);
   if (!desc.ok()) {
     ops.erase(id);
@@ -82,10 +83,10 @@ void RemoteMemoryClient::Impl::Complete(Chunk* c, const Status& status) {
   if (it == ops.end()) return;
   Op& op = it->second;
   if (!status.ok() && op.status.ok()) {
-    op.status = status.WithContext(std::string(op.write ? "write" : "read") + " of " +
-                                   std::to_string(op.len) + " bytes at offset " +
-                                   std::to_string(op.offset) + " of region " +
-                                   std::to_string(op.region) + " on memnode " + options.memnode);
+    op.status =
+        status.WithContext(std::string(op.write ? "write" : "read") + " of " + std::to_string(op.len) +
+                           " bytes at offset " + std::to_string(op.offset) + " of region " +
+                           std::to_string(op.region) + " on memnode " + options.memnode);
   }
   if (--op.chunks_left > 0) return;
   op.done = true;
@@ -115,8 +116,9 @@ Status RemoteMemoryClient::Impl::Reap() {
       LL_ASSIGN_OR_RETURN(fi_cq_err_entry err, ep->cq().ReadError());
       auto* c = static_cast<Chunk*>(err.op_context);
       if (c == nullptr) continue;
-      Retire(static_cast<size_t>(c - slots.data()),
-             Status::FromCompletionError(err.err, c->write ? "fi_write" : "fi_read", ep->cq().ErrorText(err)));
+      Retire(
+          static_cast<size_t>(c - slots.data()),
+          Status::FromCompletionError(err.err, c->write ? "fi_write" : "fi_read", ep->cq().ErrorText(err)));
       continue;
     }
     if (n < 0) return Status::FromFabric(static_cast<int>(n), "fi_cq_read");
@@ -221,8 +223,8 @@ Status RemoteMemoryClient::Impl::DrainAll() {
   return first;
 }
 
-StatusOr<OpHandle> RemoteMemoryClient::Write(const RemoteRegion& region, uint64_t offset,
-                                             const void* src, size_t len) {
+StatusOr<OpHandle> RemoteMemoryClient::Write(const RemoteRegion& region, uint64_t offset, const void* src,
+                                             size_t len) {
   return impl_->Start(true, region, offset, static_cast<char*>(const_cast<void*>(src)), len);
 }
 
@@ -263,10 +265,13 @@ Status RemoteMemoryClient::Wait(OpHandle handle) {
   return s;
 }
 
-Status RemoteMemoryClient::WaitAll() { return impl_->DrainAll(); }
+Status RemoteMemoryClient::WaitAll() {
+  return impl_->DrainAll();
+}
 
 Status RemoteMemoryClient::RegisterBuffer(void* addr, size_t len) {
-  LL_ASSIGN_OR_RETURN(MemoryRegion mr, impl_->domain->RegisterMemory(addr, len, FI_READ | FI_WRITE, impl_->ep.get()));
+  LL_ASSIGN_OR_RETURN(MemoryRegion mr,
+                      impl_->domain->RegisterMemory(addr, len, FI_READ | FI_WRITE, impl_->ep.get()));
   impl_->buffers[reinterpret_cast<uintptr_t>(addr)] = std::move(mr);
   return Status::Ok();
 }

@@ -123,7 +123,8 @@ StatusOr<MemoryRegion> FabricDomain::RegisterMemory(void* addr, size_t len, uint
                                                     const RdmEndpoint* endpoint) {
   constexpr int kKeyAttempts = 8;
   if ((mr_mode() & FI_MR_ENDPOINT) && endpoint == nullptr) {
-    return FailedPrecondition("provider " + provider_name() + " binds memory to an endpoint (FI_MR_ENDPOINT)");
+    return FailedPrecondition("provider " + provider_name() +
+                              " binds memory to an endpoint (FI_MR_ENDPOINT)");
   }
   const fi_domain_attr* dom = info_->domain_attr;
   Status last;
@@ -141,8 +142,8 @@ StatusOr<MemoryRegion> FabricDomain::RegisterMemory(void* addr, size_t len, uint
   return last;
 }
 
-StatusOr<MemoryRegion> FabricDomain::RegisterWithKey(void* addr, size_t len, uint64_t access,
-                                                     uint64_t key, const RdmEndpoint* endpoint) {
+StatusOr<MemoryRegion> FabricDomain::RegisterWithKey(void* addr, size_t len, uint64_t access, uint64_t key,
+                                                     const RdmEndpoint* endpoint) {
   fid_mr* raw = nullptr;
   int ret = fi_mr_reg(domain_.get(), addr, len, access, 0, key, 0, &raw, nullptr);
   if (ret) return Status::FromFabric(ret, "fi_mr_reg");

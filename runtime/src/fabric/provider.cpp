@@ -14,8 +14,8 @@ namespace {
 
 constexpr uint64_t kCaps = FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 // The MR modes lightloop knows how to honour; the provider picks among them.
-constexpr uint64_t kMrModes = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY |
-                              FI_MR_ENDPOINT | FI_MR_MMU_NOTIFY;
+constexpr uint64_t kMrModes =
+    FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_ENDPOINT | FI_MR_MMU_NOTIFY;
 constexpr uint32_t kApiVersion = FI_VERSION(1, 17);
 
 InfoPtr MakeHints(const ProviderQuery& query) {
@@ -82,10 +82,10 @@ StatusOr<InfoPtr> FindProvider(const ProviderQuery& query) {
 
 std::string MrModeString(uint64_t mr_mode) {
   static constexpr std::pair<uint64_t, const char*> kBits[] = {
-      {FI_MR_LOCAL, "FI_MR_LOCAL"},           {FI_MR_RAW, "FI_MR_RAW"},
-      {FI_MR_VIRT_ADDR, "FI_MR_VIRT_ADDR"},   {FI_MR_ALLOCATED, "FI_MR_ALLOCATED"},
-      {FI_MR_PROV_KEY, "FI_MR_PROV_KEY"},     {FI_MR_MMU_NOTIFY, "FI_MR_MMU_NOTIFY"},
-      {FI_MR_RMA_EVENT, "FI_MR_RMA_EVENT"},   {FI_MR_ENDPOINT, "FI_MR_ENDPOINT"},
+      {FI_MR_LOCAL, "FI_MR_LOCAL"},         {FI_MR_RAW, "FI_MR_RAW"},
+      {FI_MR_VIRT_ADDR, "FI_MR_VIRT_ADDR"}, {FI_MR_ALLOCATED, "FI_MR_ALLOCATED"},
+      {FI_MR_PROV_KEY, "FI_MR_PROV_KEY"},   {FI_MR_MMU_NOTIFY, "FI_MR_MMU_NOTIFY"},
+      {FI_MR_RMA_EVENT, "FI_MR_RMA_EVENT"}, {FI_MR_ENDPOINT, "FI_MR_ENDPOINT"},
       {FI_MR_HMEM, "FI_MR_HMEM"},
   };
   std::string out;

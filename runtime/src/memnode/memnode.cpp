@@ -101,8 +101,8 @@ Status Memnode::Impl::StartServer() {
                        (bound.port != 0 ? " (is another memnode running on this port?)" : ""));
   }
   bound.port = port;
-  control_address = (bound.host.find(':') != std::string::npos ? "[" + bound.host + "]" : bound.host) +
-                    ":" + std::to_string(port);
+  control_address = (bound.host.find(':') != std::string::npos ? "[" + bound.host + "]" : bound.host) + ":" +
+                    std::to_string(port);
   return Status::Ok();
 }
 
@@ -161,11 +161,17 @@ StatusOr<std::unique_ptr<Memnode>> Memnode::Start(const MemnodeOptions& options)
 
 Memnode::Memnode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Memnode::~Memnode() { Shutdown(); }
+Memnode::~Memnode() {
+  Shutdown();
+}
 
-const std::string& Memnode::control_address() const { return impl_->control_address; }
+const std::string& Memnode::control_address() const {
+  return impl_->control_address;
+}
 
-std::string Memnode::provider() const { return impl_->domain->provider_name(); }
+std::string Memnode::provider() const {
+  return impl_->domain->provider_name();
+}
 
 std::string Memnode::ReadyLine() const {
   return "memnode ready control=" + impl_->control_address + " provider=" + provider() +

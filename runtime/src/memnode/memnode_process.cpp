@@ -34,8 +34,9 @@ int WaitExit(pid_t pid, std::chrono::milliseconds limit) {
 
 StatusOr<std::unique_ptr<MemnodeProcess>> MemnodeProcess::Spawn(const Options& options) {
   std::string binary = options.binary.empty() ? "/proc/self/exe" : options.binary;
-  std::vector<std::string> args{binary, "memnode", "--listen", options.listen, "--capacity",
-                                options.capacity, "--endpoints", std::to_string(options.endpoints)};
+  std::vector<std::string> args{
+      binary,       "memnode",        "--listen",    options.listen,
+      "--capacity", options.capacity, "--endpoints", std::to_string(options.endpoints)};
   if (!options.provider.empty()) {
     args.push_back("--provider");
     args.push_back(options.provider);
@@ -79,8 +80,10 @@ Status MemnodeProcess::AwaitReady(std::chrono::milliseconds timeout) {
       output_ += line + "\n";
       continue;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return DeadlineExceeded("memnode did not get ready within " + std::to_string(timeout.count()) + " ms");
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return DeadlineExceeded("memnode did not get ready within " + std::to_string(timeout.count()) + " ms");
     pollfd pfd{stdout_fd_, POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
     char chunk[512];

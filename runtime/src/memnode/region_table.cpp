@@ -29,8 +29,8 @@ StatusOr<RegionView> RegionTable::Allocate(const std::string& tenant, uint64_t s
   std::lock_guard lock(mu_);
   std::optional<uint64_t> offset = allocator_.Allocate(size);
   if (!offset) {
-    return ResourceExhausted("cannot allocate " + std::to_string(size) + " bytes: " +
-                             std::to_string(allocator_.capacity() - allocator_.used()) + " of " +
+    return ResourceExhausted("cannot allocate " + std::to_string(size) +
+                             " bytes: " + std::to_string(allocator_.capacity() - allocator_.used()) + " of " +
                              std::to_string(allocator_.capacity()) + " bytes free, largest free range " +
                              std::to_string(allocator_.LargestFree()));
   }
@@ -69,8 +69,7 @@ Status RegionTable::Free(const std::string& tenant, uint64_t id) {
 void RegionTable::Scrub(uint64_t offset, uint64_t len) {
   uint64_t span = allocator_.RoundUp(len);
   static const uint64_t kPage = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  if (offset % kPage == 0 && span % kPage == 0 &&
-      madvise(pool_ + offset, span, MADV_DONTNEED) == 0) {
+  if (offset % kPage == 0 && span % kPage == 0 && madvise(pool_ + offset, span, MADV_DONTNEED) == 0) {
     return;
   }
   std::memset(pool_ + offset, 0, span);
@@ -89,9 +88,13 @@ PoolStats RegionTable::Stats() const {
   std::lock_guard lock(mu_);
   std::set<std::string> tenants;
   for (const auto& [id, rec] : regions_) tenants.insert(rec.tenant);
-  return PoolStats{allocator_.capacity(), allocator_.used(),        allocator_.LargestFree(),
-                   static_cast<uint32_t>(regions_.size()), static_cast<uint32_t>(tenants.size()),
-                   bytes_written_,        bytes_read_};
+  return PoolStats{allocator_.capacity(),
+                   allocator_.used(),
+                   allocator_.LargestFree(),
+                   static_cast<uint32_t>(regions_.size()),
+                   static_cast<uint32_t>(tenants.size()),
+                   bytes_written_,
+                   bytes_read_};
 }
 
 Status RegionTable::AddTraffic(const std::string& tenant, uint64_t id, uint64_t written, uint64_t read) {
@@ -103,8 +106,8 @@ Status RegionTable::AddTraffic(const std::string& tenant, uint64_t id, uint64_t 
   return Status::Ok();
 }
 
-Status RegionTable::CheckAccess(const std::string& tenant, uint64_t id, uint64_t key,
-                                uint64_t remote_addr, uint64_t length) {
+Status RegionTable::CheckAccess(const std::string& tenant, uint64_t id, uint64_t key, uint64_t remote_addr,
+                                uint64_t length) {
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(Record * rec, Owned(tenant, id));
   std::string name = "region " + std::to_string(id);

@@ -66,11 +66,11 @@ class RegionTable {
   const RdmEndpoint* bind_to_;
   char* pool_;
   mutable std::mutex mu_;
-  PoolAllocator allocator_;              // guarded by mu_
-  std::map<uint64_t, Record> regions_;   // guarded by mu_
-  uint64_t next_id_ = 1;                 // guarded by mu_
-  uint64_t bytes_written_ = 0;           // guarded by mu_
-  uint64_t bytes_read_ = 0;              // guarded by mu_
+  PoolAllocator allocator_;             // guarded by mu_
+  std::map<uint64_t, Record> regions_;  // guarded by mu_
+  uint64_t next_id_ = 1;                // guarded by mu_
+  uint64_t bytes_written_ = 0;          // guarded by mu_
+  uint64_t bytes_read_ = 0;             // guarded by mu_
 };
 
 }  // namespace lightloop::runtime

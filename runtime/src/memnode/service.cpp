@@ -24,8 +24,7 @@ StatusOr<uint64_t> RequestedSize(const pb::AllocateRequest& req) {
       if (*size == 0) return InvalidArgument("field 'size_text' is 0 bytes");
       return size;
     }
-    default:
-      return InvalidArgument("field 'size_bytes' or 'size_text' is required");
+    default: return InvalidArgument("field 'size_bytes' or 'size_text' is required");
   }
 }
 
@@ -47,8 +46,7 @@ void MemnodeService::Fill(const RegionView& view, pb::Region* out) const {
   out->set_label(view.label);
 }
 
-grpc::Status MemnodeService::Hello(grpc::ServerContext*, const pb::HelloRequest* req,
-                                   pb::HelloReply* reply) {
+grpc::Status MemnodeService::Hello(grpc::ServerContext*, const pb::HelloRequest* req, pb::HelloReply* reply) {
   if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
   reply->set_provider(id_.provider);
   reply->set_fabric_address(id_.fabric_addresses.front());
@@ -76,15 +74,13 @@ grpc::Status MemnodeService::Free(grpc::ServerContext*, const pb::FreeRequest* r
   return ToGrpc(table_->Free(req->tenant(), req->region_id()));
 }
 
-grpc::Status MemnodeService::List(grpc::ServerContext*, const pb::ListRequest* req,
-                                  pb::ListReply* reply) {
+grpc::Status MemnodeService::List(grpc::ServerContext*, const pb::ListRequest* req, pb::ListReply* reply) {
   if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
   for (const RegionView& view : table_->List(req->tenant())) Fill(view, reply->add_regions());
   return grpc::Status::OK;
 }
 
-grpc::Status MemnodeService::Stats(grpc::ServerContext*, const pb::StatsRequest* req,
-                                   pb::StatsReply* reply) {
+grpc::Status MemnodeService::Stats(grpc::ServerContext*, const pb::StatsRequest* req, pb::StatsReply* reply) {
   if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
   PoolStats st = table_->Stats();
   reply->set_capacity_bytes(st.capacity);
@@ -100,8 +96,7 @@ grpc::Status MemnodeService::Stats(grpc::ServerContext*, const pb::StatsRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status MemnodeService::Health(grpc::ServerContext*, const pb::HealthRequest*,
-                                    pb::HealthReply* reply) {
+grpc::Status MemnodeService::Health(grpc::ServerContext*, const pb::HealthRequest*, pb::HealthReply* reply) {
   reply->set_serving(true);
   reply->set_provider(id_.provider);
   reply->set_uptime_s(Uptime());
@@ -111,15 +106,13 @@ grpc::Status MemnodeService::Health(grpc::ServerContext*, const pb::HealthReques
 grpc::Status MemnodeService::ReportTraffic(grpc::ServerContext*, const pb::TrafficReport* req,
                                            pb::TrafficReply*) {
   if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
-  return ToGrpc(table_->AddTraffic(req->tenant(), req->region_id(), req->bytes_written(),
-                                   req->bytes_read()));
+  return ToGrpc(table_->AddTraffic(req->tenant(), req->region_id(), req->bytes_written(), req->bytes_read()));
 }
 
-grpc::Status MemnodeService::CheckAccess(grpc::ServerContext*, const pb::AccessCheck* req,
-                                         pb::AccessReply*) {
+grpc::Status MemnodeService::CheckAccess(grpc::ServerContext*, const pb::AccessCheck* req, pb::AccessReply*) {
   if (Status s = CheckTenant(req->tenant()); !s.ok()) return ToGrpc(s);
-  return ToGrpc(table_->CheckAccess(req->tenant(), req->region_id(), req->key(), req->remote_addr(),
-                                    req->length()));
+  return ToGrpc(
+      table_->CheckAccess(req->tenant(), req->region_id(), req->key(), req->remote_addr(), req->length()));
 }
 
 }  // namespace lightloop::runtime

@@ -25,10 +25,8 @@ class MemnodeService final : public lightloop::memnode::v1::Memnode::Service {
                      memnode::v1::HelloReply*) override;
   grpc::Status Allocate(grpc::ServerContext*, const memnode::v1::AllocateRequest*,
                         memnode::v1::Region*) override;
-  grpc::Status Free(grpc::ServerContext*, const memnode::v1::FreeRequest*,
-                    memnode::v1::FreeReply*) override;
-  grpc::Status List(grpc::ServerContext*, const memnode::v1::ListRequest*,
-                    memnode::v1::ListReply*) override;
+  grpc::Status Free(grpc::ServerContext*, const memnode::v1::FreeRequest*, memnode::v1::FreeReply*) override;
+  grpc::Status List(grpc::ServerContext*, const memnode::v1::ListRequest*, memnode::v1::ListReply*) override;
   grpc::Status Stats(grpc::ServerContext*, const memnode::v1::StatsRequest*,
                      memnode::v1::StatsReply*) override;
   grpc::Status Health(grpc::ServerContext*, const memnode::v1::HealthRequest*,

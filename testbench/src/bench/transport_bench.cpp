@@ -23,7 +23,9 @@ constexpr uint64_t kBaselineWorkingSet = 256ull << 20;
 constexpr uint64_t kMinWorkingSet = 64ull << 20;
 constexpr uint64_t kLatencySize = 64;
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // Page-touched buffer, so first-touch faults stay out of the measurement.
 std::unique_ptr<char[]> MakeBuffer(uint64_t bytes) {
@@ -90,7 +92,8 @@ rt::StatusOr<TransportResult> MeasurePoint(rt::RemoteMemoryClient& client, const
     if (issued >= min_ops && Clock::now() - start >= min_time) break;
     uint64_t off = (issued % slots) * p.size;
     Clock::time_point t0 = Clock::now();
-    auto h = p.write ? client.Write(region, off, buf + off, p.size) : client.Read(region, off, buf + off, p.size);
+    auto h =
+        p.write ? client.Write(region, off, buf + off, p.size) : client.Read(region, off, buf + off, p.size);
     if (!h.ok()) return h.status();
     inflight.emplace_back(*h, t0);
     ++issued;
@@ -126,7 +129,8 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
     // Warm-up: one pass over the whole working set, so that no page fault
     // on either side (nor the provider's first connection) is measured.
     LL_RETURN_IF_ERROR(MeasurePoint(client, region, buf.get(), p, std::chrono::milliseconds(0),
-                                    std::max<uint64_t>(p.ws / p.size, 2 * p.depth)).status());
+                                    std::max<uint64_t>(p.ws / p.size, 2 * p.depth))
+                           .status());
     size_t min_ops = latency ? o.latency_iterations : 4 * p.depth;
     auto min_time = latency ? std::chrono::milliseconds(0) : o.min_time;
     LL_ASSIGN_OR_RETURN(TransportResult r, MeasurePoint(client, region, buf.get(), p, min_time, min_ops));
@@ -152,8 +156,8 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
   if (address.empty()) {
     uint64_t need = 0;
     for (uint64_t s : o.sizes) need = std::max(need, WorkingSet(s, o.depth));
-    rt::MemnodeProcess::Options mo{.binary = o.memnode_binary, .provider = o.provider,
-                                   .capacity = std::to_string(need + (64 << 20))};
+    rt::MemnodeProcess::Options mo{
+        .binary = o.memnode_binary, .provider = o.provider, .capacity = std::to_string(need + (64 << 20))};
     LL_ASSIGN_OR_RETURN(node, rt::MemnodeProcess::Spawn(mo));
     address = node->control_address();
   }
@@ -177,18 +181,19 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
 
 std::string FormatTable(const TransportBenchReport& r) {
   std::ostringstream out;
-  out << "lightloop bench transport: provider " << r.provider << ", memnode " << r.memnode
-      << ", MR mode " << r.mr_mode << "\n";
+  out << "lightloop bench transport: provider " << r.provider << ", memnode " << r.memnode << ", MR mode "
+      << r.mr_mode << "\n";
   out << "baseline: single-core memcpy " << std::fixed << std::setprecision(2) << r.memcpy_gbps
       << " GB/s (1 MiB blocks over 256 MiB)\n\n";
-  out << std::left << std::setw(7) << "op" << std::right << std::setw(9) << "size" << std::setw(7)
-      << "depth" << std::setw(10) << "GB/s" << std::setw(11) << "vs memcpy" << std::setw(12)
-      << "p50 us" << std::setw(12) << "p99 us" << std::setw(14) << "memcpy GB/s" << "\n";
+  out << std::left << std::setw(7) << "op" << std::right << std::setw(9) << "size" << std::setw(7) << "depth"
+      << std::setw(10) << "GB/s" << std::setw(11) << "vs memcpy" << std::setw(12) << "p50 us" << std::setw(12)
+      << "p99 us" << std::setw(14) << "memcpy GB/s"
+      << "\n";
   for (const TransportResult& x : r.results) {
     out << std::left << std::setw(7) << x.op << std::right << std::setw(9) << rt::FormatSize(x.size)
         << std::setw(7) << x.depth << std::setw(10) << std::setprecision(3) << x.gbps << std::setw(11)
-        << std::setprecision(3) << x.ratio_vs_memcpy << std::setw(12) << std::setprecision(2)
-        << x.lat_us_p50 << std::setw(12) << x.lat_us_p99 << std::setw(14) << x.memcpy_gbps << "\n";
+        << std::setprecision(3) << x.ratio_vs_memcpy << std::setw(12) << std::setprecision(2) << x.lat_us_p50
+        << std::setw(12) << x.lat_us_p99 << std::setw(14) << x.memcpy_gbps << "\n";
   }
   return out.str();
 }

@@ -57,7 +57,8 @@ runtime::Status RunTransport(const TransportArgs& a) {
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, CommandFn& run) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks, each against a baseline measured in the same run");
+  CLI::App* bench =
+      app.add_subcommand("bench", "Benchmarks, each against a baseline measured in the same run");
   bench->require_subcommand(1);
   auto a = std::make_shared<TransportArgs>();
   CLI::App* t = bench->add_subcommand(
@@ -65,11 +66,18 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
   t->add_option("--provider", a->provider, "libfabric provider (tcp, shm, verbs, ...)");
   t->add_option("--memnode", a->memnode, "HOST:PORT of a running memnode; default: start one");
   t->add_option("--sizes", a->sizes, "transfer sizes, comma-separated")->capture_default_str();
-  t->add_option("--depth", a->depth, "operations in flight")->capture_default_str()->check(CLI::Range(1, 4096));
+  t->add_option("--depth", a->depth, "operations in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   t->add_option("--json", a->json, "also write the results as JSON to this file");
-  t->add_option("--min-time-ms", a->min_time_ms, "measuring time per point")->capture_default_str()->check(CLI::Range(1, 600000));
-  t->add_option("--latency-iterations", a->latency_iterations, "64-byte round trips per op")->capture_default_str()->check(CLI::Range(1, 10000000));
-  t->add_option("--max-chunk", a->max_chunk, "split transfers above this size (0: provider's max_msg_size)")->capture_default_str();
+  t->add_option("--min-time-ms", a->min_time_ms, "measuring time per point")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  t->add_option("--latency-iterations", a->latency_iterations, "64-byte round trips per op")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  t->add_option("--max-chunk", a->max_chunk, "split transfers above this size (0: provider's max_msg_size)")
+      ->capture_default_str();
   t->callback([a, &run] { run = [a] { return RunTransport(*a); }; });
 }
 

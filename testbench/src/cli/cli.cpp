@@ -29,8 +29,8 @@ int RunCli(int argc, char** argv) {
   }
   runtime::Status status = run ? run() : runtime::InvalidArgument("no command");
   if (!status.ok()) {
-    std::cerr << "lightloop " << app.get_subcommands().front()->get_name()
-              << ": error: " << status.ToString() << std::endl;
+    std::cerr << "lightloop " << app.get_subcommands().front()->get_name() << ": error: " << status.ToString()
+              << std::endl;
     return 1;
   }
   return 0;

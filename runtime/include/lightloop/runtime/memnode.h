@@ -20,7 +20,7 @@
 namespace lightloop::runtime {
 
 struct MemnodeOptions {
-  std::string provider;                 // empty: FI_PROVIDER or libfabric's first choice
+  std::string provider;                   // empty: FI_PROVIDER or libfabric's first choice
   std::string listen = "127.0.0.1:7400";  // control plane; port 0 picks a free one
   uint64_t capacity = uint64_t{1} << 30;
   // Providers without a wait object (shm) are polled: idle, the progress

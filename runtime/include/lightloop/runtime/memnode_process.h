@@ -21,8 +21,8 @@ namespace lightloop::runtime {
 class MemnodeProcess {
  public:
   struct Options {
-    std::string binary;                 // the lightloop program; empty: /proc/self/exe
-    std::string provider;               // passed as --provider when set
+    std::string binary;    // the lightloop program; empty: /proc/self/exe
+    std::string provider;  // passed as --provider when set
     std::string listen = "127.0.0.1:0";
     std::string capacity = "1GiB";
     size_t endpoints = 2;

@@ -59,9 +59,9 @@ class RemoteMemoryClient {
   struct Options {
     std::string memnode = "127.0.0.1:7400";  // control-plane address
     std::string tenant = "default";
-    std::string provider;       // empty: the memnode's provider
-    size_t depth = 16;          // chunks in flight at once
-    size_t max_chunk = 0;       // 0: the provider's max_msg_size
+    std::string provider;  // empty: the memnode's provider
+    size_t depth = 16;     // chunks in flight at once
+    size_t max_chunk = 0;  // 0: the provider's max_msg_size
     // With a memnode of several endpoints, transfers are cut into stripes of
     // this size, dealt round-robin to the endpoints (0: whole chunks).
     size_t stripe_bytes = size_t{1} << 20;
