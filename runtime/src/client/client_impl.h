@@ -78,6 +78,7 @@ struct RemoteMemoryClient::Impl {
   Status Rpc(const grpc::Status& s, const std::string& rpc) const;
   Status FlushTraffic(uint64_t only_region);
   Status CheckAlive();
+  StatusOr<RemoteRegion> Allocate(memnode::v1::AllocateRequest req, const std::string& label);
   Status CheckAccess(const Op& op);
   // transfer.cpp
   StatusOr<OpHandle> Start(bool write, const RemoteRegion& region, uint64_t offset, char* local, size_t len);

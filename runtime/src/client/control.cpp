@@ -100,30 +100,27 @@ RemoteMemoryClient::Impl::~Impl() {
   buffers.clear();
 }
 
-StatusOr<RemoteRegion> RemoteMemoryClient::Allocate(uint64_t size, const std::string& label) {
-  LL_RETURN_IF_ERROR(impl_->broken);
-  pb::AllocateRequest req;
-  req.set_tenant(impl_->options.tenant);
-  req.set_size_bytes(size);
+StatusOr<RemoteRegion> RemoteMemoryClient::Impl::Allocate(pb::AllocateRequest req, const std::string& label) {
+  LL_RETURN_IF_ERROR(broken);
+  req.set_tenant(options.tenant);
   req.set_label(label);
   grpc::ClientContext ctx;
-  impl_->SetDeadline(&ctx);
+  SetDeadline(&ctx);
   pb::Region reply;
-  LL_RETURN_IF_ERROR(impl_->Rpc(impl_->stub->Allocate(&ctx, req, &reply), "Allocate"));
+  LL_RETURN_IF_ERROR(Rpc(stub->Allocate(&ctx, req, &reply), "Allocate"));
   return FromProto(reply);
 }
 
-StatusOr<RemoteRegion> RemoteMemoryClient::Allocate(const std::string& size_text, const std::string& label) {
-  LL_RETURN_IF_ERROR(impl_->broken);
+StatusOr<RemoteRegion> RemoteMemoryClient::Allocate(uint64_t size, const std::string& label) {
   pb::AllocateRequest req;
-  req.set_tenant(impl_->options.tenant);
+  req.set_size_bytes(size);
+  return impl_->Allocate(std::move(req), label);
+}
+
+StatusOr<RemoteRegion> RemoteMemoryClient::Allocate(const std::string& size_text, const std::string& label) {
+  pb::AllocateRequest req;
   req.set_size_text(size_text);
-  req.set_label(label);
-  grpc::ClientContext ctx;
-  impl_->SetDeadline(&ctx);
-  pb::Region reply;
-  LL_RETURN_IF_ERROR(impl_->Rpc(impl_->stub->Allocate(&ctx, req, &reply), "Allocate"));
-  return FromProto(reply);
+  return impl_->Allocate(std::move(req), label);
 }
 
 Status RemoteMemoryClient::Free(const RemoteRegion& region) {
