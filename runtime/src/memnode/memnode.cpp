@@ -30,7 +30,10 @@ struct Memnode::Impl {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable stopped_cv;
-  bool stopped = false;  // guarded by mu
+  bool stopped = false;    // guarded by mu
+  size_t running = 0;      // progress threads not yet returned; guarded by mu
+  bool wedged = false;     // guarded by mu
+  Status shutdown_status;  // guarded by mu
 
   ~Impl();
   Status OpenFabric();
@@ -135,6 +138,12 @@ void Memnode::Impl::ProgressLoop(RdmEndpoint* ep) {
 }
 
 Memnode::Impl::~Impl() {
+  if (wedged) {  // see Shutdown: leave the provider's objects alone
+    (void)table.release();
+    (void)new std::vector<std::unique_ptr<RdmEndpoint>>(std::move(eps));
+    (void)domain.release();
+    return;
+  }
   table.reset();  // registrations close before the endpoints, endpoints before the domain
   eps.clear();
   domain.reset();
@@ -155,7 +164,15 @@ StatusOr<std::unique_ptr<Memnode>> Memnode::Start(const MemnodeOptions& options)
   LL_RETURN_IF_ERROR(impl->MapPool());
   LL_RETURN_IF_ERROR(impl->StartServer());
   Impl* raw = impl.get();
-  for (auto& ep : impl->eps) impl->progress.emplace_back([raw, p = ep.get()] { raw->ProgressLoop(p); });
+  impl->running = impl->eps.size();
+  for (auto& ep : impl->eps) {
+    impl->progress.emplace_back([raw, p = ep.get()] {
+      raw->ProgressLoop(p);
+      std::lock_guard lock(raw->mu);
+      --raw->running;
+      raw->stopped_cv.notify_all();
+    });
+  }
   return std::unique_ptr<Memnode>(new Memnode(std::move(impl)));
 }
 
@@ -180,14 +197,28 @@ std::string Memnode::ReadyLine() const {
          " mr_mode=" + MrModeString(impl_->domain->mr_mode());
 }
 
-void Memnode::Shutdown() {
-  if (impl_->stopping.exchange(true)) return Wait();
+Status Memnode::Shutdown() {
+  constexpr auto kProgressGrace = std::chrono::seconds(5);
+  if (impl_->stopping.exchange(true)) {
+    Wait();
+    return impl_->shutdown_status;
+  }
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   impl_->server->Wait();
-  for (std::thread& t : impl_->progress) t.join();
-  std::lock_guard lock(impl_->mu);
+  std::unique_lock lock(impl_->mu);
+  bool done = impl_->stopped_cv.wait_for(lock, kProgressGrace, [this] { return impl_->running == 0; });
+  for (std::thread& t : impl_->progress) done ? t.join() : t.detach();
+  if (!done) {
+    // A thread is stuck inside the provider: closing its objects under it
+    // would crash, so they are left to the process's exit.
+    impl_->wedged = true;
+    impl_->shutdown_status = Internal(std::to_string(impl_->running) +
+                                      " progress thread(s) did not leave the provider within 5 s; "
+                                      "the data plane is wedged");
+  }
   impl_->stopped = true;
   impl_->stopped_cv.notify_all();
+  return impl_->shutdown_status;
 }
 
 void Memnode::Wait() {

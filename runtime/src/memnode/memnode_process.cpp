@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,8 +12,6 @@
 #include <cstring>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 namespace lightloop::runtime {
 namespace {
@@ -47,18 +45,20 @@ StatusOr<std::unique_ptr<MemnodeProcess>> MemnodeProcess::Spawn(const Options& o
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   std::unique_ptr<MemnodeProcess> proc(new MemnodeProcess());
-  int rc = posix_spawn(&proc->pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {                      // only async-signal-safe calls from here to exec
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed parent takes its memnode along
+    if (getppid() != parent) _exit(127);
+    dup2(fds[1], STDOUT_FILENO);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
   close(fds[1]);
   proc->stdout_fd_ = fds[0];
-  if (rc != 0) {
-    proc->pid_ = -1;
-    return Unavailable("cannot start " + binary + ": " + std::strerror(rc));
-  }
+  if (pid < 0) return Unavailable("cannot start " + binary + ": " + std::strerror(errno));
+  proc->pid_ = pid;
   LL_RETURN_IF_ERROR(proc->AwaitReady(options.ready_timeout));
   return proc;
 }

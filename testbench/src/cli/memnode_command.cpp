@@ -2,6 +2,7 @@
 // `lightloop memnode`: serve a pool until SIGINT or SIGTERM.
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -35,7 +36,10 @@ runtime::Status RunMemnode(const MemnodeArgs& args) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::cerr << "memnode: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down" << std::endl;
-  node->Shutdown();
+  if (runtime::Status s = node->Shutdown(); !s.ok()) {
+    std::cerr << "lightloop memnode: error: " << s.ToString() << std::endl;
+    std::_Exit(1);  // the provider's objects are in use by a stuck thread: no cleanup
+  }
   std::cout << "memnode stopped" << std::endl;
   return runtime::Status::Ok();
 }

@@ -43,8 +43,10 @@ class Memnode {
   // "memnode ready control=HOST:PORT provider=NAME capacity=BYTES ..."
   std::string ReadyLine() const;
   // Stops serving: the control plane first, then the data plane. Idempotent,
-  // safe from any thread (not from a signal handler).
-  void Shutdown();
+  // safe from any thread (not from a signal handler). An error means a
+  // progress thread stayed stuck inside the provider for 5 s; the process
+  // should then exit without further libfabric calls (std::_Exit).
+  Status Shutdown();
   // Blocks until Shutdown() has run.
   void Wait();
 
