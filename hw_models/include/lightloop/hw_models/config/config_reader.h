@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reads a YAML mapping against parameters declared once, in code, with their
+// name, unit, default, range and doc string. Every bad input is a
+// ConfigError naming the file, line, column and key; misspelled keys are
+// errors too, with a "did you mean" suggestion.
+//
+//   const NumberParam kRate{"gbps_per_wavelength", "Gb/s", 32, 1, 1000, "line rate per wavelength"};
+//   const ChoiceParam kFec{"fec", {"none", "rs528", "rs544"}, "none", "forward error correction"};
+//   ConfigReader link = ConfigReader::Load("presets/links/optical_io.yaml").Section("link");
+//   double gbps = link.Number(kRate);
+//   std::string fec = link.Choice(kFec);
+//   link.Finish();  // throws on any key that no parameter read
+//
+// The declarations a reader saw are kept (declared()) so that `lightloop
+// info` and docs/config-reference.md can be generated from the same source.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lightloop::hw_models {
+
+// 1-based line and column; 0 when unknown.
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string ToString() const;  // "file:line:column"
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(Location where, std::string key, const std::string& message);
+  const Location& where() const { return where_; }
+  const std::string& key() const { return key_; }
+
+ private:
+  Location where_;
+  std::string key_;
+};
+
+struct NumberParam {
+  std::string name;
+  std::string unit;
+  double default_value = 0;
+  double min = 0;
+  double max = 0;
+  std::string doc;
+  bool integer = false;
+};
+
+struct ChoiceParam {
+  std::string name;
+  std::vector<std::string> choices;
+  std::string default_value;
+  std::string doc;
+};
+
+struct FlagParam {
+  std::string name;
+  bool default_value = false;
+  std::string doc;
+};
+
+// One declared parameter, as text, for generated listings.
+struct ParamInfo {
+  std::string key;  // dotted path, e.g. "link.fec"
+  std::string type;
+  std::string unit;
+  std::string default_text;
+  std::string range;
+  std::string doc;
+};
+
+class ConfigReader {
+ public:
+  // Throws ConfigError for a missing file or malformed YAML, or when the
+  // document is not a mapping.
+  static ConfigReader Load(const std::string& path);
+  static ConfigReader Parse(const std::string& text, const std::string& name);
+
+  double Number(const NumberParam& p);
+  int64_t Integer(const NumberParam& p);
+  std::string Choice(const ChoiceParam& p);
+  bool Flag(const FlagParam& p);
+  bool Has(const std::string& key) const;
+  // A nested mapping; `required` false gives an empty section when absent.
+  ConfigReader Section(const std::string& key, bool required = true);
+  // Throws for the first key that no parameter or section read.
+  void Finish() const;
+
+  Location LocationOf(const std::string& key) const;
+  const std::string& path() const { return path_; }
+  const std::vector<ParamInfo>& declared() const { return shared_->declared; }
+
+ private:
+  struct Shared {
+    std::string file;
+    std::vector<ParamInfo> declared;
+  };
+  ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path);
+  void Declare(const std::string& name, ParamInfo info);
+  YAML::Node Lookup(const std::string& key) const;
+  [[noreturn]] void Fail(const std::string& key, const std::string& message) const;
+  std::string Dotted(const std::string& key) const;
+
+  YAML::Node node_;
+  std::shared_ptr<Shared> shared_;
+  std::string path_;                // dotted path of this mapping ("" at the top)
+  std::vector<std::string> known_;  // keys read through this reader
+};
+
+// Closest candidate to `word` within a small edit distance, or "".
+std::string ClosestMatch(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace lightloop::hw_models
