@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/hw_models/link/photonic_link.h"
+
+#include <cmath>
+
+namespace lightloop::hw_models {
+namespace {
+
+// Each parameter declared once: name, unit, default, range, doc.
+const NumberParam kWavelengths{"wavelengths", "", 16, 1, 1024, "lanes (wavelengths) per fibre", true};
+const NumberParam kFibres{"fibres", "", 1, 1, 4096, "fibres in the link", true};
+const NumberParam kGbps{"gbps_per_wavelength", "Gb/s", 32, 0.001, 10000, "line rate of one wavelength"};
+const ChoiceParam kModulation{"modulation", {"nrz", "pam4"}, "nrz", "bits per symbol: nrz 1, pam4 2"};
+const ChoiceParam kEncoding{"encoding", {"none", "64b66b", "128b130b"}, "none", "line encoding"};
+const ChoiceParam kFec{
+    "fec", {"none", "rs528", "rs544"}, "none", "forward error correction: RS(528,514) or RS(544,514)"};
+const NumberParam kFecLatency{
+    "fec_latency_ns", "ns", 0, 0, 1e6, "decode latency of the FEC (set it when fec is not none)"};
+const NumberParam kSerdes{"serdes_latency_ns", "ns", 5, 0, 1e6, "SerDes / PHY latency at each end"};
+const NumberParam kFibreM{"fibre_m", "m", 1, 0, 1e7, "fibre length"};
+const NumberParam kNsPerM{"ns_per_m", "ns/m", 4.9, 0.1, 100, "time of flight per metre of fibre"};
+const NumberParam kFlit{"flit_bytes", "B", 256, 8, 65536, "flit size on the wire, header included", true};
+const NumberParam kHeader{"header_bytes", "B", 8, 0, 65535, "protocol header (and CRC) per flit", true};
+const NumberParam kBer{"ber", "", 0, 0, 0.5, "pre-FEC bit error rate"};
+const NumberParam kCredits{"credits", "flits", 64, 1, 1 << 20, "receive buffer, in flits", true};
+const NumberParam kCreditReturn{"credit_return_ns", "ns", 10, 0, 1e6, "time for a credit to come back"};
+const NumberParam kLaser{"laser_pj_per_bit", "pJ/bit", 0, 0, 1e4, "laser energy per line bit"};
+const NumberParam kModulator{
+    "modulator_pj_per_bit", "pJ/bit", 0, 0, 1e4, "modulator and driver energy per line bit"};
+const NumberParam kReceiver{"receiver_pj_per_bit", "pJ/bit", 0, 0, 1e4, "receiver energy per line bit"};
+const NumberParam kSerdesEnergy{"serdes_pj_per_bit", "pJ/bit", 0, 0, 1e4, "SerDes energy per line bit"};
+const NumberParam kWarmup{"warmup_us", "us", 0, 0, 1e9, "laser and ring warm-up after power-up"};
+
+template <typename E>
+E Pick(const std::string& text, const std::vector<std::string>& names, std::initializer_list<E> values) {
+  auto it = values.begin();
+  for (const std::string& n : names) {
+    if (n == text) return *it;
+    ++it;
+  }
+  return *values.begin();  // unreachable: ConfigReader::Choice checked the text
+}
+
+double EncodingEfficiency(Encoding e) {
+  switch (e) {
+    case Encoding::kNone: return 1.0;
+    case Encoding::k64b66b: return 64.0 / 66.0;
+    case Encoding::k128b130b: return 128.0 / 130.0;
+  }
+  return 1.0;
+}
+
+double FecEfficiency(Fec f) {
+  switch (f) {
+    case Fec::kNone: return 1.0;
+    case Fec::kRs528: return 514.0 / 528.0;
+    case Fec::kRs544: return 514.0 / 544.0;
+  }
+  return 1.0;
+}
+
+}  // namespace
+
+PhotonicLinkParams ReadPhotonicLink(ConfigReader& s) {
+  PhotonicLinkParams p;
+  p.wavelengths = s.Integer(kWavelengths);
+  p.fibres = s.Integer(kFibres);
+  p.gbps_per_wavelength = s.Number(kGbps);
+  p.modulation = Pick(s.Choice(kModulation), kModulation.choices, {Modulation::kNrz, Modulation::kPam4});
+  p.encoding =
+      Pick(s.Choice(kEncoding), kEncoding.choices, {Encoding::kNone, Encoding::k64b66b, Encoding::k128b130b});
+  p.fec = Pick(s.Choice(kFec), kFec.choices, {Fec::kNone, Fec::kRs528, Fec::kRs544});
+  p.fec_latency_ns = s.Number(kFecLatency);
+  p.serdes_latency_ns = s.Number(kSerdes);
+  p.fibre_m = s.Number(kFibreM);
+  p.ns_per_m = s.Number(kNsPerM);
+  p.flit_bytes = s.Integer(kFlit);
+  p.header_bytes = s.Integer(kHeader);
+  if (p.header_bytes >= p.flit_bytes) {
+    throw ConfigError(s.LocationOf(kHeader.name), s.path() + "." + kHeader.name,
+                      std::to_string(p.header_bytes) + " leaves no payload in a " +
+                          std::to_string(p.flit_bytes) + "-byte flit");
+  }
+  p.ber = s.Number(kBer);
+  p.credits = s.Integer(kCredits);
+  p.credit_return_ns = s.Number(kCreditReturn);
+  p.laser_pj_per_bit = s.Number(kLaser);
+  p.modulator_pj_per_bit = s.Number(kModulator);
+  p.receiver_pj_per_bit = s.Number(kReceiver);
+  p.serdes_pj_per_bit = s.Number(kSerdesEnergy);
+  p.warmup_us = s.Number(kWarmup);
+  return p;
+}
+
+LinkClosedForm::LinkClosedForm(const PhotonicLinkParams& p) : p_(p) {}
+
+int64_t LinkClosedForm::lanes() const {
+  return p_.wavelengths * p_.fibres;
+}
+
+double LinkClosedForm::Efficiency() const {
+  double framing = static_cast<double>(p_.flit_bytes - p_.header_bytes) / static_cast<double>(p_.flit_bytes);
+  return EncodingEfficiency(p_.encoding) * FecEfficiency(p_.fec) * framing;
+}
+
+double LinkClosedForm::PayloadGBps() const {
+  return static_cast<double>(lanes()) * p_.gbps_per_wavelength * Efficiency() / 8.0;
+}
+
+double LinkClosedForm::SerializationNs(uint64_t bytes) const {
+  uint64_t payload_per_flit = static_cast<uint64_t>(p_.flit_bytes - p_.header_bytes);
+  uint64_t flits = (bytes + payload_per_flit - 1) / payload_per_flit;
+  double line_bits = static_cast<double>(flits * static_cast<uint64_t>(p_.flit_bytes)) * 8.0 /
+                     (EncodingEfficiency(p_.encoding) * FecEfficiency(p_.fec));
+  return line_bits / (static_cast<double>(lanes()) * p_.gbps_per_wavelength);  // Gb/s = bits/ns
+}
+
+double LinkClosedForm::TransferLatencyNs(uint64_t bytes) const {
+  return SerializationNs(bytes) + 2 * p_.serdes_latency_ns + p_.fec_latency_ns + p_.fibre_m * p_.ns_per_m;
+}
+
+double LinkClosedForm::PjPerBit() const {
+  return p_.laser_pj_per_bit + p_.modulator_pj_per_bit + p_.receiver_pj_per_bit + p_.serdes_pj_per_bit;
+}
+
+double LinkClosedForm::SymbolRateGBaud() const {
+  return p_.gbps_per_wavelength / (p_.modulation == Modulation::kPam4 ? 2.0 : 1.0);
+}
+
+}  // namespace lightloop::hw_models

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/hw_models/link/photonic_link.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace lightloop::hw_models {
+namespace {
+
+using ::testing::HasSubstr;
+
+PhotonicLinkParams LoadPreset(const std::string& name) {
+  ConfigReader top = ConfigReader::Load(std::string(LIGHTLOOP_HW_PRESETS) + "/links/" + name);
+  ConfigReader link = top.Section("link");
+  EXPECT_EQ(link.Choice({"impl", {"photonic_wdm"}, "photonic_wdm", ""}), "photonic_wdm");
+  PhotonicLinkParams p = ReadPhotonicLink(link);
+  link.Finish();
+  top.Finish();
+  return p;
+}
+
+TEST(PhotonicLinkTest, OpticalIoPresetClosedForm) {
+  LinkClosedForm link(LoadPreset("optical_io_16x32g.yaml"));
+  EXPECT_EQ(link.lanes(), 16);
+  // 16 x 32 Gb/s = 512 Gb/s line; framing 248/256; no encoding, no FEC.
+  EXPECT_NEAR(link.PayloadGBps(), 512.0 * 248 / 256 / 8, 1e-9);
+  // 64 KiB = 265 flits of 248 B (264.26 rounded up) = 67840 B = 542720 bits over 512 bits/ns.
+  EXPECT_NEAR(link.SerializationNs(65536), 542720.0 / 512, 1e-9);
+  // + 2 x 5 ns SerDes + 0 FEC + 2 m x 4.9 ns/m.
+  EXPECT_NEAR(link.TransferLatencyNs(65536), 542720.0 / 512 + 10 + 9.8, 1e-9);
+  EXPECT_NEAR(link.PjPerBit(), 4.5, 1e-12);
+  EXPECT_NEAR(link.SymbolRateGBaud(), 32, 1e-12);
+}
+
+TEST(PhotonicLinkTest, Pam4PresetCountsEncodingAndFecOverhead) {
+  LinkClosedForm link(LoadPreset("pam4_8x112g_rs544.yaml"));
+  double eff = (64.0 / 66) * (514.0 / 544) * (248.0 / 256);
+  EXPECT_NEAR(link.Efficiency(), eff, 1e-12);
+  EXPECT_NEAR(link.PayloadGBps(), 8 * 112 * eff / 8, 1e-9);
+  // One byte still costs a whole flit.
+  double one_flit_ns = 256 * 8 / ((64.0 / 66) * (514.0 / 544)) / (8 * 112);
+  EXPECT_NEAR(link.SerializationNs(1), one_flit_ns, 1e-9);
+  EXPECT_NEAR(link.SerializationNs(248), one_flit_ns, 1e-9);
+  EXPECT_NEAR(link.SerializationNs(249), 2 * one_flit_ns, 1e-9);
+  EXPECT_NEAR(link.TransferLatencyNs(1), one_flit_ns + 20 + 20 + 9.8, 1e-9);
+  EXPECT_NEAR(link.SymbolRateGBaud(), 56, 1e-12);
+}
+
+TEST(PhotonicLinkTest, DefaultsNeedNoKeys) {
+  ConfigReader empty = ConfigReader::Parse("{}", "empty.yaml");
+  PhotonicLinkParams p = ReadPhotonicLink(empty);
+  EXPECT_EQ(p.wavelengths, 16);
+  EXPECT_DOUBLE_EQ(p.ns_per_m, 4.9);
+  EXPECT_EQ(empty.declared().size(), 20u);  // every parameter is declared for the reference
+}
+
+TEST(PhotonicLinkTest, BadValuesNameFileLineAndKey) {
+  auto error_of = [](const std::string& yaml) -> std::string {
+    ConfigReader r = ConfigReader::Parse(yaml, "node.yaml");
+    try {
+      ConfigReader link = r.Section("link");
+      ReadPhotonicLink(link);
+      link.Finish();
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_THAT(error_of("link:\n  fec: rs545\n"),
+              HasSubstr("node.yaml:2:3: key 'link.fec': 'rs545' is not one of"));
+  EXPECT_THAT(error_of("link:\n  wavelengths: 0\n"), HasSubstr("key 'link.wavelengths': 0 is out of range"));
+  EXPECT_THAT(error_of("link:\n  flit_bytes: 64\n  header_bytes: 64\n"),
+              HasSubstr("node.yaml:3:3: key 'link.header_bytes': 64 leaves no payload in a 64-byte flit"));
+  EXPECT_THAT(error_of("link:\n  gbps_per_wavelenth: 50\n"),
+              HasSubstr("(did you mean 'gbps_per_wavelength'?)"));
+}
+
+}  // namespace
+}  // namespace lightloop::hw_models
