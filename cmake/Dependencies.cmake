@@ -17,6 +17,9 @@ find_package(nlohmann_json 3.10 REQUIRED)
 # SystemC (TLM-2.0) and Verilator are wired in here for the sim and fpga
 # targets; the libraries that use them arrive with hw_models and rtl_bridge.
 pkg_check_modules(SYSTEMC REQUIRED IMPORTED_TARGET systemc>=2.3)
+# Debian builds SystemC as C++17; its headers pick an API-version symbol from
+# the language level, so C++20 code must say it builds against the C++17 ABI.
+set_property(TARGET PkgConfig::SYSTEMC APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS SC_CPLUSPLUS=201703L)
 find_package(verilator REQUIRED HINTS $ENV{VERILATOR_ROOT} /usr/share/verilator)
 
 if(LIGHTLOOP_BUILD_TESTS)

@@ -24,19 +24,22 @@ function(lightloop_proto_library target)
   target_link_libraries(${target} PUBLIC protobuf::libprotobuf gRPC::grpc++)
 endfunction()
 
-# lightloop_test(<name> SOURCES ... LIBS ... LABELS ...)
+# lightloop_test(<name> [NO_GTEST_MAIN] SOURCES ... LIBS ... LABELS ...)
 #   One GoogleTest executable; every TEST becomes its own CTest entry (and so
 #   its own process, which SystemC-based tests rely on).
 function(lightloop_test name)
   if(NOT LIGHTLOOP_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_GTEST_MAIN" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock)
+  if(NOT ARG_NO_GTEST_MAIN)  # SystemC tests bring their own sc_main
+    target_link_libraries(${name} PRIVATE GTest::gtest_main)
+  endif()
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// A TLM-2.0 memory with one fixed access latency and real storage: the
+// simplest far end for a link, and the reference the DRAM controller model
+// is compared with. Accesses outside its size get TLM_ADDRESS_ERROR_RESPONSE.
+#pragma once
+
+#include <tlm_utils/simple_target_socket.h>
+
+#include <systemc>
+#include <tlm>
+#include <vector>
+
+namespace lightloop::hw_models {
+
+class FixedLatencyMemory : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<FixedLatencyMemory> target;
+
+  FixedLatencyMemory(sc_core::sc_module_name name, uint64_t size, sc_core::sc_time latency);
+
+  uint64_t accesses() const { return accesses_; }
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+
+  std::vector<unsigned char> storage_;
+  sc_core::sc_time latency_;
+  uint64_t accesses_ = 0;
+};
+
+}  // namespace lightloop::hw_models
