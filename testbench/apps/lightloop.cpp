@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/testbench/cli.h"
 
-int main(int argc, char** argv) {
-  return lightloop::testbench::RunCli(argc, argv);
-}
+int main(int argc, char** argv) { return lightloop::testbench::RunCli(argc, argv); }

@@ -76,5 +76,24 @@ TEST(CliTest, BenchTransportWritesItsJson) {
   std::filesystem::remove(json);
 }
 
+TEST(CliTest, BenchModelReportsSpeedAgainstTheBareLoop) {
+  std::filesystem::path json =
+      std::filesystem::temp_directory_path() / ("ll-model-" + std::to_string(getpid()) + ".json");
+  CommandResult r =
+      Lightloop("bench model --transactions 100000 --stream-bytes 256MiB --json " + json.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("of the baseline"), std::string::npos) << r.out;
+  std::ifstream in(json);
+  nlohmann::json j = nlohmann::json::parse(in);
+  for (const char* key : {"txn_per_s", "gb_per_s_64k", "baseline_txn_per_s"}) {
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  }
+  // The stream saturates the default link: 16 x 32 Gb/s, 248 payload bytes per 256-byte flit.
+  double closed_form = 16 * 32 * (248.0 / 256) / 8;
+  EXPECT_NEAR(j["simulated_gbps_64k"].get<double>(), closed_form, closed_form * 0.01);
+  std::filesystem::remove(json);
+  EXPECT_EQ(Lightloop("bench model --stream-bytes 1KiB").code, 1);
+}
+
 }  // namespace
 }  // namespace lightloop::testbench

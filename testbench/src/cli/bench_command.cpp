@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "lightloop/runtime/size.h"
+#include "lightloop/testbench/model_bench.h"
 #include "lightloop/testbench/transport_bench.h"
 
 namespace lightloop::testbench {
@@ -54,6 +55,25 @@ runtime::Status RunTransport(const TransportArgs& a) {
   return runtime::Status::Ok();
 }
 
+struct ModelArgs {
+  uint64_t transactions = 2'000'000;
+  std::string stream_bytes = "16GiB";
+  std::string json;
+};
+
+runtime::Status RunModel(const ModelArgs& a) {
+  ModelBenchOptions o;
+  o.small_transactions = a.transactions;
+  LL_ASSIGN_OR_RETURN(o.stream_bytes, ParseSizeFlag("--stream-bytes", a.stream_bytes));
+  LL_ASSIGN_OR_RETURN(ModelBenchReport report, RunModelBench(o));
+  std::cout << FormatTable(report) << std::flush;
+  if (!a.json.empty()) {
+    LL_RETURN_IF_ERROR(WriteFileAtomically(a.json, ToJson(report).dump(2) + "\n"));
+    std::cout << "wrote " << a.json << std::endl;
+  }
+  return runtime::Status::Ok();
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, CommandFn& run) {
@@ -79,6 +99,17 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
   t->add_option("--max-chunk", a->max_chunk, "split transfers above this size (0: provider's max_msg_size)")
       ->capture_default_str();
   t->callback([a, &run] { run = [a] { return RunTransport(*a); }; });
+
+  auto m = std::make_shared<ModelArgs>();
+  CLI::App* model = bench->add_subcommand(
+      "model", "Simulation speed of the hardware models vs a bare TLM b_transport loop");
+  model->add_option("--transactions", m->transactions, "64-byte transactions to time")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  model->add_option("--stream-bytes", m->stream_bytes, "simulated traffic of 64 KiB transactions")
+      ->capture_default_str();
+  model->add_option("--json", m->json, "also write the results as JSON to this file");
+  model->callback([m, &run] { run = [m] { return RunModel(*m); }; });
 }
 
 }  // namespace lightloop::testbench
