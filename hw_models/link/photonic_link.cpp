@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/hw_models/link/photonic_link.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace lightloop::hw_models {
@@ -29,6 +30,7 @@ const NumberParam kModulator{
     "modulator_pj_per_bit", "pJ/bit", 0, 0, 1e4, "modulator and driver energy per line bit"};
 const NumberParam kReceiver{"receiver_pj_per_bit", "pJ/bit", 0, 0, 1e4, "receiver energy per line bit"};
 const NumberParam kSerdesEnergy{"serdes_pj_per_bit", "pJ/bit", 0, 0, 1e4, "SerDes energy per line bit"};
+const NumberParam kSeed{"seed", "", 1, 0, 9.0e15, "seed of the bit-error draws", true};
 const NumberParam kWarmup{"warmup_us", "us", 0, 0, 1e9, "laser and ring warm-up after power-up"};
 
 template <typename E>
@@ -89,6 +91,7 @@ PhotonicLinkParams ReadPhotonicLink(ConfigReader& s) {
   p.receiver_pj_per_bit = s.Number(kReceiver);
   p.serdes_pj_per_bit = s.Number(kSerdesEnergy);
   p.warmup_us = s.Number(kWarmup);
+  p.seed = s.Integer(kSeed);
   return p;
 }
 
@@ -121,6 +124,48 @@ double LinkClosedForm::TransferLatencyNs(uint64_t bytes) const {
 
 double LinkClosedForm::PjPerBit() const {
   return p_.laser_pj_per_bit + p_.modulator_pj_per_bit + p_.receiver_pj_per_bit + p_.serdes_pj_per_bit;
+}
+
+namespace {
+
+// P(more than t of n symbols in error), symbol error probability ps.
+double CodewordFailure(int n, int t, double ps) {
+  if (ps <= 0) return 0;
+  double sum = 0;
+  for (int i = t + 1; i <= n; ++i) {
+    double log_term = std::lgamma(n + 1) - std::lgamma(i + 1) - std::lgamma(n - i + 1) + i * std::log(ps) +
+                      (n - i) * std::log1p(-ps);
+    double term = std::exp(log_term);
+    sum += term;
+    if (i > t + 5 && term < sum * 1e-16) break;
+  }
+  return std::min(1.0, sum);
+}
+
+}  // namespace
+
+double LinkClosedForm::FlitNs() const {
+  return SerializationNs(1);
+}
+
+double LinkClosedForm::FlitErrorProbability() const {
+  double flit_bits = static_cast<double>(p_.flit_bytes) * 8 / EncodingEfficiency(p_.encoding);
+  if (p_.ber <= 0) return 0;
+  if (p_.fec == Fec::kNone) return -std::expm1(flit_bits * std::log1p(-p_.ber));
+  int n = p_.fec == Fec::kRs528 ? 528 : 544;
+  double ps = -std::expm1(10 * std::log1p(-p_.ber));
+  double codeword = CodewordFailure(n, (n - 514) / 2, ps);
+  return std::min(1.0, codeword * flit_bits / (514.0 * 10));
+}
+
+int64_t LinkClosedForm::ReplayFlits() const {
+  double round_trip = 2 * (TransferLatencyNs(0) - SerializationNs(0)) + FlitNs();
+  auto flits = static_cast<int64_t>(std::ceil(round_trip / FlitNs()));
+  return std::min(flits, p_.credits);
+}
+
+double LinkClosedForm::ExpectedGoodputGBps() const {
+  return PayloadGBps() / (1 + FlitErrorProbability() * static_cast<double>(ReplayFlits()));
 }
 
 double LinkClosedForm::SymbolRateGBaud() const {

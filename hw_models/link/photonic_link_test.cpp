@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace lightloop::hw_models {
 namespace {
 
@@ -51,7 +53,7 @@ TEST(PhotonicLinkTest, DefaultsNeedNoKeys) {
   PhotonicLinkParams p = ReadPhotonicLink(empty);
   EXPECT_EQ(p.wavelengths, 16);
   EXPECT_DOUBLE_EQ(p.ns_per_m, 4.9);
-  EXPECT_EQ(empty.declared().size(), 20u);  // every parameter is declared for the reference
+  EXPECT_EQ(empty.declared().size(), 21u);  // every parameter is declared for the reference
 }
 
 TEST(PhotonicLinkTest, BadValuesNameFileLineAndKey) {
@@ -73,6 +75,37 @@ TEST(PhotonicLinkTest, BadValuesNameFileLineAndKey) {
               HasSubstr("node.yaml:3:3: key 'link.header_bytes': 64 leaves no payload in a 64-byte flit"));
   EXPECT_THAT(error_of("link:\n  gbps_per_wavelenth: 50\n"),
               HasSubstr("(did you mean 'gbps_per_wavelength'?)"));
+}
+
+TEST(PhotonicLinkTest, FlitErrorsFromBerWithAndWithoutFec) {
+  PhotonicLinkParams p;  // 256-byte flits, no encoding: 2048 line bits
+  p.ber = 4.9e-7;
+  EXPECT_NEAR(LinkClosedForm(p).FlitErrorProbability(), 1 - std::pow(1 - 4.9e-7, 2048), 1e-12);
+  p.ber = 2e-4;  // the KP4 operating point
+  double raw = LinkClosedForm(p).FlitErrorProbability();
+  EXPECT_GT(raw, 0.3);  // without FEC, a third of the flits are hit
+  p.fec = Fec::kRs544;
+  double kp4 = LinkClosedForm(p).FlitErrorProbability();
+  p.fec = Fec::kRs528;
+  double kr4 = LinkClosedForm(p).FlitErrorProbability();
+  EXPECT_LT(kp4, 1e-9);  // RS(544,514) corrects 15 symbols per codeword
+  EXPECT_GT(kr4, kp4);   // RS(528,514) only 7
+  p.ber = 0;
+  EXPECT_EQ(LinkClosedForm(p).FlitErrorProbability(), 0.0);
+}
+
+TEST(PhotonicLinkTest, GoBackNReplaysTheRoundTripCappedByCredits) {
+  PhotonicLinkParams p;  // 4 ns flits; one way 2 x 5 ns + 1 m x 4.9 ns = 14.9 ns
+  LinkClosedForm link(p);
+  EXPECT_DOUBLE_EQ(link.FlitNs(), 4.0);
+  EXPECT_EQ(link.ReplayFlits(), 9);  // ceil((2 x 14.9 + 4) / 4)
+  p.credits = 4;
+  EXPECT_EQ(LinkClosedForm(p).ReplayFlits(), 4);
+  p.credits = 64;
+  p.ber = 4.9e-7;
+  LinkClosedForm lossy(p);
+  EXPECT_NEAR(lossy.ExpectedGoodputGBps(), lossy.PayloadGBps() / (1 + lossy.FlitErrorProbability() * 9),
+              1e-12);
 }
 
 }  // namespace

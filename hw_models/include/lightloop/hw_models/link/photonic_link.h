@@ -44,6 +44,7 @@ struct PhotonicLinkParams {
   double receiver_pj_per_bit = 0;
   double serdes_pj_per_bit = 0;
   double warmup_us = 0;  // laser / ring lock after power-up
+  int64_t seed = 1;      // of the bit-error draws: same seed, same run
 };
 
 // Reads and validates the keys of a `photonic_wdm` link section (not `impl`,
@@ -66,6 +67,17 @@ class LinkClosedForm {
   double TransferLatencyNs(uint64_t bytes) const;
   double PjPerBit() const;  // per line bit, all contributions
   double SymbolRateGBaud() const;
+
+  // Probability that a flit arrives with an error the CRC catches: from the
+  // raw BER without FEC; with RS(n,514) over 10-bit symbols, the chance that
+  // a codeword has more than t = (n-514)/2 symbol errors, per flit's share.
+  double FlitErrorProbability() const;
+  double FlitNs() const;
+  // Flits sent again per error under go-back-N: those sent during the
+  // round trip of the NAK, at most the credits.
+  int64_t ReplayFlits() const;
+  // Saturated payload bandwidth once replays are paid for.
+  double ExpectedGoodputGBps() const;
 
  private:
   PhotonicLinkParams p_;
