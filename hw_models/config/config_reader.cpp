@@ -121,6 +121,13 @@ bool ConfigReader::Has(const std::string& key) const {
   return Lookup(key).IsDefined();
 }
 
+std::optional<std::string> ConfigReader::Scalar(const std::string& key) {
+  YAML::Node v = Lookup(key);
+  if (!v.IsDefined() || !v.IsScalar()) return std::nullopt;
+  known_.push_back(key);
+  return v.Scalar();
+}
+
 double ConfigReader::Number(const NumberParam& p) {
   Declare(p.name, {"", p.integer ? "integer" : "number", p.unit, FormatNumber(p.default_value),
                    FormatNumber(p.min) + " .. " + FormatNumber(p.max), p.doc});

@@ -16,6 +16,7 @@ PhotonicLinkModule::PhotonicLinkModule(sc_core::sc_module_name name, const Photo
       closed_form_(params),
       one_way_(closed_form_.TransferLatencyNs(0) - closed_form_.SerializationNs(0), SC_NS),
       flit_error_p_(closed_form_.FlitErrorProbability()),
+      gbps_(params.gbps_per_wavelength),
       rng_(static_cast<uint64_t>(params.seed)),
       next_error_(flit_error_p_ > 0 ? std::min(flit_error_p_, 1.0) : 0.5) {
   target.register_b_transport(this, &PhotonicLinkModule::b_transport);
@@ -55,6 +56,11 @@ void PhotonicLinkModule::b_transport(tlm::tlm_generic_payload& trans, sc_time& d
   sc_time done = Cross(1, write ? 0 : len, now + delay);
   delay = done - now;
   payload_bytes_ += len;
+}
+
+double PhotonicLinkModule::joules() const {
+  double line_bits_per_flit = closed_form_.FlitNs() * static_cast<double>(closed_form_.lanes()) * gbps_;
+  return static_cast<double>(flits_sent_) * line_bits_per_flit * closed_form_.PjPerBit() * 1e-12;
 }
 
 }  // namespace lightloop::hw_models

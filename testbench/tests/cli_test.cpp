@@ -30,7 +30,8 @@ CommandResult Lightloop(const std::string& args) {
 TEST(CliTest, HelpListsTheSubcommands) {
   CommandResult r = Lightloop("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* cmd : {"memnode", "bench", "info"}) EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
+  for (const char* cmd : {"memnode", "bench", "info", "model"})
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
   r = Lightloop("bench transport --help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--sizes"), std::string::npos) << r.out;
@@ -74,6 +75,45 @@ TEST(CliTest, BenchTransportWritesItsJson) {
   EXPECT_EQ(j["results"][4]["size"], 1048576);
   EXPECT_FALSE(std::filesystem::exists(json.string() + ".tmp"));
   std::filesystem::remove(json);
+}
+
+TEST(CliTest, ModelRunsEveryNodePreset) {
+  int presets = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(LIGHTLOOP_HW_PRESETS) + "/nodes")) {
+    std::filesystem::path json =
+        std::filesystem::temp_directory_path() / ("ll-model-run-" + std::to_string(getpid()) + ".json");
+    CommandResult r = Lightloop("model --config " + entry.path().string() +
+                                " --pattern random --op mix:0.7 --size 64K --count 2000 --depth 16 --json " +
+                                json.string());
+    ASSERT_EQ(r.code, 0) << entry.path() << "\n" << r.out;
+    std::ifstream in(json);
+    nlohmann::json j = nlohmann::json::parse(in);
+    for (const char* key : {"gbps", "link_utilization", "sim_wall_s"}) EXPECT_TRUE(j.contains(key)) << key;
+    EXPECT_LE(j["latency_ns"]["p50"].get<double>(), j["latency_ns"]["p99"].get<double>());
+    EXPECT_GE(j["latency_ns"]["p50"].get<double>(), j["closed_form"]["latency_ns"].get<double>());
+    EXPECT_GT(j["closed_form"]["gbps"].get<double>(), 0.0);
+    EXPECT_GT(j["energy"]["joules"].get<double>(), 0.0);
+    std::filesystem::remove(json);
+    ++presets;
+  }
+  EXPECT_GE(presets, 2);
+}
+
+TEST(CliTest, ModelNamesTheBadInput) {
+  std::filesystem::path bad =
+      std::filesystem::temp_directory_path() / ("ll-bad-node-" + std::to_string(getpid()) + ".yaml");
+  std::ofstream(bad) << "link:\n  wavelengths: lots\nmemory: {}\n";
+  CommandResult r = Lightloop("model --config " + bad.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(bad.string() + ":2:3: key 'link.wavelengths': expected a number"), std::string::npos)
+      << r.out;
+  std::filesystem::remove(bad);
+  r = Lightloop("model --config " + std::string(LIGHTLOOP_HW_PRESETS) +
+                "/nodes/pam4_fixed.yaml --op mix:1.5");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--op: 'mix:1.5'"), std::string::npos) << r.out;
+  EXPECT_EQ(Lightloop("model --config x.yaml --pattern zigzag").code, 2);
 }
 
 TEST(CliTest, BenchModelReportsSpeedAgainstTheBareLoop) {

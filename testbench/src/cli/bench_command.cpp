@@ -24,17 +24,6 @@ struct TransportArgs {
   std::string max_chunk = "0";
 };
 
-runtime::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.good()) return runtime::Unavailable("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return runtime::Unavailable("cannot write " + path);
-  return runtime::Status::Ok();
-}
-
 runtime::Status RunTransport(const TransportArgs& a) {
   TransportBenchOptions o;
   o.provider = a.provider;

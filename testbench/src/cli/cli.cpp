@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/testbench/cli.h"
 
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -14,6 +16,17 @@ runtime::StatusOr<uint64_t> ParseSizeFlag(const std::string& flag, const std::st
   return size;
 }
 
+runtime::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.good()) return runtime::Unavailable("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return runtime::Unavailable("cannot write " + path);
+  return runtime::Status::Ok();
+}
+
 int RunCli(int argc, char** argv) {
   CLI::App app{"lightloop: hardware-in-the-loop testbed for optical-interconnect prototypes"};
   app.require_subcommand(1);
@@ -22,6 +35,7 @@ int RunCli(int argc, char** argv) {
   AddMemnodeCommand(app, run);
   AddBenchCommand(app, run);
   AddInfoCommand(app, run);
+  AddModelCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,6 +15,10 @@ using CommandFn = std::function<runtime::Status()>;
 void AddMemnodeCommand(CLI::App& app, CommandFn& run);
 void AddBenchCommand(CLI::App& app, CommandFn& run);
 void AddInfoCommand(CLI::App& app, CommandFn& run);
+void AddModelCommand(CLI::App& app, CommandFn& run);
+
+// Writes `text` to `path` through a temporary file, so no half-written file is left.
+runtime::Status WriteFileAtomically(const std::string& path, const std::string& text);
 
 // Parses a size flag's text, naming the flag in the error.
 runtime::StatusOr<uint64_t> ParseSizeFlag(const std::string& flag, const std::string& text);

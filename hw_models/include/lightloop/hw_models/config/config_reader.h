@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -89,6 +90,9 @@ class ConfigReader {
   std::string Choice(const ChoiceParam& p);
   bool Flag(const FlagParam& p);
   bool Has(const std::string& key) const;
+  // The value of `key` as text when it is a scalar (e.g. a reference to a
+  // preset file), marking the key as read; nothing for a mapping or absence.
+  std::optional<std::string> Scalar(const std::string& key);
   // A nested mapping; `required` false gives an empty section when absent.
   ConfigReader Section(const std::string& key, bool required = true);
   // Throws for the first key that no parameter or section read.

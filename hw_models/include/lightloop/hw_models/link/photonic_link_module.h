@@ -41,6 +41,8 @@ class PhotonicLinkModule : public sc_core::sc_module {
   // Flits sent again after a CRC error (go-back-N replays).
   uint64_t flits_replayed() const { return flits_replayed_; }
   uint64_t flit_errors() const { return flit_errors_; }
+  // Energy of every line bit sent so far, both directions, replays included.
+  double joules() const;
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -59,6 +61,7 @@ class PhotonicLinkModule : public sc_core::sc_module {
   uint64_t flits_replayed_ = 0;
   uint64_t flit_errors_ = 0;
   double flit_error_p_ = 0;
+  double gbps_ = 0;  // per lane
   std::mt19937_64 rng_;
   std::geometric_distribution<uint64_t> next_error_;  // error-free flits before the next error
 };

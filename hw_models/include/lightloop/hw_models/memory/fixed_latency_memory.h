@@ -6,9 +6,10 @@
 
 #include <tlm_utils/simple_target_socket.h>
 
+#include <cstdlib>
+#include <memory>
 #include <systemc>
 #include <tlm>
-#include <vector>
 
 namespace lightloop::hw_models {
 
@@ -23,7 +24,11 @@ class FixedLatencyMemory : public sc_core::sc_module {
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
 
-  std::vector<unsigned char> storage_;
+  struct Free {
+    void operator()(unsigned char* p) const { std::free(p); }
+  };
+  std::unique_ptr<unsigned char, Free> storage_;  // calloc: zero pages arrive as touched
+  uint64_t size_;
   sc_core::sc_time latency_;
   uint64_t accesses_ = 0;
 };
