@@ -37,10 +37,7 @@ runtime::Status RunTransport(const TransportArgs& a) {
   LL_ASSIGN_OR_RETURN(o.max_chunk, ParseSizeFlag("--max-chunk", a.max_chunk));
   LL_ASSIGN_OR_RETURN(TransportBenchReport report, RunTransportBench(o));
   std::cout << FormatTable(report) << std::flush;
-  if (!a.json.empty()) {
-    LL_RETURN_IF_ERROR(WriteFileAtomically(a.json, ToJson(report).dump(2) + "\n"));
-    std::cout << "wrote " << a.json << std::endl;
-  }
+  LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(report)));
   return runtime::Status::Ok();
 }
 
@@ -56,10 +53,7 @@ runtime::Status RunModel(const ModelArgs& a) {
   LL_ASSIGN_OR_RETURN(o.stream_bytes, ParseSizeFlag("--stream-bytes", a.stream_bytes));
   LL_ASSIGN_OR_RETURN(ModelBenchReport report, RunModelBench(o));
   std::cout << FormatTable(report) << std::flush;
-  if (!a.json.empty()) {
-    LL_RETURN_IF_ERROR(WriteFileAtomically(a.json, ToJson(report).dump(2) + "\n"));
-    std::cout << "wrote " << a.json << std::endl;
-  }
+  LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(report)));
   return runtime::Status::Ok();
 }
 

@@ -27,6 +27,13 @@ runtime::Status WriteFileAtomically(const std::string& path, const std::string& 
   return runtime::Status::Ok();
 }
 
+runtime::Status WriteJsonIfAsked(const std::string& path, const nlohmann::json& json) {
+  if (path.empty()) return runtime::Status::Ok();
+  LL_RETURN_IF_ERROR(WriteFileAtomically(path, json.dump(2) + "\n"));
+  std::cout << "wrote " << path << std::endl;
+  return runtime::Status::Ok();
+}
+
 int RunCli(int argc, char** argv) {
   CLI::App app{"lightloop: hardware-in-the-loop testbed for optical-interconnect prototypes"};
   app.require_subcommand(1);

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "lightloop/runtime/status.h"
@@ -19,6 +20,9 @@ void AddModelCommand(CLI::App& app, CommandFn& run);
 
 // Writes `text` to `path` through a temporary file, so no half-written file is left.
 runtime::Status WriteFileAtomically(const std::string& path, const std::string& text);
+
+// With a non-empty `path`, writes `json` there atomically and says so.
+runtime::Status WriteJsonIfAsked(const std::string& path, const nlohmann::json& json);
 
 // Parses a size flag's text, naming the flag in the error.
 runtime::StatusOr<uint64_t> ParseSizeFlag(const std::string& flag, const std::string& text);

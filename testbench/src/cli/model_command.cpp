@@ -86,10 +86,7 @@ runtime::Status RunModel(const ModelArgs& a) {
   if (t.size > node.memory.size) return runtime::InvalidArgument("--size is larger than the node's memory");
   hw::ModelRunResult r = hw::RunNodeModel(node, t);
   PrintTable(r);
-  if (!a.json.empty()) {
-    LL_RETURN_IF_ERROR(WriteFileAtomically(a.json, ToJson(r, a).dump(2) + "\n"));
-    std::cout << "wrote " << a.json << std::endl;
-  }
+  LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(r, a)));
   return runtime::Status::Ok();
 }
 
