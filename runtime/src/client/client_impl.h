@@ -95,6 +95,9 @@ struct RemoteMemoryClient::Impl {
   // Reaps one completion (or error) for the chunk in `slot`.
   void Retire(size_t slot, const Status& status);
   Status Watchdog();
+  // One round of progress: post what fits, reap completions, run the
+  // watchdog; yields the CPU when nothing completed.
+  Status Step();
   // Progress until nothing is queued or in flight; the first failure among
   // the operations still held is returned and all of them are forgotten.
   Status DrainAll();

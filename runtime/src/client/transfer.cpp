@@ -205,15 +205,20 @@ Status RemoteMemoryClient::Impl::Watchdog() {
   return Status::Ok();
 }
 
+Status RemoteMemoryClient::Impl::Step() {
+  if (!broken.ok()) return broken;
+  Clock::time_point before = last_completion;
+  Issue();
+  if (Status s = Reap(); !s.ok()) FailAll(s);
+  Status watchdog = Watchdog();
+  if (last_completion == before) std::this_thread::yield();  // nothing completed: let the peer's threads run
+  return watchdog;
+}
+
 Status RemoteMemoryClient::Impl::DrainAll() {
   Status first;
   while (broken.ok() && (in_flight > 0 || !queued.empty())) {
-    Clock::time_point before = last_completion;
-    Issue();
-    Status s = Reap();
-    if (!s.ok()) FailAll(s);
-    if (!Watchdog().ok()) break;
-    if (last_completion == before) std::this_thread::yield();
+    if (!Step().ok()) break;
   }
   for (auto& [id, op] : ops) {
     if (!op.status.ok() && first.ok()) first = op.status;
@@ -234,11 +239,7 @@ StatusOr<OpHandle> RemoteMemoryClient::Read(const RemoteRegion& region, uint64_t
 }
 
 Status RemoteMemoryClient::Progress() {
-  if (!impl_->broken.ok()) return impl_->broken;
-  impl_->Issue();
-  Status s = impl_->Reap();
-  if (!s.ok()) impl_->FailAll(s);
-  return impl_->Watchdog();
+  return impl_->Step();
 }
 
 StatusOr<bool> RemoteMemoryClient::Test(OpHandle handle) {
@@ -255,11 +256,7 @@ Status RemoteMemoryClient::Wait(OpHandle handle) {
   if (it == impl_->ops.end()) {
     return NotFound("operation " + std::to_string(handle.id) + " is unknown or already waited for");
   }
-  while (!it->second.done) {
-    Clock::time_point before = impl_->last_completion;
-    (void)Progress();
-    if (impl_->last_completion == before) std::this_thread::yield();  // let the peer's threads run
-  }
+  while (!it->second.done) (void)impl_->Step();
   Status s = it->second.status;
   impl_->ops.erase(it);
   return s;

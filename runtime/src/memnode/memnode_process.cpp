@@ -92,7 +92,8 @@ Status MemnodeProcess::AwaitReady(std::chrono::milliseconds timeout) {
       int code = WaitExit(pid_, std::chrono::milliseconds(2000));
       pid_ = -1;
       return Unavailable("memnode exited (status " + std::to_string(code) +
-                         ") before it was ready; see its error above");
+                         ") before it was ready; see its error above" +
+                         (output_.empty() ? std::string() : "; it printed: " + output_));
     }
     buf.append(chunk, static_cast<size_t>(n));
   }
