@@ -99,6 +99,8 @@ class ConfigReader {
   void Finish() const;
 
   Location LocationOf(const std::string& key) const;
+  // Throws a ConfigError for `key` of this mapping (file, line, column, dotted key).
+  [[noreturn]] void Fail(const std::string& key, const std::string& message) const;
   const std::string& path() const { return path_; }
   const std::vector<ParamInfo>& declared() const { return shared_->declared; }
 
@@ -110,7 +112,6 @@ class ConfigReader {
   ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path);
   void Declare(const std::string& name, ParamInfo info);
   YAML::Node Lookup(const std::string& key) const;
-  [[noreturn]] void Fail(const std::string& key, const std::string& message) const;
   std::string Dotted(const std::string& key) const;
 
   YAML::Node node_;

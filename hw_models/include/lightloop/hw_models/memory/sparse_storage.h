@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// Real backing store for memory models: bytes live in 1 MiB chunks that are
+// allocated when first written, so a 64 GiB memory costs only what the
+// traffic touches. Bytes never written read as zero.
+//
+//   SparseStorage mem(64ull << 30);
+//   mem.Write(addr, src, len);
+//   mem.Read(addr, dst, len);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+namespace lightloop::hw_models {
+
+class SparseStorage {
+ public:
+  explicit SparseStorage(uint64_t size) : size_(size) {}
+  uint64_t size() const { return size_; }
+  // [address, address + length) lies inside the storage.
+  bool Contains(uint64_t address, uint64_t length) const {
+    return address <= size_ && length <= size_ - address;
+  }
+  // Both require Contains(address, length).
+  void Write(uint64_t address, const unsigned char* data, uint64_t length);
+  void Read(uint64_t address, unsigned char* data, uint64_t length) const;
+  uint64_t resident_bytes() const { return chunks_.size() * kChunk; }
+
+ private:
+  static constexpr uint64_t kChunk = 1 << 20;
+  uint64_t size_;
+  std::unordered_map<uint64_t, std::unique_ptr<unsigned char[]>> chunks_;
+};
+
+}  // namespace lightloop::hw_models
