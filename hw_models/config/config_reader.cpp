@@ -62,8 +62,12 @@ std::string ClosestMatch(const std::string& word, const std::vector<std::string>
   return best;
 }
 
-ConfigReader::ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path)
-    : node_(std::move(node)), shared_(std::move(shared)), path_(std::move(path)) {}
+ConfigReader::ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path,
+                           std::string declared_path)
+    : node_(std::move(node)),
+      shared_(std::move(shared)),
+      path_(std::move(path)),
+      declared_path_(std::move(declared_path)) {}
 
 ConfigReader ConfigReader::Load(const std::string& path) {
   std::ifstream in(path);
@@ -84,11 +88,15 @@ ConfigReader ConfigReader::Parse(const std::string& text, const std::string& nam
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw ConfigError({name, 1, 1}, "", "the document must be a mapping of keys to values");
-  return ConfigReader(root, shared, "");
+  return ConfigReader(root, shared, "", "");
 }
 
 std::string ConfigReader::Dotted(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
+}
+
+std::string ConfigReader::DeclaredDotted(const std::string& key) const {
+  return declared_path_.empty() ? key : declared_path_ + "." + key;
 }
 
 Location ConfigReader::LocationOf(const std::string& key) const {
@@ -106,7 +114,7 @@ void ConfigReader::Fail(const std::string& key, const std::string& message) cons
 
 void ConfigReader::Declare(const std::string& name, ParamInfo info) {
   known_.push_back(name);
-  info.key = Dotted(name);
+  info.key = DeclaredDotted(name);
   auto& all = shared_->declared;
   auto same = [&](const ParamInfo& p) { return p.key == info.key; };
   if (std::none_of(all.begin(), all.end(), same)) all.push_back(std::move(info));
@@ -179,10 +187,27 @@ ConfigReader ConfigReader::Section(const std::string& key, bool required) {
   YAML::Node v = Lookup(key);
   if (!v.IsDefined() || v.IsNull()) {
     if (required) Fail(key, "this section is required");
-    return ConfigReader(YAML::Node(YAML::NodeType::Map), shared_, Dotted(key));
+    return ConfigReader(YAML::Node(YAML::NodeType::Map), shared_, Dotted(key), DeclaredDotted(key));
   }
   if (!v.IsMap()) Fail(key, "expected a mapping of keys to values");
-  return ConfigReader(v, shared_, Dotted(key));
+  return ConfigReader(v, shared_, Dotted(key), DeclaredDotted(key));
+}
+
+std::vector<ConfigReader> ConfigReader::Sequence(const std::string& key) {
+  known_.push_back(key);
+  YAML::Node v = Lookup(key);
+  std::vector<ConfigReader> items;
+  if (!v.IsDefined() || v.IsNull()) return items;
+  if (!v.IsSequence()) Fail(key, "expected a list");
+  for (const YAML::Node& item : v) {
+    std::string at = Dotted(key) + "[" + std::to_string(items.size()) + "]";
+    if (!item.IsMap()) {
+      throw ConfigError({shared_->file, item.Mark().line + 1, item.Mark().column + 1}, at,
+                        "expected a mapping of keys to values");
+    }
+    items.push_back(ConfigReader(item, shared_, at, DeclaredDotted(key) + "[]"));
+  }
+  return items;
 }
 
 void ConfigReader::Finish() const {

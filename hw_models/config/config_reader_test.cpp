@@ -136,5 +136,47 @@ TEST(ConfigReaderTest, RequiredSectionMissingIsAnError) {
   EXPECT_EQ(ClosestMatch("fibres", {"fibre_m", "fibres_count"}), "fibre_m");
 }
 
+TEST(ConfigReaderTest, SequencesGiveOneReaderPerItem) {
+  ConfigReader top = ConfigReader::Parse(
+      "links:\n"
+      "  - {wavelengths: 8}\n"
+      "  - wavelengths: 4\n"
+      "    fec: rs544\n",
+      "node.yaml");
+  std::vector<ConfigReader> items = top.Sequence("links");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].Integer(kLanes), 8);
+  EXPECT_EQ(items[0].Choice(kFec), "none");
+  EXPECT_EQ(items[1].Integer(kLanes), 4);
+  EXPECT_EQ(items[1].Choice(kFec), "rs544");
+  EXPECT_EQ(items[1].path(), "links[1]");
+  for (const ConfigReader& item : items) item.Finish();
+  top.Finish();  // `links` was read
+  // Declared once for all items, without the index.
+  ASSERT_EQ(top.declared().size(), 2u);
+  EXPECT_EQ(top.declared()[0].key, "links[].wavelengths");
+  EXPECT_EQ(top.declared()[1].key, "links[].fec");
+  EXPECT_TRUE(top.Sequence("absent").empty());
+}
+
+TEST(ConfigReaderTest, SequenceErrorsNameTheItem) {
+  ConfigError e =
+      ErrorOf("link:\n  lanes:\n    - {wavelengths: 8}\n    - {wavelengths: 0}\n", [](ConfigReader& r) {
+        for (ConfigReader& item : r.Section("link").Sequence("lanes")) item.Integer(kLanes);
+      });
+  EXPECT_THAT(e.what(), HasSubstr("link.yaml:4:8: key 'link.lanes[1].wavelengths': 0 is out of range"));
+  e = ErrorOf("lanes:\n  - {wavelenghts: 8}\n", [](ConfigReader& r) {
+    for (ConfigReader& item : r.Sequence("lanes")) {
+      item.Integer(kLanes);
+      item.Finish();
+    }
+  });
+  EXPECT_THAT(e.what(), HasSubstr("link.yaml:2:6: key 'lanes[0].wavelenghts': unknown key (did you mean"));
+  e = ErrorOf("lanes:\n  - {wavelengths: 8}\n  - 16\n", [](ConfigReader& r) { r.Sequence("lanes"); });
+  EXPECT_THAT(e.what(), HasSubstr("link.yaml:3:5: key 'lanes[1]': expected a mapping of keys to values"));
+  e = ErrorOf("lanes: {wavelengths: 8}\n", [](ConfigReader& r) { r.Sequence("lanes"); });
+  EXPECT_THAT(e.what(), HasSubstr("link.yaml:1:1: key 'lanes': expected a list"));
+}
+
 }  // namespace
 }  // namespace lightloop::hw_models

@@ -32,6 +32,8 @@ const NumberParam kReceiver{"receiver_pj_per_bit", "pJ/bit", 0, 0, 1e4, "receive
 const NumberParam kSerdesEnergy{"serdes_pj_per_bit", "pJ/bit", 0, 0, 1e4, "SerDes energy per line bit"};
 const NumberParam kSeed{"seed", "", 1, 0, 9.0e15, "seed of the bit-error draws", true};
 const NumberParam kWarmup{"warmup_us", "us", 0, 0, 1e9, "laser and ring warm-up after power-up"};
+const FlagParam kInitiallyUp{"initially_up", true,
+                             "link state at start: up (no warm-up), or down until powered up"};
 
 template <typename E>
 E Pick(const std::string& text, const std::vector<std::string>& names, std::initializer_list<E> values) {
@@ -91,6 +93,7 @@ PhotonicLinkParams ReadPhotonicLink(ConfigReader& s) {
   p.receiver_pj_per_bit = s.Number(kReceiver);
   p.serdes_pj_per_bit = s.Number(kSerdesEnergy);
   p.warmup_us = s.Number(kWarmup);
+  p.initially_up = s.Flag(kInitiallyUp);
   p.seed = s.Integer(kSeed);
   return p;
 }
@@ -164,8 +167,18 @@ int64_t LinkClosedForm::ReplayFlits() const {
   return std::min(flits, p_.credits);
 }
 
+double LinkClosedForm::CreditRoundTripNs() const {
+  return FlitNs() + (TransferLatencyNs(0) - SerializationNs(0)) + p_.credit_return_ns;
+}
+
+double LinkClosedForm::CreditLimitedGBps() const {
+  double payload_per_flit = static_cast<double>(p_.flit_bytes - p_.header_bytes);
+  double window = static_cast<double>(p_.credits) * payload_per_flit / CreditRoundTripNs();  // B/ns = GB/s
+  return std::min(PayloadGBps(), window);
+}
+
 double LinkClosedForm::ExpectedGoodputGBps() const {
-  return PayloadGBps() / (1 + FlitErrorProbability() * static_cast<double>(ReplayFlits()));
+  return CreditLimitedGBps() / (1 + FlitErrorProbability() * static_cast<double>(ReplayFlits()));
 }
 
 double LinkClosedForm::SymbolRateGBaud() const {

@@ -53,7 +53,23 @@ TEST(PhotonicLinkTest, DefaultsNeedNoKeys) {
   PhotonicLinkParams p = ReadPhotonicLink(empty);
   EXPECT_EQ(p.wavelengths, 16);
   EXPECT_DOUBLE_EQ(p.ns_per_m, 4.9);
-  EXPECT_EQ(empty.declared().size(), 21u);  // every parameter is declared for the reference
+  EXPECT_TRUE(p.initially_up);
+  EXPECT_EQ(empty.declared().size(), 22u);  // every parameter is declared for the reference
+}
+
+TEST(PhotonicLinkTest, InitiallyUpIsAFlag) {
+  ConfigReader r = ConfigReader::Parse("initially_up: false\nwarmup_us: 3\n", "link.yaml");
+  PhotonicLinkParams p = ReadPhotonicLink(r);
+  r.Finish();
+  EXPECT_FALSE(p.initially_up);
+  EXPECT_DOUBLE_EQ(p.warmup_us, 3);
+  ConfigReader bad = ConfigReader::Parse("\ninitially_up: sometimes\n", "link.yaml");
+  try {
+    ReadPhotonicLink(bad);
+    ADD_FAILURE() << "no error for a bad flag";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("link.yaml:2:1: key 'initially_up': expected true or false"));
+  }
 }
 
 TEST(PhotonicLinkTest, BadValuesNameFileLineAndKey) {
@@ -106,6 +122,38 @@ TEST(PhotonicLinkTest, GoBackNReplaysTheRoundTripCappedByCredits) {
   LinkClosedForm lossy(p);
   EXPECT_NEAR(lossy.ExpectedGoodputGBps(), lossy.PayloadGBps() / (1 + lossy.FlitErrorProbability() * 9),
               1e-12);
+}
+
+TEST(PhotonicLinkTest, FewCreditsOnALongFibreLimitTheGoodput) {
+  PhotonicLinkParams p;  // 4 ns flits of 248 payload bytes; 62 GB/s
+  p.fibre_m = 100;       // one way 2 x 5 ns + 490 ns = 500 ns
+  p.credit_return_ns = 10;
+  p.credits = 8;
+  LinkClosedForm link(p);
+  // A flit's credit is back 4 + 500 + 10 ns after the flit started: 8 flits
+  // per 514 ns instead of 128.5.
+  EXPECT_DOUBLE_EQ(link.CreditRoundTripNs(), 514.0);
+  EXPECT_NEAR(link.CreditLimitedGBps(), 8 * 248.0 / 514, 1e-12);
+  EXPECT_NEAR(link.ExpectedGoodputGBps(), 8 * 248.0 / 514, 1e-12);
+  // The limit goes exactly where credits x flit time reaches the round trip.
+  p.credits = 128;  // 512 ns < 514 ns
+  EXPECT_LT(LinkClosedForm(p).CreditLimitedGBps(), LinkClosedForm(p).PayloadGBps());
+  p.credits = 129;  // 516 ns
+  EXPECT_DOUBLE_EQ(LinkClosedForm(p).CreditLimitedGBps(), LinkClosedForm(p).PayloadGBps());
+  // Replays come on top of the credit limit.
+  p.credits = 8;
+  p.ber = 4.9e-7;
+  LinkClosedForm lossy(p);
+  EXPECT_EQ(lossy.ReplayFlits(), 8);
+  EXPECT_NEAR(lossy.ExpectedGoodputGBps(), lossy.CreditLimitedGBps() / (1 + lossy.FlitErrorProbability() * 8),
+              1e-12);
+}
+
+TEST(PhotonicLinkTest, DefaultCreditsDoNotLimitThePresets) {
+  for (const char* name : {"optical_io_16x32g.yaml", "pam4_8x112g_rs544.yaml"}) {
+    LinkClosedForm link(LoadPreset(name));
+    EXPECT_DOUBLE_EQ(link.CreditLimitedGBps(), link.PayloadGBps()) << name;
+  }
 }
 
 }  // namespace

@@ -95,6 +95,12 @@ class ConfigReader {
   std::optional<std::string> Scalar(const std::string& key);
   // A nested mapping; `required` false gives an empty section when absent.
   ConfigReader Section(const std::string& key, bool required = true);
+  // The items of a list of mappings under `key`, marking the key as read; none
+  // when it is absent. Each item is a reader whose errors name it `key[i]`
+  // (e.g. "switch.schedule[1].input" at the item's line); its parameters are
+  // declared once for all items, as "switch.schedule[].input". Throws when
+  // `key` is not a list or an item is not a mapping.
+  std::vector<ConfigReader> Sequence(const std::string& key);
   // Throws for the first key that no parameter or section read.
   void Finish() const;
 
@@ -109,14 +115,16 @@ class ConfigReader {
     std::string file;
     std::vector<ParamInfo> declared;
   };
-  ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path);
+  ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path, std::string declared_path);
   void Declare(const std::string& name, ParamInfo info);
   YAML::Node Lookup(const std::string& key) const;
   std::string Dotted(const std::string& key) const;
+  std::string DeclaredDotted(const std::string& key) const;
 
   YAML::Node node_;
   std::shared_ptr<Shared> shared_;
   std::string path_;                // dotted path of this mapping ("" at the top)
+  std::string declared_path_;       // the same with list indices left out, for declared()
   std::vector<std::string> known_;  // keys read through this reader
 };
 

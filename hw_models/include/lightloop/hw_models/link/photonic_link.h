@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parameters of a photonic WDM link (`link: {impl: photonic_wdm, ...}`) and
 // their closed form: unloaded latency of one transfer, saturated payload
-// bandwidth and energy per bit. The TLM model of the link is checked against
-// these numbers.
+// bandwidth (with the credit limit and replays) and energy per bit. The TLM
+// model of the link is checked against these numbers.
 //
 //   ConfigReader top = ConfigReader::Load("hw_models/presets/links/pam4_8x112g_rs544.yaml");
 //   ConfigReader section = top.Section("link");
@@ -43,8 +43,9 @@ struct PhotonicLinkParams {
   double modulator_pj_per_bit = 0;
   double receiver_pj_per_bit = 0;
   double serdes_pj_per_bit = 0;
-  double warmup_us = 0;  // laser / ring lock after power-up
-  int64_t seed = 1;      // of the bit-error draws: same seed, same run
+  double warmup_us = 0;      // laser / ring lock after power-up
+  bool initially_up = true;  // false: down until powered up (then warm-up)
+  int64_t seed = 1;          // of the bit-error draws: same seed, same run
 };
 
 // Reads and validates the keys of a `photonic_wdm` link section (not `impl`,
@@ -76,7 +77,17 @@ class LinkClosedForm {
   // Flits sent again per error under go-back-N: those sent during the
   // round trip of the NAK, at most the credits.
   int64_t ReplayFlits() const;
-  // Saturated payload bandwidth once replays are paid for.
+  // From the start of a flit to the return of its credit: the flit's
+  // serialization, the one-way latency (SerDes x 2 + FEC + time of flight),
+  // then credit_return_ns.
+  double CreditRoundTripNs() const;
+  // Saturated payload bandwidth under credit flow control: at most `credits`
+  // flits start per credit round trip, so
+  //   min(PayloadGBps(), credits x (flit_bytes - header_bytes) / CreditRoundTripNs()).
+  // It is PayloadGBps() whenever credits x FlitNs() >= CreditRoundTripNs().
+  double CreditLimitedGBps() const;
+  // Saturated payload bandwidth once the credit limit and the replays are
+  // paid for: CreditLimitedGBps() / (1 + p_flit x ReplayFlits()).
   double ExpectedGoodputGBps() const;
 
  private:
