@@ -7,10 +7,12 @@ namespace lightloop::hw_models {
 namespace {
 
 const ChoiceParam kLinkImpl{"impl", {"photonic_wdm"}, "photonic_wdm", "link model"};
-const ChoiceParam kMemoryImpl{
-    "impl", {"fixed_latency"}, "fixed_latency", "memory model (the DRAM controller is not built yet)"};
-const NumberParam kLatency{"latency_ns", "ns", 90, 0, 1e9, "access latency of the memory"};
-const NumberParam kSizeMiB{"size_mib", "MiB", 256, 1, 1 << 20, "memory size (storage is real)", true};
+const NumberParam kRails{"rails", "", 1, 1, 64, "links side by side; each transfer is striped across them",
+                         true};
+const NumberParam kControllers{
+    "controllers", "", 1, 1, 64, "memory controllers; addresses are interleaved across them", true};
+const NumberParam kInterleave{
+    "interleave_bytes", "B", 4096, 64, 1 << 30, "bytes on one controller before the next one's", true};
 
 // A preset named from `from`: beside it, then one folder up (nodes/ -> links/).
 std::string ResolveReference(const std::string& from, const std::string& ref) {
@@ -28,26 +30,33 @@ PhotonicLinkParams ReadLinkSection(ConfigReader& section) {
   return p;
 }
 
+// `key` of `top`, inline or as a reference to a preset file whose
+// top-level mapping has the same key.
+template <typename Fn>
+auto ReadPart(ConfigReader& top, const std::string& path, const std::string& key, Fn read) {
+  if (std::optional<std::string> ref = top.Scalar(key)) {
+    ConfigReader preset = ConfigReader::Load(ResolveReference(path, *ref));
+    ConfigReader section = preset.Section(key);
+    auto value = read(section);
+    preset.Finish();
+    return value;
+  }
+  ConfigReader section = top.Section(key);
+  return read(section);
+}
+
 }  // namespace
 
 NodeConfig ReadNode(const std::string& path) {
   NodeConfig node;
   node.file = path;
   ConfigReader top = ConfigReader::Load(path);
-  if (std::optional<std::string> ref = top.Scalar("link")) {
-    ConfigReader preset = ConfigReader::Load(ResolveReference(path, *ref));
-    ConfigReader link = preset.Section("link");
-    node.link = ReadLinkSection(link);
-    preset.Finish();
-  } else {
-    ConfigReader link = top.Section("link");
-    node.link = ReadLinkSection(link);
-  }
-  ConfigReader memory = top.Section("memory");
-  memory.Choice(kMemoryImpl);
-  node.memory.latency_ns = memory.Number(kLatency);
-  node.memory.size = static_cast<uint64_t>(memory.Integer(kSizeMiB)) << 20;
-  memory.Finish();
+  node.link = ReadPart(top, path, "link", [](ConfigReader& s) { return ReadLinkSection(s); });
+  node.rails = top.Integer(kRails);
+  node.memory = ReadPart(top, path, "memory",
+                         [](ConfigReader& s) { return std::shared_ptr<const MemorySpec>(ParseMemory(s)); });
+  node.controllers = top.Integer(kControllers);
+  node.interleave_bytes = static_cast<uint64_t>(top.Integer(kInterleave));
   top.Finish();
   return node;
 }

@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // RunNodeModel: a traffic driver, the link and the memory, simulated once.
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <random>
 #include <systemc>
 #include <tlm>
 #include <vector>
 
 #include "lightloop/hw_models/link/photonic_link_module.h"
-#include "lightloop/hw_models/memory/fixed_latency_memory.h"
 #include "lightloop/hw_models/node/memory_node.h"
 
 namespace lightloop::hw_models {
@@ -69,6 +72,78 @@ struct TrafficDriver : sc_core::sc_module {
   }
 };
 
+// Forwards a piece of `whole` to `target` starting at the same time as
+// the whole; returns false (with the error copied) when the piece failed.
+bool ForwardPiece(tlm::tlm_fw_transport_if<>* target, tlm::tlm_generic_payload& whole, uint64_t address,
+                  unsigned char* data, uint64_t length, sc_time start, sc_time& latest) {
+  tlm::tlm_generic_payload piece;
+  piece.set_command(whole.get_command());
+  piece.set_address(address);
+  piece.set_data_ptr(data);
+  piece.set_data_length(static_cast<unsigned>(length));
+  piece.set_streaming_width(static_cast<unsigned>(length));
+  piece.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_time delay = start;
+  target->b_transport(piece, delay);
+  if (piece.is_response_error()) {
+    whole.set_response_status(piece.get_response_status());
+    return false;
+  }
+  latest = std::max(latest, delay);
+  return true;
+}
+
+// Stripes each transfer across the rails: rail i carries the i-th slice,
+// all slices leave together, the transfer is done when the last one is.
+struct Striper : sc_core::sc_module {
+  tlm_utils::simple_target_socket<Striper> in{"in"};
+  tlm_utils::multi_passthrough_initiator_socket<Striper> out{"out"};
+  explicit Striper(sc_core::sc_module_name name) : sc_module(name) {
+    in.register_b_transport(this, &Striper::b_transport);
+  }
+  void b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+    const uint64_t len = trans.get_data_length(), rails = out.size();
+    const uint64_t slice = (len + rails - 1) / rails;
+    sc_time latest = delay;
+    for (uint64_t i = 0; i * slice < len; ++i) {
+      uint64_t off = i * slice;
+      if (!ForwardPiece(out[static_cast<int>(i)], trans, trans.get_address() + off,
+                        trans.get_data_ptr() + off, std::min(slice, len - off), delay, latest)) {
+        return;
+      }
+    }
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+    delay = latest;
+  }
+};
+
+// Interleaves the address space across controllers, `interleave` bytes at
+// a time; a transfer that spans several goes to each in parallel.
+struct Interleaver : sc_core::sc_module {
+  tlm_utils::multi_passthrough_target_socket<Interleaver> in{"in"};
+  tlm_utils::multi_passthrough_initiator_socket<Interleaver> out{"out"};
+  uint64_t interleave;
+  Interleaver(sc_core::sc_module_name name, uint64_t bytes) : sc_module(name), interleave(bytes) {
+    in.register_b_transport(this, &Interleaver::b_transport);
+  }
+  void b_transport(int, tlm::tlm_generic_payload& trans, sc_time& delay) {
+    const uint64_t k = out.size(), len = trans.get_data_length();
+    sc_time latest = delay;
+    for (uint64_t off = 0; off < len;) {
+      uint64_t a = trans.get_address() + off, unit = a / interleave;
+      uint64_t n = std::min(len - off, (unit + 1) * interleave - a);
+      uint64_t local = unit / k * interleave + a % interleave;
+      if (!ForwardPiece(out[static_cast<int>(unit % k)], trans, local, trans.get_data_ptr() + off, n, delay,
+                        latest)) {
+        return;
+      }
+      off += n;
+    }
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+    delay = latest;
+  }
+};
+
 double Percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   size_t k = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
@@ -91,12 +166,32 @@ double ClosedFormGbps(const LinkClosedForm& cf, const TrafficSpec& t) {
 
 ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) {
   TrafficDriver driver("driver");
-  PhotonicLinkModule link("link", node.link);
-  FixedLatencyMemory memory("memory", node.memory.size, sc_time(node.memory.latency_ns, sc_core::SC_NS));
-  driver.socket.bind(link.target);
-  link.initiator.bind(memory.target);
+  std::vector<std::unique_ptr<PhotonicLinkModule>> links;
+  for (int64_t i = 0; i < node.rails; ++i) {
+    links.push_back(std::make_unique<PhotonicLinkModule>(sc_core::sc_gen_unique_name("link"), node.link));
+  }
+  std::vector<std::unique_ptr<MemoryModel>> memories;
+  for (int64_t i = 0; i < node.controllers; ++i) {
+    memories.push_back(node.memory->Build(sc_core::sc_gen_unique_name("memory")));
+  }
+  std::unique_ptr<Striper> striper;
+  if (links.size() == 1) {
+    driver.socket.bind(links[0]->target);
+  } else {
+    striper = std::make_unique<Striper>("striper");
+    driver.socket.bind(striper->in);
+    for (auto& link : links) striper->out.bind(link->target);
+  }
+  std::unique_ptr<Interleaver> interleaver;
+  if (links.size() == 1 && memories.size() == 1) {
+    links[0]->initiator.bind(memories[0]->socket());
+  } else {
+    interleaver = std::make_unique<Interleaver>("interleaver", node.interleave_bytes);
+    for (auto& link : links) link->initiator.bind(interleaver->in);
+    for (auto& memory : memories) interleaver->out.bind(memory->socket());
+  }
   driver.spec = traffic;
-  driver.span = node.memory.size;
+  driver.span = node.memory_size();
   auto start = std::chrono::steady_clock::now();
   sc_core::sc_start();
   ModelRunResult r;
@@ -106,20 +201,49 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   r.latency_ns_p99 = Percentile(driver.latency_ns, 0.99);
   r.latency_ns_max =
       driver.latency_ns.empty() ? 0 : *std::max_element(driver.latency_ns.begin(), driver.latency_ns.end());
-  double bytes = static_cast<double>(link.payload_bytes());
+  double bytes = 0, busiest = 0;
+  for (const auto& link : links) {
+    bytes += static_cast<double>(link->payload_bytes());
+    busiest = std::max(busiest, std::max(link->busy_request(), link->busy_response()).to_seconds());
+    r.flit_errors += link->flit_errors();
+    r.flits_replayed += link->flits_replayed();
+    r.joules += link->joules();
+  }
   r.gbps = r.simulated_s > 0 ? bytes / (r.simulated_s * 1e9) : 0;
-  double busiest = std::max(link.busy_request(), link.busy_response()).to_seconds();
   r.link_utilization = r.simulated_s > 0 ? busiest / r.simulated_s : 0;
-  r.flit_errors = link.flit_errors();
-  r.flits_replayed = link.flits_replayed();
-  r.joules = link.joules();
+  double hit_sum = 0;
+  int with_rows = 0;
+  for (const auto& memory : memories) {
+    r.joules += memory->joules(driver.last);
+    if (std::optional<double> hits = memory->row_buffer_hit_rate()) {
+      hit_sum += *hits;
+      ++with_rows;
+    }
+  }
+  r.row_buffer_hit_rate = with_rows > 0 ? hit_sum / with_rows : -1;
   r.pj_per_bit = bytes > 0 ? r.joules / (bytes * 8) * 1e12 : 0;
-  const LinkClosedForm& cf = link.closed_form();
-  double mem = node.memory.latency_ns, rf = traffic.read_fraction;
-  double write_ns = cf.TransferLatencyNs(traffic.size) + mem + cf.TransferLatencyNs(1);
-  double read_ns = cf.TransferLatencyNs(1) + mem + cf.TransferLatencyNs(traffic.size);
+  // Closed form: one transfer on an idle node, and the saturated rate of
+  // the slower of the links and the memory.
+  const LinkClosedForm& cf = links[0]->closed_form();
+  const uint64_t slice = (traffic.size + node.rails - 1) / static_cast<uint64_t>(node.rails);
+  const uint64_t k = static_cast<uint64_t>(node.controllers);
+  uint64_t per_controller = slice;
+  if (k > 1) {
+    uint64_t units = (slice + node.interleave_bytes - 1) / node.interleave_bytes;
+    per_controller = std::min(slice, (units + k - 1) / k * node.interleave_bytes);
+  }
+  double rf = traffic.read_fraction;
+  double write_ns = cf.TransferLatencyNs(slice) + node.memory->IdleLatencyNs(true, per_controller) +
+                    cf.TransferLatencyNs(1);
+  double read_ns = cf.TransferLatencyNs(1) + node.memory->IdleLatencyNs(false, per_controller) +
+                   cf.TransferLatencyNs(slice);
   r.closed_form_latency_ns = rf * read_ns + (1 - rf) * write_ns;
-  r.closed_form_gbps = ClosedFormGbps(cf, traffic);
+  TrafficSpec per_rail = traffic;
+  per_rail.size = static_cast<uint32_t>(slice);
+  r.closed_form_gbps = ClosedFormGbps(cf, per_rail) * static_cast<double>(node.rails);
+  if (double memory_gbps = node.memory->PeakGBps() * static_cast<double>(k); memory_gbps > 0) {
+    r.closed_form_gbps = std::min(r.closed_form_gbps, memory_gbps);
+  }
   return r;
 }
 

@@ -44,7 +44,8 @@ nlohmann::json ToJson(const hw::ModelRunResult& r, const ModelArgs& a) {
           {"gbps", r.gbps},
           {"link_utilization", r.link_utilization},
           {"retransmissions", {{"flit_errors", r.flit_errors}, {"flits_replayed", r.flits_replayed}}},
-          {"row_buffer_hit_rate", nullptr},  // no DRAM controller yet: the memory is fixed-latency
+          {"row_buffer_hit_rate",
+           r.row_buffer_hit_rate < 0 ? nlohmann::json() : nlohmann::json(r.row_buffer_hit_rate)},
           {"energy", {{"pj_per_bit", r.pj_per_bit}, {"joules", r.joules}}},
           {"sim_wall_s", r.sim_wall_s},
           {"simulated_s", r.simulated_s},
@@ -58,6 +59,10 @@ void PrintTable(const hw::ModelRunResult& r) {
             << "bandwidth    " << r.gbps << " GB/s   (closed form, saturated: " << r.closed_form_gbps << ")\n"
             << "link         " << std::setprecision(3) << r.link_utilization << " utilized, " << r.flit_errors
             << " flit errors, " << r.flits_replayed << " flits replayed\n"
+            << "memory       row-buffer hit rate "
+            << (r.row_buffer_hit_rate < 0 ? std::string("n/a (no rows)")
+                                          : std::to_string(r.row_buffer_hit_rate))
+            << "\n"
             << "energy       " << r.pj_per_bit << " pJ per payload bit, " << std::scientific << r.joules
             << " J\n"
             << std::fixed << "simulated    " << r.simulated_s * 1e3 << " ms in " << r.sim_wall_s
@@ -83,7 +88,7 @@ runtime::Status RunModel(const ModelArgs& a) {
   } catch (const hw::ConfigError& e) {
     return runtime::InvalidArgument(e.what());
   }
-  if (t.size > node.memory.size) return runtime::InvalidArgument("--size is larger than the node's memory");
+  if (t.size > node.memory_size()) return runtime::InvalidArgument("--size is larger than the node's memory");
   hw::ModelRunResult r = hw::RunNodeModel(node, t);
   PrintTable(r);
   LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(r, a)));

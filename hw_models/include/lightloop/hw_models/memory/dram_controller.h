@@ -29,11 +29,12 @@
 
 #include "lightloop/hw_models/memory/dram_engine.h"
 #include "lightloop/hw_models/memory/dram_transaction_model.h"
+#include "lightloop/hw_models/memory/memory_registry.h"
 #include "lightloop/hw_models/memory/sparse_storage.h"
 
 namespace lightloop::hw_models {
 
-class DramController : public sc_core::sc_module {
+class DramController : public sc_core::sc_module, public MemoryModel {
  public:
   tlm_utils::simple_target_socket<DramController> target;
 
@@ -42,7 +43,9 @@ class DramController : public sc_core::sc_module {
   const DramParams& params() const { return p_; }
   const DramStats& stats() const;
   // Command energy plus background power over `elapsed`.
-  double joules(sc_core::sc_time elapsed) const;
+  double joules(sc_core::sc_time elapsed) const override;
+  std::optional<double> row_buffer_hit_rate() const override { return stats().RowHitRate(); }
+  tlm::tlm_target_socket<>& socket() override { return target; }
   uint64_t accesses() const { return accesses_; }
 
  private:

@@ -6,29 +6,27 @@
 
 #include <tlm_utils/simple_target_socket.h>
 
-#include <cstdlib>
-#include <memory>
 #include <systemc>
 #include <tlm>
 
+#include "lightloop/hw_models/memory/memory_registry.h"
+#include "lightloop/hw_models/memory/sparse_storage.h"
+
 namespace lightloop::hw_models {
 
-class FixedLatencyMemory : public sc_core::sc_module {
+class FixedLatencyMemory : public sc_core::sc_module, public MemoryModel {
  public:
   tlm_utils::simple_target_socket<FixedLatencyMemory> target;
 
   FixedLatencyMemory(sc_core::sc_module_name name, uint64_t size, sc_core::sc_time latency);
 
   uint64_t accesses() const { return accesses_; }
+  tlm::tlm_target_socket<>& socket() override { return target; }
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
 
-  struct Free {
-    void operator()(unsigned char* p) const { std::free(p); }
-  };
-  std::unique_ptr<unsigned char, Free> storage_;  // calloc: zero pages arrive as touched
-  uint64_t size_;
+  SparseStorage storage_;
   sc_core::sc_time latency_;
   uint64_t accesses_ = 0;
 };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Real backing store for memory models: bytes live in 1 MiB chunks that are
+// Real backing store for memory models: bytes live in 4 KiB pages that are
 // allocated when first written, so a 64 GiB memory costs only what the
 // traffic touches. Bytes never written read as zero.
 //
@@ -28,7 +28,7 @@ class SparseStorage {
   uint64_t resident_bytes() const { return chunks_.size() * kChunk; }
 
  private:
-  static constexpr uint64_t kChunk = 1 << 20;
+  static constexpr uint64_t kChunk = 4096;
   uint64_t size_;
   std::unordered_map<uint64_t, std::unique_ptr<unsigned char[]>> chunks_;
 };

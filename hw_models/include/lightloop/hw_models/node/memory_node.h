@@ -1,34 +1,38 @@
 // SPDX-License-Identifier: Apache-2.0
 // A memory node composed from YAML, and `lightloop model`'s traffic run
-// against it: a requester, a photonic link and a memory. The link may be
-// given inline or by reference to a preset file:
+// against it: a requester, one or more photonic links side by side (rails;
+// each transfer is striped across them), and one or more memory controllers
+// (addresses interleaved across them). Link and memory may be given inline
+// or by reference to a preset file; the memory is any registered model
+// (memory_registry.h), a partner's own included:
 //
 //   link: links/optical_io_16x32g.yaml      # relative to the node file, then to the presets
-//   memory:
-//     impl: fixed_latency
-//     latency_ns: 90
-//     size: 1GiB
+//   rails: 2
+//   memory: memory/ddr5_4800.yaml            # or inline: {impl: fixed_latency, latency_ns: 90}
+//   controllers: 2
+//   interleave_bytes: 4096
 //
 //   NodeConfig node = ReadNode("hw_models/presets/nodes/optical_io_fixed.yaml");
 //   ModelRunResult r = RunNodeModel(node, {.pattern = TrafficPattern::kRandom, .size = 65536});
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "lightloop/hw_models/link/photonic_link.h"
+#include "lightloop/hw_models/memory/memory_registry.h"
 
 namespace lightloop::hw_models {
-
-struct FixedMemoryParams {
-  double latency_ns = 90;
-  uint64_t size = 1ull << 30;
-};
 
 struct NodeConfig {
   std::string file;
   PhotonicLinkParams link;
-  FixedMemoryParams memory;
+  int64_t rails = 1;
+  std::shared_ptr<const MemorySpec> memory;  // of one controller
+  int64_t controllers = 1;
+  uint64_t interleave_bytes = 4096;
+  uint64_t memory_size() const { return memory->size() * static_cast<uint64_t>(controllers); }
 };
 
 // Throws ConfigError (file, line, column, key) for any bad input.
@@ -51,7 +55,8 @@ struct ModelRunResult {
   double gbps = 0;              // payload GB/s in simulated time
   double link_utilization = 0;  // busiest direction's serializing time / simulated time
   uint64_t flit_errors = 0, flits_replayed = 0;
-  double pj_per_bit = 0;  // energy per payload bit
+  double row_buffer_hit_rate = -1;  // -1: the memory has no rows
+  double pj_per_bit = 0;            // energy per payload bit, link and memory
   double joules = 0;
   double sim_wall_s = 0;
   double simulated_s = 0;

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// The registry of memory models and the two built-in ones.
+#include "lightloop/hw_models/memory/memory_registry.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "lightloop/hw_models/memory/dram_controller.h"
+#include "lightloop/hw_models/memory/fixed_latency_memory.h"
+
+namespace lightloop::hw_models {
+namespace {
+
+const NumberParam kLatency{"latency_ns", "ns", 90, 0, 1e9, "access latency of the memory"};
+const NumberParam kSizeMiB{
+    "size_mib", "MiB", 256, 1, 1 << 24, "memory size (storage is real, allocated as touched)", true};
+
+class FixedLatencySpec : public MemorySpec {
+ public:
+  explicit FixedLatencySpec(ConfigReader& s)
+      : latency_ns_(s.Number(kLatency)), size_(static_cast<uint64_t>(s.Integer(kSizeMiB)) << 20) {}
+  uint64_t size() const override { return size_; }
+  double IdleLatencyNs(bool, uint64_t) const override { return latency_ns_; }
+  double PeakGBps() const override { return 0; }  // no bandwidth limit
+  std::unique_ptr<MemoryModel> Build(const char* name) const override {
+    return std::make_unique<FixedLatencyMemory>(name, size_, sc_core::sc_time(latency_ns_, sc_core::SC_NS));
+  }
+
+ private:
+  double latency_ns_;
+  uint64_t size_;
+};
+
+class DramSpec : public MemorySpec {
+ public:
+  explicit DramSpec(ConfigReader& s) : p_(ReadDram(s)) {}
+  uint64_t size() const override { return p_.capacity(); }
+  double IdleLatencyNs(bool write, uint64_t bytes) const override {
+    DramTransactionModel idle(p_);
+    return static_cast<double>(idle.Serve(write, 0, bytes, 0)) * p_.tck_ns + 2 * p_.port_latency_ns;
+  }
+  double PeakGBps() const override { return DramClosedForm(p_).StreamingGBps(); }
+  std::unique_ptr<MemoryModel> Build(const char* name) const override {
+    return std::make_unique<DramController>(name, p_);
+  }
+
+ private:
+  DramParams p_;
+};
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, MemoryParser> parsers;
+};
+
+Registry& TheRegistry() {
+  static Registry* r = [] {
+    auto* reg = new Registry;
+    reg->parsers["fixed_latency"] = [](ConfigReader& s) { return std::make_unique<FixedLatencySpec>(s); };
+    reg->parsers["dram"] = [](ConfigReader& s) { return std::make_unique<DramSpec>(s); };
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace
+
+bool RegisterMemory(const std::string& impl, MemoryParser parser) {
+  Registry& r = TheRegistry();
+  std::lock_guard lock(r.mu);
+  r.parsers[impl] = std::move(parser);
+  return true;
+}
+
+std::vector<std::string> RegisteredMemories() {
+  Registry& r = TheRegistry();
+  std::lock_guard lock(r.mu);
+  std::vector<std::string> names;
+  for (const auto& [name, parser] : r.parsers) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<MemorySpec> ParseMemory(ConfigReader& section) {
+  std::vector<std::string> names = RegisteredMemories();
+  if (!section.Has("impl")) {
+    std::string all;
+    for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+    section.Fail("impl", "missing: name the memory model, one of: " + all);
+  }
+  std::string impl = section.Choice({"impl", names, "", "memory model, by registered name"});
+  MemoryParser parser;
+  {
+    Registry& r = TheRegistry();
+    std::lock_guard lock(r.mu);
+    parser = r.parsers.at(impl);
+  }
+  std::unique_ptr<MemorySpec> spec = parser(section);
+  section.Finish();
+  return spec;
+}
+
+}  // namespace lightloop::hw_models
