@@ -5,6 +5,7 @@
 // concurrent initiators contend in the command-level queues.
 #include "lightloop/hw_models/memory/dram_controller.h"
 
+#include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <cmath>
@@ -101,6 +102,76 @@ TEST_P(DramControllerTest, CxlPortLatencyIsPaidBothWays) {
   EXPECT_NEAR(first.to_seconds() * 1e9, in_ns(sc_core::SC_ZERO_TIME) + cf.RowMissNs() + p.port_latency_ns,
               1e-3);
   EXPECT_NEAR(hit.to_seconds() * 1e9, in_ns(hit_start) + cf.RowHitNs() + p.port_latency_ns, 1e-3);
+}
+
+// An approximately-timed initiator: sends every request at once, takes
+// each BEGIN_RESP with TLM_ACCEPTED and ends it 10 ns later.
+struct AtInitiator : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<AtInitiator> socket{"socket"};
+  std::vector<tlm::tlm_generic_payload> requests;
+  std::vector<std::vector<unsigned char>> buffers;
+  std::vector<sc_time> responded;  // per request
+  std::vector<sc_time> ended;      // END_RESP times, in order
+  std::vector<sc_time> begun;      // BEGIN_RESP times, in order
+  tlm_utils::peq_with_get<tlm::tlm_generic_payload> to_end{"to_end"};
+  SC_HAS_PROCESS(AtInitiator);
+  AtInitiator(sc_core::sc_module_name name, int n) : sc_module(name), requests(n), buffers(n), responded(n) {
+    socket.register_nb_transport_bw(this, &AtInitiator::nb_transport_bw);
+    SC_THREAD(Send);
+    SC_THREAD(End);
+  }
+  void Send() {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      buffers[i].assign(64, 0);
+      tlm::tlm_generic_payload& t = requests[i];
+      t.set_command(tlm::TLM_READ_COMMAND);
+      t.set_address(i * 128 * 4096);  // another bank (or row) each time
+      t.set_data_ptr(buffers[i].data());
+      t.set_data_length(64);
+      t.set_streaming_width(64);
+      tlm::tlm_phase phase = tlm::BEGIN_REQ;
+      sc_time delay = sc_core::SC_ZERO_TIME;
+      EXPECT_EQ(socket->nb_transport_fw(t, phase, delay), tlm::TLM_UPDATED);
+      EXPECT_EQ(phase, tlm::END_REQ);
+    }
+  }
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& t, tlm::tlm_phase& phase, sc_time&) {
+    EXPECT_EQ(phase, tlm::BEGIN_RESP);
+    size_t i = static_cast<size_t>(&t - requests.data());
+    responded[i] = sc_core::sc_time_stamp();
+    begun.push_back(sc_core::sc_time_stamp());
+    to_end.notify(t, sc_time(10, SC_NS));
+    return tlm::TLM_ACCEPTED;
+  }
+  void End() {
+    for (;;) {
+      sc_core::wait(to_end.get_event());
+      while (tlm::tlm_generic_payload* t = to_end.get_next_transaction()) {
+        tlm::tlm_phase phase = tlm::END_RESP;
+        sc_time delay = sc_core::SC_ZERO_TIME;
+        ended.push_back(sc_core::sc_time_stamp());
+        socket->nb_transport_fw(*t, phase, delay);
+      }
+    }
+  }
+};
+
+TEST_P(DramControllerTest, ApproximatelyTimedRequestsGetOneResponseAtATime) {
+  DramParams p = LoadDram("ddr5_4800.yaml", GetParam());
+  DramController dram("dram", p);
+  const int kRequests = 8;
+  AtInitiator cpu("cpu", kRequests);
+  cpu.socket.bind(dram.target);
+  sc_core::sc_start(100, sc_core::SC_US);
+  ASSERT_EQ(cpu.ended.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(cpu.requests[static_cast<size_t>(i)].get_response_status(), tlm::TLM_OK_RESPONSE);
+  }
+  // The first response comes after a row miss; no BEGIN_RESP before the
+  // previous END_RESP.
+  EXPECT_NEAR(cpu.begun.front().to_seconds() * 1e9, DramClosedForm(p).RowMissNs(), 1e-3);
+  for (size_t i = 1; i < cpu.begun.size(); ++i) EXPECT_GE(cpu.begun[i], cpu.ended[i - 1]) << i;
+  EXPECT_EQ(dram.accesses(), static_cast<uint64_t>(kRequests));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fidelities, DramControllerTest,
