@@ -116,6 +116,9 @@ PhotonicLinkModule::PhotonicLinkModule(sc_core::sc_module_name name, const Photo
       down_(!params.initially_up),
       flit_error_p_(closed_form_.FlitErrorProbability()),
       gbps_(params.gbps_per_wavelength),
+      flit_ns_(closed_form_.FlitNs()),
+      payload_per_flit_(static_cast<uint64_t>(params.flit_bytes - params.header_bytes)),
+      replay_flits_(static_cast<uint64_t>(closed_form_.ReplayFlits())),
       rng_(static_cast<uint64_t>(params.seed)),
       next_error_(flit_error_p_ > 0 ? std::min(flit_error_p_, 1.0) : 0.5) {
   target.register_b_transport(this, &PhotonicLinkModule::b_transport);
@@ -143,11 +146,12 @@ sc_time PhotonicLinkModule::CreditStall(int direction, uint64_t flits, sc_time s
 
 sc_time PhotonicLinkModule::Cross(int direction, uint64_t bytes, sc_time ready) {
   sc_time start = ready > free_at_[direction] ? ready : free_at_[direction];
-  double flit_ns = closed_form_.FlitNs();
-  double wire_ns = closed_form_.SerializationNs(bytes == 0 ? 1 : bytes);  // a request or ack is one flit
-  auto flits = static_cast<uint64_t>(std::llround(wire_ns / flit_ns));
+  const double flit_ns = flit_ns_;
+  // Whole flits; a request or an acknowledgement is one flit.
+  const uint64_t flits = bytes == 0 ? 1 : (bytes + payload_per_flit_ - 1) / payload_per_flit_;
+  const double wire_ns = static_cast<double>(flits) * flit_ns;
   uint64_t errors = DrawErrors(flits);
-  uint64_t replayed = errors * static_cast<uint64_t>(closed_form_.ReplayFlits());
+  uint64_t replayed = errors * replay_flits_;
   flits_sent_ += flits + replayed;
   flits_replayed_ += replayed;
   flit_errors_ += errors;

@@ -142,6 +142,10 @@ class PhotonicLinkModule : public sc_core::sc_module {
   uint64_t flit_errors_ = 0;
   double flit_error_p_ = 0;
   double gbps_ = 0;  // per lane
+  // Cached from the closed form: Cross runs once per direction per transfer.
+  double flit_ns_ = 0;
+  uint64_t payload_per_flit_ = 1;
+  uint64_t replay_flits_ = 0;
   std::mt19937_64 rng_;
   std::geometric_distribution<uint64_t> next_error_;  // error-free flits before the next error
 };
