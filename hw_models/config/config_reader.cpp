@@ -15,6 +15,13 @@ std::string FormatNumber(double v) {
   return out.str();
 }
 
+// For listings: whole numbers of integer parameters in full (1073741824, not
+// 1.07374e+09) while they fit a double exactly.
+std::string FormatDeclared(double v, bool integer) {
+  if (integer && std::fabs(v) < 9.0e15) return std::to_string(static_cast<int64_t>(v));
+  return FormatNumber(v);
+}
+
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -137,8 +144,8 @@ std::optional<std::string> ConfigReader::Scalar(const std::string& key) {
 }
 
 double ConfigReader::Number(const NumberParam& p) {
-  Declare(p.name, {"", p.integer ? "integer" : "number", p.unit, FormatNumber(p.default_value),
-                   FormatNumber(p.min) + " .. " + FormatNumber(p.max), p.doc});
+  Declare(p.name, {"", p.integer ? "integer" : "number", p.unit, FormatDeclared(p.default_value, p.integer),
+                   FormatDeclared(p.min, p.integer) + " .. " + FormatDeclared(p.max, p.integer), p.doc});
   YAML::Node v = Lookup(p.name);
   if (!v.IsDefined() || v.IsNull()) return p.default_value;
   double value = 0;
@@ -180,6 +187,14 @@ bool ConfigReader::Flag(const FlagParam& p) {
   bool value = false;
   if (!v.IsScalar() || !YAML::convert<bool>::decode(v, value)) Fail(p.name, "expected true or false");
   return value;
+}
+
+std::string ConfigReader::Text(const TextParam& p) {
+  Declare(p.name, {"", "text", "", p.default_value, p.format, p.doc});
+  YAML::Node v = Lookup(p.name);
+  if (!v.IsDefined() || v.IsNull()) return p.default_value;
+  if (!v.IsScalar()) Fail(p.name, "expected text: " + p.format);
+  return v.Scalar();
 }
 
 ConfigReader ConfigReader::Section(const std::string& key, bool required) {

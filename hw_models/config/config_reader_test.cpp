@@ -45,6 +45,22 @@ TEST(ConfigReaderTest, ReadsValuesAndAppliesDefaults) {
   EXPECT_EQ(top.declared()[1].type, "integer");
 }
 
+TEST(ConfigReaderTest, TextIsDeclaredAndReadAsIs) {
+  const TextParam kMap{"mapping", "ro-ch", "fields joined by '-'", "address mapping"};
+  ConfigReader top = ConfigReader::Parse("mapping: ch-ro\nbanks: 1073741824\n", "m.yaml");
+  EXPECT_EQ(top.Text(kMap), "ch-ro");
+  top.Integer({"banks", "", 1, 1, 1 << 30, "banks"});
+  top.Finish();
+  ASSERT_EQ(top.declared().size(), 2u);
+  EXPECT_EQ(top.declared()[0].type, "text");
+  EXPECT_EQ(top.declared()[0].default_text, "ro-ch");
+  EXPECT_EQ(top.declared()[0].range, "fields joined by '-'");
+  EXPECT_EQ(top.declared()[1].range, "1 .. 1073741824") << "whole numbers in full";
+  EXPECT_EQ(ConfigReader::Parse("", "m.yaml").Text(kMap), "ro-ch");  // default
+  EXPECT_THAT(ErrorOf("mapping: [a, b]\n", [&](ConfigReader& r) { r.Text(kMap); }).what(),
+              HasSubstr("link.yaml:1:1: key 'mapping': expected text: fields joined by '-'"));
+}
+
 TEST(ConfigReaderTest, UnknownKeySuggestsTheClosestOne) {
   ConfigError e = ErrorOf("link:\n  gbps_per_wavelength: 112\n  wavelenghts: 8\n", [](ConfigReader& r) {
     ConfigReader link = r.Section("link");

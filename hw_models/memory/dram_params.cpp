@@ -49,6 +49,9 @@ const NumberParam kRowBytes{
     true};
 const NumberParam kBusBits{"bus_bits", "bit", 32, 8, 1024, "data bus width of one channel", true};
 const NumberParam kBurst{"burst_length", "beats", 16, 1, 64, "beats per burst", true};
+const TextParam kMapping{
+    "mapping", "ro-ra-ba-co-bg-ch", "each of ro ra ba bg co ch once, joined by '-', most significant first",
+    "address fields above the burst offset: ro row, ra rank, ba bank, bg bank group, co column, ch channel"};
 const ChoiceParam kPage{"page_policy",
                         {"open", "closed"},
                         "open",
@@ -164,7 +167,7 @@ DramParams ReadDram(ConfigReader& s) {
     s.Fail("burst_length", "bus_bits/8 x burst_length must be a power of two");
   if (static_cast<uint64_t>(p.row_bytes) < p.burst_bytes())
     s.Fail("row_bytes", "must hold at least one burst");
-  if (std::optional<std::string> text = s.Scalar("mapping")) p.mapping = ParseMapping(s, *text);
+  p.mapping = ParseMapping(s, s.Text(kMapping));
   p.page_policy = s.Choice(kPage) == "closed" ? PagePolicy::kClosed : PagePolicy::kOpen;
   p.read_queue = s.Integer(kReadQueue);
   p.write_queue = s.Integer(kWriteQueue);

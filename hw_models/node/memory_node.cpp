@@ -48,9 +48,13 @@ auto ReadPart(ConfigReader& top, const std::string& path, const std::string& key
 }  // namespace
 
 NodeConfig ReadNode(const std::string& path) {
+  ConfigReader top = ConfigReader::Load(path);
+  return ReadNode(top, path);
+}
+
+NodeConfig ReadNode(ConfigReader& top, const std::string& path) {
   NodeConfig node;
   node.file = path;
-  ConfigReader top = ConfigReader::Load(path);
   node.link = ReadPart(top, path, "link", [](ConfigReader& s) { return ReadLinkSection(s); });
   node.rails = top.Integer(kRails);
   node.memory = ReadPart(top, path, "memory",

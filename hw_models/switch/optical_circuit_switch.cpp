@@ -20,7 +20,7 @@ const ChoiceParam kPolicy{
     "on_demand: a transfer sets up the circuit it needs; scheduled: circuits change only "
     "at the times of `schedule`"};
 const char kSchedule[] = "schedule";
-const NumberParam kAt{"at_us", "us", 0, 0, 1e12, "time of the circuit change"};
+const NumberParam kAt{"at_us", "us", 0, 0, 1e12, "time of the circuit change (required)"};
 
 std::string Dotted(const ConfigReader& s, const std::string& key) {
   return s.path().empty() ? key : s.path() + "." + key;
@@ -28,8 +28,10 @@ std::string Dotted(const ConfigReader& s, const std::string& key) {
 
 CircuitChange ReadChange(ConfigReader& item, int64_t ports) {
   const auto last = static_cast<double>(ports - 1);
-  const NumberParam input{"input", "", 0, 0, last, "input port of the new circuit", true};
-  const NumberParam output{"output", "", 0, 0, last, "output port of the new circuit", true};
+  const NumberParam input{"input", "", 0, 0, last, "input port of the new circuit, 0 to ports - 1 (required)",
+                          true};
+  const NumberParam output{
+      "output", "", 0, 0, last, "output port of the new circuit, 0 to ports - 1 (required)", true};
   CircuitChange c{item.Number(kAt), static_cast<int>(item.Integer(input)),
                   static_cast<int>(item.Integer(output))};
   item.Finish();

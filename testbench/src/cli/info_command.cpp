@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// `lightloop info`: version and the libfabric providers lightloop can use here.
+// `lightloop info`: version and the libfabric providers lightloop can use here;
+// with --config-reference, the configuration reference in markdown instead
+// (docs/config-reference.md is its output).
 #include <iostream>
+#include <memory>
 
 #include "cli/commands.h"
+#include "lightloop/hw_models/config/config_reference.h"
 #include "lightloop/runtime/fabric.h"
 
 namespace lightloop::testbench {
@@ -23,11 +27,29 @@ runtime::Status RunInfo() {
   return runtime::Status::Ok();
 }
 
+runtime::Status PrintConfigReference() {
+  try {
+    std::cout << hw_models::ConfigReferenceMarkdown();
+  } catch (const hw_models::ConfigError& e) {  // a reader rejected its own defaults
+    return runtime::Internal(e.what());
+  }
+  return runtime::Status::Ok();
+}
+
 }  // namespace
 
 void AddInfoCommand(CLI::App& app, CommandFn& run) {
   CLI::App* cmd = app.add_subcommand("info", "Version and the libfabric providers usable here");
-  cmd->callback([&run] { run = [] { return RunInfo(); }; });
+  auto config_reference = std::make_shared<bool>(false);
+  cmd->add_flag("--config-reference", *config_reference,
+                "Print the configuration reference (every YAML key of the hardware models) as markdown");
+  cmd->callback([&run, config_reference] {
+    if (*config_reference) {
+      run = [] { return PrintConfigReference(); };
+    } else {
+      run = [] { return RunInfo(); };
+    }
+  });
 }
 
 }  // namespace lightloop::testbench

@@ -68,6 +68,15 @@ struct FlagParam {
   std::string doc;
 };
 
+// Free text that the caller parses itself (e.g. an address mapping);
+// `format` says what it must look like, for listings.
+struct TextParam {
+  std::string name;
+  std::string default_value;
+  std::string format;
+  std::string doc;
+};
+
 // One declared parameter, as text, for generated listings.
 struct ParamInfo {
   std::string key;  // dotted path, e.g. "link.fec"
@@ -89,6 +98,9 @@ class ConfigReader {
   int64_t Integer(const NumberParam& p);
   std::string Choice(const ChoiceParam& p);
   bool Flag(const FlagParam& p);
+  // The value as text, or the default when absent; the caller checks it and
+  // reports a bad value with Fail(p.name, ...).
+  std::string Text(const TextParam& p);
   bool Has(const std::string& key) const;
   // The value of `key` as text when it is a scalar (e.g. a reference to a
   // preset file), marking the key as read; nothing for a mapping or absence.

@@ -37,6 +37,9 @@ struct NodeConfig {
 
 // Throws ConfigError (file, line, column, key) for any bad input.
 NodeConfig ReadNode(const std::string& path);
+// The same from a node already parsed (`top`, its top-level mapping), with
+// preset references resolved beside `path`; calls top.Finish().
+NodeConfig ReadNode(ConfigReader& top, const std::string& path);
 
 enum class TrafficPattern { kSequential, kRandom, kStrided };
 
