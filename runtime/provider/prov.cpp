@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// The provider's entry point (fi_prov_ini), its parameter and fi_getinfo:
+// one fi_info, FI_EP_RDM with FI_MSG and FI_RMA, narrowed by the hints;
+// anything the hints ask for that the provider cannot do gives -FI_ENODATA.
+#include <cstdlib>
+#include <cstring>
+
+#include "lightloop_fi.h"
+
+#include <rdma/providers/fi_log.h>
+
+#ifndef LIGHTLOOP_DEFAULT_NODE_CONFIG
+#error "LIGHTLOOP_DEFAULT_NODE_CONFIG must name the default node preset"
+#endif
+
+namespace lightloop::fi {
+namespace {
+
+constexpr uint64_t kTxOpFlags = FI_COMPLETION | FI_INJECT_COMPLETE | FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE;
+constexpr uint64_t kRxOpFlags = FI_COMPLETION;
+constexpr uint64_t kMsgOrder = FI_ORDER_SAS;
+
+void Cleanup() {}
+
+// The fi_info the provider offers before any hint narrows it.
+fi_info* BaseInfo() {
+  fi_info* info = fi_allocinfo();
+  if (info == nullptr) return nullptr;
+  info->caps = kCaps;
+  info->addr_format = FI_ADDR_STR;
+  info->ep_attr->type = FI_EP_RDM;
+  info->ep_attr->protocol = FI_PROTO_UNSPEC;
+  info->ep_attr->max_msg_size = kMaxMsgSize;
+  info->ep_attr->tx_ctx_cnt = 1;
+  info->ep_attr->rx_ctx_cnt = 1;
+  info->tx_attr->caps = kCaps;
+  info->tx_attr->msg_order = kMsgOrder;
+  info->tx_attr->inject_size = kInjectSize;
+  info->tx_attr->size = kQueueSize;
+  info->tx_attr->iov_limit = kIovLimit;
+  info->tx_attr->rma_iov_limit = kIovLimit;
+  info->rx_attr->caps = kCaps;
+  info->rx_attr->msg_order = kMsgOrder;
+  info->rx_attr->size = kQueueSize;
+  info->rx_attr->iov_limit = kIovLimit;
+  fi_domain_attr* d = info->domain_attr;
+  d->name = strdup(kDomainName);
+  d->threading = FI_THREAD_SAFE;
+  d->control_progress = FI_PROGRESS_MANUAL;
+  d->data_progress = FI_PROGRESS_MANUAL;
+  d->resource_mgmt = FI_RM_ENABLED;
+  d->av_type = FI_AV_UNSPEC;
+  d->mr_mode = kMrModes;
+  d->mr_key_size = sizeof(uint64_t);
+  d->cq_data_size = sizeof(uint64_t);
+  d->cq_cnt = 1024;
+  d->ep_cnt = 1024;
+  d->tx_ctx_cnt = d->rx_ctx_cnt = 1;
+  d->max_ep_tx_ctx = d->max_ep_rx_ctx = 1;
+  d->mr_iov_limit = 1;
+  d->mr_cnt = 1 << 16;
+  d->caps = FI_LOCAL_COMM;
+  info->fabric_attr->name = strdup(kFabricName);
+  info->fabric_attr->prov_version = kProviderVersion;
+  return info;
+}
+
+bool NameMismatch(const char* wanted, const char* ours) {
+  return wanted != nullptr && std::strcmp(wanted, ours) != 0;
+}
+
+// The MR modes to work in, or -1 if the application's cannot be met. The
+// provider needs none, so any set works; it keeps the ones it can use.
+int64_t NegotiateMrMode(const fi_domain_attr* hints) {
+  if (hints == nullptr) return static_cast<int64_t>(kMrModes);
+  if (hints->mr_mode == FI_MR_BASIC) return static_cast<int64_t>(kMrModes);
+  if (hints->mr_mode == FI_MR_SCALABLE || hints->mr_mode == FI_MR_UNSPEC) return 0;
+  return static_cast<int64_t>(hints->mr_mode & kMrModes);
+}
+
+bool DomainFits(const fi_domain_attr* h) {
+  if (h == nullptr) return true;
+  if (NameMismatch(h->name, kDomainName)) return false;
+  if (h->control_progress == FI_PROGRESS_AUTO || h->data_progress == FI_PROGRESS_AUTO) return false;
+  if (h->av_type != FI_AV_UNSPEC && h->av_type != FI_AV_TABLE && h->av_type != FI_AV_MAP) return false;
+  if (h->caps & ~uint64_t{FI_LOCAL_COMM}) return false;
+  if (h->cq_data_size > sizeof(uint64_t) || h->mr_key_size > sizeof(uint64_t)) return false;
+  return true;
+}
+
+bool HintsFit(const fi_info* h) {
+  if (h->caps & ~kCaps) return false;  // FI_TAGGED, FI_ATOMIC, FI_REMOTE_COMM, ...
+  if (h->addr_format != FI_FORMAT_UNSPEC && h->addr_format != FI_ADDR_STR) return false;
+  if (h->ep_attr != nullptr) {
+    if (h->ep_attr->type != FI_EP_UNSPEC && h->ep_attr->type != FI_EP_RDM) return false;
+    if (h->ep_attr->max_msg_size > kMaxMsgSize) return false;
+  }
+  if (h->tx_attr != nullptr) {
+    if (h->tx_attr->caps & ~kCaps) return false;
+    if (h->tx_attr->op_flags & ~kTxOpFlags) return false;
+    if (h->tx_attr->inject_size > kInjectSize) return false;
+    if (h->tx_attr->msg_order & ~kMsgOrder) return false;
+  }
+  if (h->rx_attr != nullptr) {
+    if (h->rx_attr->caps & ~kCaps) return false;
+    if (h->rx_attr->op_flags & ~kRxOpFlags) return false;
+    if (h->rx_attr->msg_order & ~kMsgOrder) return false;
+  }
+  if (h->fabric_attr != nullptr && NameMismatch(h->fabric_attr->name, kFabricName)) return false;
+  return DomainFits(h->domain_attr);
+}
+
+// Copies what the application asked for into the offer: caps it named (or
+// all), its op flags, threading level and AV type.
+void Narrow(fi_info* info, const fi_info* h, uint64_t mr_mode) {
+  info->domain_attr->mr_mode = mr_mode;
+  if (h == nullptr) return;
+  if (h->caps != 0) info->caps = info->tx_attr->caps = info->rx_attr->caps = h->caps | FI_LOCAL_COMM;
+  if (h->tx_attr != nullptr) info->tx_attr->op_flags = h->tx_attr->op_flags;
+  if (h->rx_attr != nullptr) info->rx_attr->op_flags = h->rx_attr->op_flags;
+  if (const fi_domain_attr* d = h->domain_attr) {
+    if (d->threading != FI_THREAD_UNSPEC) info->domain_attr->threading = d->threading;
+    if (d->av_type != FI_AV_UNSPEC) info->domain_attr->av_type = d->av_type;
+    if (d->resource_mgmt != FI_RM_UNSPEC) info->domain_attr->resource_mgmt = d->resource_mgmt;
+  }
+}
+
+int GetInfo(uint32_t version, const char* node, const char* service, uint64_t flags, const fi_info* hints,
+            fi_info** info) {
+  (void)node, (void)service, (void)flags;  // one in-process fabric: every name reaches it
+  *info = nullptr;
+  if (FI_VERSION_LT(version, FI_VERSION(1, 5))) return -FI_ENODATA;
+  if (hints != nullptr && !HintsFit(hints)) return -FI_ENODATA;
+  int64_t mr_mode = NegotiateMrMode(hints ? hints->domain_attr : nullptr);
+  if (Sim::Get() == nullptr) return -FI_ENODATA;  // the configuration did not load (logged)
+  fi_info* out = BaseInfo();
+  if (out == nullptr) return -FI_ENOMEM;
+  Narrow(out, hints, static_cast<uint64_t>(mr_mode));
+  *info = out;
+  return 0;
+}
+
+}  // namespace
+
+fi_provider gProvider = {
+    .version = kProviderVersion,
+    .fi_version = kApiVersion,
+    .context = {},
+    .name = "lightloop",
+    .getinfo = GetInfo,
+    .fabric = FabricOpen,
+    .cleanup = Cleanup,
+};
+
+std::string NodeConfigPath() {
+  char* value = nullptr;
+  if (fi_param_get_str(&gProvider, "config", &value) == FI_SUCCESS && value != nullptr && *value != '\0') {
+    return value;
+  }
+  return LIGHTLOOP_DEFAULT_NODE_CONFIG;
+}
+
+}  // namespace lightloop::fi
+
+extern "C" {
+
+FI_EXT_INI {
+  fi_param_define(&lightloop::fi::gProvider, "config", FI_PARAM_STRING,
+                  "hw_models node file (YAML) the simulated fabric is built from (default: %s)",
+                  LIGHTLOOP_DEFAULT_NODE_CONFIG);
+  return &lightloop::fi::gProvider;
+}
+
+// libsystemc, which hw_models links, refers to sc_main from its own main();
+// a program that loads this provider has none. The provider never starts a
+// SystemC simulation in this phase, so this one only satisfies the loader.
+__attribute__((weak, visibility("default"))) int sc_main(int, char**) {
+  return 1;
+}
+
+}  // extern "C"

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+// fi_write / fi_read and their v, msg, data and inject forms. The target
+// region is checked (key registered in the target endpoint's domain, remote
+// access flag, bounds) before any byte moves; a refused access becomes an
+// error completion (FI_EACCES, prov_errno says which check failed). Bytes
+// are copied when the operation is posted; the completion becomes visible
+// at the virtual time the link and memory model give (Sim::Write/Read).
+#include <cstring>
+
+#include "lightloop_fi.h"
+
+namespace lightloop::fi {
+namespace {
+
+struct RmaOp {
+  fid_ep* ep;
+  bool write;
+  const iovec* iov;
+  size_t iov_count;
+  const fi_rma_iov* rma;
+  size_t rma_count;
+  fi_addr_t peer;
+  void* context;
+  uint64_t flags;  // FI_COMPLETION, FI_INJECT, FI_REMOTE_CQ_DATA, ...
+  uint64_t data;
+};
+
+// The target bytes of `rma`, or the reason they cannot be reached.
+int ResolveTarget(const Sim& sim, const Ep* target, const RmaOp& op, std::vector<Segment>* out) {
+  const uint64_t need = op.write ? FI_REMOTE_WRITE : FI_REMOTE_READ;
+  for (size_t i = 0; i < op.rma_count; ++i) {
+    const fi_rma_iov& r = op.rma[i];
+    Mr* mr = sim.FindMr(r.key);
+    if (mr == nullptr || mr->domain != target->domain) return kBadKey;
+    if (!(mr->access & need)) return kNoAccess;
+    if (r.addr < mr->remote_base) return kOutOfBounds;
+    uint64_t offset = r.addr - mr->remote_base;
+    if (offset > mr->len || r.len > mr->len - offset) return kOutOfBounds;
+    out->push_back({mr->base + offset, r.len});
+  }
+  return kNoError;
+}
+
+uint64_t RemoteBytes(const RmaOp& op) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < op.rma_count; ++i) n += op.rma[i].len;
+  return n;
+}
+
+void NotifyTarget(Sim& sim, Ep* src, Ep* target, uint64_t t_ps, uint64_t len, uint64_t data) {
+  Completion c;
+  c.entry.flags = FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA;
+  c.entry.len = len;
+  c.entry.data = data;
+  c.src_addr = target->av != nullptr ? target->av->Reverse(src->id) : FI_ADDR_NOTAVAIL;
+  sim.Schedule(t_ps, target->rx_cq, c);
+}
+
+ssize_t Post(const RmaOp& op) {
+  Ep* ep = ToImpl<Ep>(op.ep);
+  if (op.iov_count > kIovLimit || op.rma_count > kIovLimit || op.rma_count == 0) return -FI_EINVAL;
+  std::vector<Segment> local = Segments(op.iov, op.iov_count);
+  const uint64_t bytes = TotalBytes(local);
+  if (bytes != RemoteBytes(op)) return -FI_EINVAL;
+  if (bytes > kMaxMsgSize) return -FI_EMSGSIZE;
+  if ((op.flags & FI_INJECT) && bytes > kInjectSize) return -FI_EMSGSIZE;
+  Sim& sim = *Sim::Get();
+  std::lock_guard lock(sim.mu);
+  if (!ep->enabled) return -FI_EOPBADSTATE;
+  uint32_t peer_id = ep->av->Resolve(op.peer);
+  if (peer_id == 0) return -FI_EINVAL;
+  Ep* target = sim.FindEp(peer_id);
+  std::vector<Segment> remote;
+  int prov_err = target == nullptr ? kNoPeer : ResolveTarget(sim, target, op, &remote);
+  Sim::Times t = op.write ? sim.Write(ep, target, bytes, prov_err == kNoError)
+                          : sim.Read(ep, target, bytes, prov_err == kNoError);
+  const uint64_t flags = FI_RMA | (op.write ? FI_WRITE : FI_READ);
+  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
+  if (prov_err != kNoError) {
+    int err = prov_err == kNoPeer ? FI_EHOSTUNREACH : FI_EACCES;
+    CompleteTx(ep, t.done_ps, op.context, flags, 0, err, prov_err, true);
+    return 0;
+  }
+  if (op.write) {
+    CopySegments(remote, local);
+    if (op.flags & FI_REMOTE_CQ_DATA) NotifyTarget(sim, ep, target, t.arrival_ps, bytes, op.data);
+  } else {
+    CopySegments(local, remote);
+  }
+  CompleteTx(ep, t.done_ps, op.context, flags, bytes, 0, 0, wanted);
+  return 0;
+}
+
+uint64_t Flags(fid_ep* ep) {
+  return ToImpl<Ep>(ep)->tx_op_flags;
+}
+
+ssize_t Read(fid_ep* ep, void* buf, size_t len, void*, fi_addr_t src, uint64_t addr, uint64_t key, void* ctx) {
+  iovec iov{buf, len};
+  fi_rma_iov rma{addr, len, key};
+  return Post({ep, false, &iov, 1, &rma, 1, src, ctx, Flags(ep), 0});
+}
+
+ssize_t ReadV(fid_ep* ep, const iovec* iov, void**, size_t count, fi_addr_t src, uint64_t addr, uint64_t key,
+              void* ctx) {
+  fi_rma_iov rma{addr, TotalBytes(Segments(iov, count)), key};
+  return Post({ep, false, iov, count, &rma, 1, src, ctx, Flags(ep), 0});
+}
+
+ssize_t ReadMsg(fid_ep* ep, const fi_msg_rma* msg, uint64_t flags) {
+  return Post({ep, false, msg->msg_iov, msg->iov_count, msg->rma_iov, msg->rma_iov_count, msg->addr, msg->context,
+               flags, 0});
+}
+
+ssize_t Write(fid_ep* ep, const void* buf, size_t len, void*, fi_addr_t dst, uint64_t addr, uint64_t key,
+              void* ctx) {
+  iovec iov{const_cast<void*>(buf), len};
+  fi_rma_iov rma{addr, len, key};
+  return Post({ep, true, &iov, 1, &rma, 1, dst, ctx, Flags(ep), 0});
+}
+
+ssize_t WriteV(fid_ep* ep, const iovec* iov, void**, size_t count, fi_addr_t dst, uint64_t addr, uint64_t key,
+               void* ctx) {
+  fi_rma_iov rma{addr, TotalBytes(Segments(iov, count)), key};
+  return Post({ep, true, iov, count, &rma, 1, dst, ctx, Flags(ep), 0});
+}
+
+ssize_t WriteMsg(fid_ep* ep, const fi_msg_rma* msg, uint64_t flags) {
+  return Post({ep, true, msg->msg_iov, msg->iov_count, msg->rma_iov, msg->rma_iov_count, msg->addr, msg->context,
+               flags, msg->data});
+}
+
+ssize_t Inject(fid_ep* ep, const void* buf, size_t len, fi_addr_t dst, uint64_t addr, uint64_t key) {
+  iovec iov{const_cast<void*>(buf), len};
+  fi_rma_iov rma{addr, len, key};
+  return Post({ep, true, &iov, 1, &rma, 1, dst, nullptr, FI_INJECT, 0});
+}
+
+ssize_t WriteData(fid_ep* ep, const void* buf, size_t len, void*, uint64_t data, fi_addr_t dst, uint64_t addr,
+                  uint64_t key, void* ctx) {
+  iovec iov{const_cast<void*>(buf), len};
+  fi_rma_iov rma{addr, len, key};
+  return Post({ep, true, &iov, 1, &rma, 1, dst, ctx, Flags(ep) | FI_REMOTE_CQ_DATA, data});
+}
+
+ssize_t InjectData(fid_ep* ep, const void* buf, size_t len, uint64_t data, fi_addr_t dst, uint64_t addr,
+                   uint64_t key) {
+  iovec iov{const_cast<void*>(buf), len};
+  fi_rma_iov rma{addr, len, key};
+  return Post({ep, true, &iov, 1, &rma, 1, dst, nullptr, FI_INJECT | FI_REMOTE_CQ_DATA, data});
+}
+
+}  // namespace
+
+std::vector<Segment> Segments(const iovec* iov, size_t count) {
+  std::vector<Segment> out;
+  for (size_t i = 0; i < count; ++i) out.push_back({static_cast<uint8_t*>(iov[i].iov_base), iov[i].iov_len});
+  return out;
+}
+
+size_t TotalBytes(const std::vector<Segment>& s) {
+  size_t n = 0;
+  for (const Segment& seg : s) n += seg.n;
+  return n;
+}
+
+size_t CopySegments(const std::vector<Segment>& dst, const std::vector<Segment>& src) {
+  size_t di = 0, doff = 0, copied = 0;
+  for (const Segment& s : src) {
+    size_t soff = 0;
+    while (soff < s.n && di < dst.size()) {
+      size_t n = std::min(s.n - soff, dst[di].n - doff);
+      std::memmove(dst[di].p + doff, s.p + soff, n);
+      soff += n, doff += n, copied += n;
+      if (doff == dst[di].n) ++di, doff = 0;
+    }
+  }
+  return copied;
+}
+
+fi_ops_rma gRmaOps = {
+    .size = sizeof(fi_ops_rma),
+    .read = Read,
+    .readv = ReadV,
+    .readmsg = ReadMsg,
+    .write = Write,
+    .writev = WriteV,
+    .writemsg = WriteMsg,
+    .inject = Inject,
+    .writedata = WriteData,
+    .injectdata = InjectData,
+};
+
+}  // namespace lightloop::fi
