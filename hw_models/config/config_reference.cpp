@@ -31,7 +31,8 @@ std::vector<ParamInfo> DeclaredUnder(const ConfigReader& top, const std::string&
 }
 
 std::vector<ParamInfo> NodeParams() {
-  ConfigReader top = ConfigReader::Parse("link: {}\nmemory: {impl: fixed_latency}\n", "node.yaml");
+  ConfigReader top =
+      ConfigReader::Parse("link: {impl: photonic_wdm}\nmemory: {impl: fixed_latency}\n", "node.yaml");
   ReadNode(top, "node.yaml");
   return DeclaredUnder(top, "");
 }
@@ -88,12 +89,13 @@ void RenderTable(std::ostringstream& out, const std::vector<ParamInfo>& params) 
 std::vector<ConfigSectionReference> ConfigReferenceSections() {
   return {
       {"Node file (top level)",
-       "A node file (`hw_models/presets/nodes/`) has `link:` and `memory:`, each given inline as a section "
+       "A node file (`hw_models/presets/nodes/`) has `link:`, `memory:` and optionally `switch:`, each given "
+       "inline as a section "
        "(below) or as the path of a preset file with the same top-level key (resolved beside the node "
        "file, then one folder up), and these keys:",
        NodeParams()},
       {"`link:` — `impl: photonic_wdm`",
-       "The photonic WDM link, the only link model (presets: `hw_models/presets/links/`).", LinkParams()},
+       "The photonic WDM link, the built-in link model (presets: `hw_models/presets/links/`).", LinkParams()},
       {"`memory:` — `impl: dram`",
        "The DRAM controller; timings are in cycles of `tCK` (presets: `hw_models/presets/memory/`).",
        DramParamsDeclared()},

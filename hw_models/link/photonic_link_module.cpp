@@ -198,6 +198,16 @@ bool PhotonicLinkModule::up() const {
   return !down_ && sc_core::sc_time_stamp() >= up_from_;
 }
 
+LinkCounters PhotonicLinkModule::counters() const {
+  LinkCounters c;
+  c.payload_bytes = payload_bytes_;
+  c.flit_errors = flit_errors_;
+  c.flits_replayed = flits_replayed_;
+  c.busy_s = std::max(busy_total_[0], busy_total_[1]).to_seconds();
+  c.joules = joules();
+  return c;
+}
+
 double PhotonicLinkModule::joules() const {
   double line_bits_per_flit = closed_form_.FlitNs() * static_cast<double>(closed_form_.lanes()) * gbps_;
   return static_cast<double>(flits_sent_) * line_bits_per_flit * closed_form_.PjPerBit() * 1e-12;

@@ -3,8 +3,6 @@
 #include "lightloop/hw_models/memory/memory_registry.h"
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 
 #include "lightloop/hw_models/memory/dram_controller.h"
 #include "lightloop/hw_models/memory/fixed_latency_memory.h"
@@ -49,55 +47,28 @@ class DramSpec : public MemorySpec {
   DramParams p_;
 };
 
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, MemoryParser> parsers;
-};
+}  // namespace
 
-Registry& TheRegistry() {
-  static Registry* r = [] {
-    auto* reg = new Registry;
-    reg->parsers["fixed_latency"] = [](ConfigReader& s) { return std::make_unique<FixedLatencySpec>(s); };
-    reg->parsers["dram"] = [](ConfigReader& s) { return std::make_unique<DramSpec>(s); };
+Registry<MemorySpec>& MemoryRegistry() {
+  static Registry<MemorySpec>* r = [] {
+    auto* reg = new Registry<MemorySpec>;
+    reg->Add("fixed_latency", [](ConfigReader& s) { return std::make_unique<FixedLatencySpec>(s); });
+    reg->Add("dram", [](ConfigReader& s) { return std::make_unique<DramSpec>(s); });
     return reg;
   }();
   return *r;
 }
 
-}  // namespace
-
 bool RegisterMemory(const std::string& impl, MemoryParser parser) {
-  Registry& r = TheRegistry();
-  std::lock_guard lock(r.mu);
-  r.parsers[impl] = std::move(parser);
-  return true;
+  return MemoryRegistry().Add(impl, std::move(parser));
 }
 
 std::vector<std::string> RegisteredMemories() {
-  Registry& r = TheRegistry();
-  std::lock_guard lock(r.mu);
-  std::vector<std::string> names;
-  for (const auto& [name, parser] : r.parsers) names.push_back(name);
-  return names;
+  return MemoryRegistry().Names();
 }
 
 std::unique_ptr<MemorySpec> ParseMemory(ConfigReader& section) {
-  std::vector<std::string> names = RegisteredMemories();
-  if (!section.Has("impl")) {
-    std::string all;
-    for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
-    section.Fail("impl", "missing: name the memory model, one of: " + all);
-  }
-  std::string impl = section.Choice({"impl", names, "", "memory model, by registered name"});
-  MemoryParser parser;
-  {
-    Registry& r = TheRegistry();
-    std::lock_guard lock(r.mu);
-    parser = r.parsers.at(impl);
-  }
-  std::unique_ptr<MemorySpec> spec = parser(section);
-  section.Finish();
-  return spec;
+  return MemoryRegistry().Parse(section);
 }
 
 }  // namespace lightloop::hw_models

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/hw_models/node/memory_node.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace lightloop::hw_models {
 namespace {
 
-const ChoiceParam kLinkImpl{"impl", {"photonic_wdm"}, "photonic_wdm", "link model"};
 const NumberParam kRails{"rails", "", 1, 1, 64, "links side by side; each transfer is striped across them",
                          true};
 const NumberParam kControllers{
@@ -21,13 +21,6 @@ std::string ResolveReference(const std::string& from, const std::string& ref) {
     if (std::filesystem::exists(candidate)) return candidate.string();
   }
   return (dir / ref).string();  // ConfigReader::Load names it in its error
-}
-
-PhotonicLinkParams ReadLinkSection(ConfigReader& section) {
-  section.Choice(kLinkImpl);
-  PhotonicLinkParams p = ReadPhotonicLink(section);
-  section.Finish();
-  return p;
 }
 
 // `key` of `top`, inline or as a reference to a preset file whose
@@ -55,12 +48,24 @@ NodeConfig ReadNode(const std::string& path) {
 NodeConfig ReadNode(ConfigReader& top, const std::string& path) {
   NodeConfig node;
   node.file = path;
-  node.link = ReadPart(top, path, "link", [](ConfigReader& s) { return ReadLinkSection(s); });
+  node.link = ReadPart(top, path, "link", [](ConfigReader& s) {
+    return std::shared_ptr<const LinkSpec>(LinkRegistry().Parse(s));
+  });
   node.rails = top.Integer(kRails);
   node.memory = ReadPart(top, path, "memory",
                          [](ConfigReader& s) { return std::shared_ptr<const MemorySpec>(ParseMemory(s)); });
   node.controllers = top.Integer(kControllers);
   node.interleave_bytes = static_cast<uint64_t>(top.Integer(kInterleave));
+  if (top.Has("switch")) {
+    node.fabric_switch = ReadPart(top, path, "switch", [](ConfigReader& s) {
+      return std::shared_ptr<const SwitchSpec>(SwitchRegistry().Parse(s));
+    });
+    if (node.fabric_switch->ports() < std::max(node.rails, node.controllers)) {
+      top.Fail("switch", "has " + std::to_string(node.fabric_switch->ports()) + " ports; the node needs " +
+                             std::to_string(std::max(node.rails, node.controllers)) +
+                             " (one per rail and one per controller)");
+    }
+  }
   top.Finish();
   return node;
 }

@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
 #include <filesystem>
@@ -31,7 +32,8 @@ TEST_F(MemoryNodeTest, EveryNodePresetLoads) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(kPresets + "/nodes")) {
     NodeConfig node = ReadNode(entry.path().string());
-    EXPECT_GT(node.link.gbps_per_wavelength, 0) << entry.path();
+    ASSERT_NE(node.link->photonic(), nullptr) << entry.path();
+    EXPECT_GT(node.link->photonic()->gbps_per_wavelength, 0) << entry.path();
     ++count;
   }
   EXPECT_GE(count, 5);
@@ -51,7 +53,7 @@ TEST_F(MemoryNodeTest, SaturatedMixedTrafficMatchesTheClosedForm) {
   ModelRunResult r = RunNodeModel(node, t);
   EXPECT_NEAR(r.gbps, r.closed_form_gbps, r.closed_form_gbps * 0.02) << "simulated " << r.gbps;
   // Full duplex: a 50/50 mix moves more than one direction alone could.
-  LinkClosedForm cf(node.link);
+  LinkClosedForm cf(*node.link->photonic());
   EXPECT_GT(r.gbps, 1.5 * cf.PayloadGBps());
   EXPECT_GT(r.link_utilization, 0.9);
   EXPECT_GT(r.joules, 0);
@@ -139,10 +141,100 @@ TEST_F(MemoryNodeTest, APartnerModuleReplacesTheMemoryByConfiguration) {
   NodeConfig node = ReadNode(path);
   ModelRunResult r = RunNodeModel(node, {.read_fraction = 1, .size = 4096, .count = 10, .depth = 1});
   EXPECT_EQ(Scratchpad::accesses, 10);
-  LinkClosedForm cf(node.link);
+  LinkClosedForm cf(*node.link->photonic());
   EXPECT_NEAR(r.latency_ns_p50, cf.TransferLatencyNs(1) + 3 + cf.TransferLatencyNs(4096), 1e-3);
   EXPECT_LT(r.row_buffer_hit_rate, 0) << "the scratchpad has no rows";
   EXPECT_THAT(RegisteredMemories(), ::testing::Contains("test_scratchpad"));
+}
+
+// A partner's own link: a wire that adds a nanosecond each way.
+class Wire : public sc_core::sc_module, public LinkModel {
+ public:
+  tlm_utils::simple_target_socket<Wire> target{"target"};
+  tlm_utils::simple_initiator_socket<Wire> initiator{"initiator"};
+  explicit Wire(sc_core::sc_module_name name) : sc_module(name) {
+    target.register_b_transport(this, &Wire::b_transport);
+  }
+  tlm::tlm_target_socket<>& target_socket() override { return target; }
+  tlm::tlm_initiator_socket<>& initiator_socket() override { return initiator; }
+  LinkCounters counters() const override { return counters_; }
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+    delay += sc_core::sc_time(1, sc_core::SC_NS);
+    initiator->b_transport(trans, delay);
+    delay += sc_core::sc_time(1, sc_core::SC_NS);
+    counters_.payload_bytes += trans.get_data_length();
+  }
+  LinkCounters counters_;
+};
+
+struct WireSpec : LinkSpec {
+  std::unique_ptr<LinkModel> Build(const char* name) const override { return std::make_unique<Wire>(name); }
+};
+
+LIGHTLOOP_REGISTER_LINK("test_wire", [](ConfigReader&) { return std::make_unique<WireSpec>(); });
+
+TEST_F(MemoryNodeTest, APartnerLinkReplacesTheLinkByConfiguration) {
+  std::string path =
+      WriteNode("wire.yaml", "link: {impl: test_wire}\nmemory: {impl: fixed_latency, latency_ns: 50}\n");
+  ModelRunResult r = RunNodeModel(ReadNode(path), {.read_fraction = 1, .size = 4096, .count = 5, .depth = 1});
+  EXPECT_NEAR(r.latency_ns_p50, 52, 1e-6);
+  EXPECT_LT(r.closed_form_gbps, 0) << "a partner link has no closed form";
+}
+
+// Every registered memory, link and switch model, by name, in a node that
+// moves data.
+TEST(Registries, EveryRegisteredModelRunsInANode) {
+  const std::string link = "link: " + kPresets + "/links/optical_io_16x32g.yaml\n";
+  std::vector<std::string> nodes;
+  for (const std::string& impl : RegisteredMemories())
+    nodes.push_back(link + "memory: {impl: " + impl + "}\n");
+  for (const std::string& impl : LinkRegistry().Names()) {
+    nodes.push_back("link: {impl: " + impl + "}\nmemory: {impl: fixed_latency}\n");
+  }
+  for (const std::string& impl : SwitchRegistry().Names()) {
+    nodes.push_back(link + "memory: {impl: fixed_latency}\ncontrollers: 2\nswitch: {impl: " + impl + "}\n");
+  }
+  EXPECT_GE(nodes.size(), 6u);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    SCOPED_TRACE(nodes[i]);
+    sc_core::sc_curr_simcontext = new sc_core::sc_simcontext();
+    sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
+    NodeConfig node = ReadNode(WriteNode("every" + std::to_string(i) + ".yaml", nodes[i]));
+    ModelRunResult r = RunNodeModel(node, {.read_fraction = 0.5, .size = 4096, .count = 20, .depth = 2});
+    EXPECT_GT(r.gbps, 0);
+  }
+}
+
+// Controllers behind an optical circuit switch: with a rail per controller
+// the circuits never change; with one rail, traffic to the other controller
+// waits for reconfigurations.
+TEST_F(MemoryNodeTest, ControllersBehindASwitch) {
+  auto node_with = [](int rails) {
+    return WriteNode("ocs" + std::to_string(rails) + ".yaml",
+                     "link: " + kPresets + "/links/optical_io_16x32g.yaml\nrails: " + std::to_string(rails) +
+                         "\nmemory: {impl: fixed_latency, latency_ns: 90, size_mib: 64}\ncontrollers: 2\n"
+                         "switch: {impl: ocs, ports: 2, reconfig_us: 2}\n");
+  };
+  // Alternate between the controllers (64 MiB each).
+  TrafficSpec t{.pattern = TrafficPattern::kStrided,
+                .read_fraction = 1,
+                .size = 65536,
+                .count = 400,
+                .depth = 8,
+                .stride = 64 << 20};
+  ModelRunResult two = RunNodeModel(ReadNode(node_with(2)), t);
+  EXPECT_EQ(two.reconfigurations, 0u);
+  EXPECT_NEAR(two.gbps, two.closed_form_gbps, two.closed_form_gbps * 0.03);
+  sc_core::sc_curr_simcontext = new sc_core::sc_simcontext();
+  sc_core::sc_default_global_context = sc_core::sc_curr_simcontext;
+  ModelRunResult one = RunNodeModel(ReadNode(node_with(1)), t);
+  EXPECT_EQ(one.reconfigurations, 399u) << "every transfer goes to the other controller";
+  EXPECT_GE(one.latency_ns_max, 2000);
+  // Each transfer waits for its circuit: no faster than one 64 KiB per 2 us.
+  EXPECT_LE(one.gbps, 65536.0 * 400 / (399 * 2000.0) * 1.01);
+  EXPECT_LT(one.gbps, two.gbps / 3);
 }
 
 TEST_F(MemoryNodeTest, BadNodeFilesNameFileLineAndKey) {
@@ -160,12 +252,17 @@ TEST_F(MemoryNodeTest, BadNodeFilesNameFileLineAndKey) {
     }
     return "no error";
   };
-  std::string a = write("a.yaml", "link: {}\nmemory:\n  impl: fixed_latency\n  latncy_ns: 5\n");
+  std::string a =
+      write("a.yaml", "link: {impl: photonic_wdm}\nmemory:\n  impl: fixed_latency\n  latncy_ns: 5\n");
   EXPECT_THAT(error_of(a),
               HasSubstr("a.yaml:4:3: key 'memory.latncy_ns': unknown key (did you mean 'latency_ns'?)"));
   std::string b = write("b.yaml", "link: links/nowhere.yaml\nmemory: {}\n");
   EXPECT_THAT(error_of(b), HasSubstr("links/nowhere.yaml: cannot open the file"));
-  std::string c = write("c.yaml", "link: {}\nmemory:\n  impl: hbm9\n");
+  std::string d = write("d.yaml",
+                        "link: {impl: photonic_wdm}\nmemory: {impl: fixed_latency}\ncontrollers: 4\n"
+                        "switch:\n  impl: ocs\n  ports: 2\n");
+  EXPECT_THAT(error_of(d), HasSubstr("d.yaml:4:1: key 'switch': has 2 ports; the node needs 4"));
+  std::string c = write("c.yaml", "link: {impl: photonic_wdm}\nmemory:\n  impl: hbm9\n");
   EXPECT_THAT(
       error_of(c),
       HasSubstr("c.yaml:3:3: key 'memory.impl': 'hbm9' is not one of: dram, fixed_latency, test_scratchpad"));

@@ -117,6 +117,20 @@ struct Striper : sc_core::sc_module {
   }
 };
 
+// Behind a switch: each transfer takes the rail of the controller it
+// addresses (controller k on rail k % rails), whole.
+struct Steerer : sc_core::sc_module {
+  tlm_utils::simple_target_socket<Steerer> in{"in"};
+  tlm_utils::multi_passthrough_initiator_socket<Steerer> out{"out"};
+  uint64_t controller_bytes;
+  Steerer(sc_core::sc_module_name name, uint64_t bytes) : sc_module(name), controller_bytes(bytes) {
+    in.register_b_transport(this, &Steerer::b_transport);
+  }
+  void b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+    out[static_cast<int>(trans.get_address() / controller_bytes % out.size())]->b_transport(trans, delay);
+  }
+};
+
 // Interleaves the address space across controllers, `interleave` bytes at
 // a time; a transfer that spans several goes to each in parallel.
 struct Interleaver : sc_core::sc_module {
@@ -166,28 +180,39 @@ double ClosedFormGbps(const LinkClosedForm& cf, const TrafficSpec& t) {
 
 ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) {
   TrafficDriver driver("driver");
-  std::vector<std::unique_ptr<PhotonicLinkModule>> links;
-  for (int64_t i = 0; i < node.rails; ++i) {
-    links.push_back(std::make_unique<PhotonicLinkModule>(sc_core::sc_gen_unique_name("link"), node.link));
-  }
+  std::vector<std::unique_ptr<LinkModel>> links;
+  for (int64_t i = 0; i < node.rails; ++i)
+    links.push_back(node.link->Build(sc_core::sc_gen_unique_name("link")));
   std::vector<std::unique_ptr<MemoryModel>> memories;
   for (int64_t i = 0; i < node.controllers; ++i) {
     memories.push_back(node.memory->Build(sc_core::sc_gen_unique_name("memory")));
   }
+  // Front end: one rail, rails striped, or (behind a switch) rails steered.
   std::unique_ptr<Striper> striper;
+  std::unique_ptr<Steerer> steerer;
   if (links.size() == 1) {
-    driver.socket.bind(links[0]->target);
+    driver.socket.bind(links[0]->target_socket());
+  } else if (node.fabric_switch) {
+    steerer = std::make_unique<Steerer>("steerer", node.memory->size());
+    driver.socket.bind(steerer->in);
+    for (auto& link : links) steerer->out.bind(link->target_socket());
   } else {
     striper = std::make_unique<Striper>("striper");
     driver.socket.bind(striper->in);
-    for (auto& link : links) striper->out.bind(link->target);
+    for (auto& link : links) striper->out.bind(link->target_socket());
   }
+  // Far end: one memory, a switch, or controllers interleaved.
+  std::unique_ptr<SwitchModel> fabric_switch;
   std::unique_ptr<Interleaver> interleaver;
-  if (links.size() == 1 && memories.size() == 1) {
-    links[0]->initiator.bind(memories[0]->socket());
+  if (node.fabric_switch) {
+    fabric_switch = node.fabric_switch->Build("switch", node.memory->size());
+    for (auto& link : links) link->initiator_socket().bind(fabric_switch->inputs());
+    for (auto& memory : memories) fabric_switch->outputs().bind(memory->socket());
+  } else if (links.size() == 1 && memories.size() == 1) {
+    links[0]->initiator_socket().bind(memories[0]->socket());
   } else {
     interleaver = std::make_unique<Interleaver>("interleaver", node.interleave_bytes);
-    for (auto& link : links) link->initiator.bind(interleaver->in);
+    for (auto& link : links) link->initiator_socket().bind(interleaver->in);
     for (auto& memory : memories) interleaver->out.bind(memory->socket());
   }
   driver.spec = traffic;
@@ -203,11 +228,12 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
       driver.latency_ns.empty() ? 0 : *std::max_element(driver.latency_ns.begin(), driver.latency_ns.end());
   double bytes = 0, busiest = 0;
   for (const auto& link : links) {
-    bytes += static_cast<double>(link->payload_bytes());
-    busiest = std::max(busiest, std::max(link->busy_request(), link->busy_response()).to_seconds());
-    r.flit_errors += link->flit_errors();
-    r.flits_replayed += link->flits_replayed();
-    r.joules += link->joules();
+    LinkCounters c = link->counters();
+    bytes += static_cast<double>(c.payload_bytes);
+    busiest = std::max(busiest, c.busy_s);
+    r.flit_errors += c.flit_errors;
+    r.flits_replayed += c.flits_replayed;
+    r.joules += c.joules;
   }
   r.gbps = r.simulated_s > 0 ? bytes / (r.simulated_s * 1e9) : 0;
   r.link_utilization = r.simulated_s > 0 ? busiest / r.simulated_s : 0;
@@ -222,13 +248,18 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   }
   r.row_buffer_hit_rate = with_rows > 0 ? hit_sum / with_rows : -1;
   r.pj_per_bit = bytes > 0 ? r.joules / (bytes * 8) * 1e12 : 0;
-  // Closed form: one transfer on an idle node, and the saturated rate of
-  // the slower of the links and the memory.
-  const LinkClosedForm& cf = links[0]->closed_form();
-  const uint64_t slice = (traffic.size + node.rails - 1) / static_cast<uint64_t>(node.rails);
+  if (fabric_switch) r.reconfigurations = fabric_switch->reconfigurations();
+  const PhotonicLinkParams* photonic = node.link->photonic();
+  if (photonic == nullptr) return r;  // a link without a closed form
+  // Closed form: one transfer on an idle node (circuits up), and the
+  // saturated rate of the slower of the links and the memory.
+  LinkClosedForm cf(*photonic);
+  const bool striped = !node.fabric_switch;
+  const uint64_t rails = static_cast<uint64_t>(node.rails);
+  const uint64_t slice = striped ? (traffic.size + rails - 1) / rails : traffic.size;
   const uint64_t k = static_cast<uint64_t>(node.controllers);
   uint64_t per_controller = slice;
-  if (k > 1) {
+  if (k > 1 && striped) {
     uint64_t units = (slice + node.interleave_bytes - 1) / node.interleave_bytes;
     per_controller = std::min(slice, (units + k - 1) / k * node.interleave_bytes);
   }
@@ -240,7 +271,8 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   r.closed_form_latency_ns = rf * read_ns + (1 - rf) * write_ns;
   TrafficSpec per_rail = traffic;
   per_rail.size = static_cast<uint32_t>(slice);
-  r.closed_form_gbps = ClosedFormGbps(cf, per_rail) * static_cast<double>(node.rails);
+  r.closed_form_gbps =
+      ClosedFormGbps(cf, per_rail) * static_cast<double>(std::min(rails, striped ? rails : k));
   if (double memory_gbps = node.memory->PeakGBps() * static_cast<double>(k); memory_gbps > 0) {
     r.closed_form_gbps = std::min(r.closed_form_gbps, memory_gbps);
   }

@@ -112,10 +112,10 @@ TEST(CliTest, ModelRunsEveryNodePreset) {
 TEST(CliTest, ModelNamesTheBadInput) {
   std::filesystem::path bad =
       std::filesystem::temp_directory_path() / ("ll-bad-node-" + std::to_string(getpid()) + ".yaml");
-  std::ofstream(bad) << "link:\n  wavelengths: lots\nmemory: {}\n";
+  std::ofstream(bad) << "link:\n  impl: photonic_wdm\n  wavelengths: lots\nmemory: {}\n";
   CommandResult r = Lightloop("model --config " + bad.string());
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find(bad.string() + ":2:3: key 'link.wavelengths': expected a number"), std::string::npos)
+  EXPECT_NE(r.out.find(bad.string() + ":3:3: key 'link.wavelengths': expected a number"), std::string::npos)
       << r.out;
   std::filesystem::remove(bad);
   r = Lightloop("model --config " + std::string(LIGHTLOOP_HW_PRESETS) +

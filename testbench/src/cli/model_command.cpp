@@ -49,7 +49,10 @@ nlohmann::json ToJson(const hw::ModelRunResult& r, const ModelArgs& a) {
           {"energy", {{"pj_per_bit", r.pj_per_bit}, {"joules", r.joules}}},
           {"sim_wall_s", r.sim_wall_s},
           {"simulated_s", r.simulated_s},
-          {"closed_form", {{"latency_ns", r.closed_form_latency_ns}, {"gbps", r.closed_form_gbps}}}};
+          {"reconfigurations", r.reconfigurations},
+          {"closed_form", r.closed_form_gbps < 0 ? nlohmann::json()  // the link model has none
+                                                 : nlohmann::json{{"latency_ns", r.closed_form_latency_ns},
+                                                                  {"gbps", r.closed_form_gbps}}}};
 }
 
 void PrintTable(const hw::ModelRunResult& r) {

@@ -37,6 +37,7 @@
 #include <tlm>
 #include <vector>
 
+#include "lightloop/hw_models/link/link_registry.h"
 #include "lightloop/hw_models/link/photonic_link.h"
 
 namespace lightloop::hw_models {
@@ -79,7 +80,7 @@ class CreditWindow {
   std::deque<Run> runs_;  // oldest credit first; `credits_` flits in all
 };
 
-class PhotonicLinkModule : public sc_core::sc_module {
+class PhotonicLinkModule : public sc_core::sc_module, public LinkModel {
  public:
   tlm_utils::simple_target_socket<PhotonicLinkModule> target;
   tlm_utils::simple_initiator_socket<PhotonicLinkModule> initiator;
@@ -87,6 +88,9 @@ class PhotonicLinkModule : public sc_core::sc_module {
   PhotonicLinkModule(sc_core::sc_module_name name, const PhotonicLinkParams& params);
 
   const LinkClosedForm& closed_form() const { return closed_form_; }
+  tlm::tlm_target_socket<>& target_socket() override { return target; }
+  tlm::tlm_initiator_socket<>& initiator_socket() override { return initiator; }
+  LinkCounters counters() const override;
   uint64_t payload_bytes() const { return payload_bytes_; }
   // Time each direction spent serializing, for utilization.
   sc_core::sc_time busy_request() const { return busy_total_[0]; }

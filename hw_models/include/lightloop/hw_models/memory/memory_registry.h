@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "lightloop/hw_models/config/config_reader.h"
+#include "lightloop/hw_models/config/registry.h"
 
 namespace lightloop::hw_models {
 
@@ -51,7 +52,8 @@ class MemorySpec {
   virtual std::unique_ptr<MemoryModel> Build(const char* name) const = 0;
 };
 
-using MemoryParser = std::function<std::unique_ptr<MemorySpec>(ConfigReader& section)>;
+using MemoryParser = Registry<MemorySpec>::Parser;
+Registry<MemorySpec>& MemoryRegistry();
 
 // Adds (or replaces) the parser for `impl`.
 bool RegisterMemory(const std::string& impl, MemoryParser parser);

@@ -11,6 +11,7 @@
 //   memory: memory/ddr5_4800.yaml            # or inline: {impl: fixed_latency, latency_ns: 90}
 //   controllers: 2
 //   interleave_bytes: 4096
+//   switch: {impl: ocs, ports: 4, reconfig_us: 0.004}   # optional: controllers behind a circuit switch
 //
 //   NodeConfig node = ReadNode("hw_models/presets/nodes/optical_io_fixed.yaml");
 //   ModelRunResult r = RunNodeModel(node, {.pattern = TrafficPattern::kRandom, .size = 65536});
@@ -18,20 +19,27 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "lightloop/hw_models/link/link_registry.h"
 #include "lightloop/hw_models/link/photonic_link.h"
 #include "lightloop/hw_models/memory/memory_registry.h"
+#include "lightloop/hw_models/switch/switch_registry.h"
 
 namespace lightloop::hw_models {
 
 struct NodeConfig {
   std::string file;
-  PhotonicLinkParams link;
+  std::shared_ptr<const LinkSpec> link;  // of one rail
   int64_t rails = 1;
   std::shared_ptr<const MemorySpec> memory;  // of one controller
   int64_t controllers = 1;
   uint64_t interleave_bytes = 4096;
+  // With a switch, controller k sits behind output k (contiguous, not
+  // interleaved) and rail i (switch input i) carries the traffic of the
+  // controllers k with k % rails == i.
+  std::shared_ptr<const SwitchSpec> fabric_switch;  // none: no switch
   uint64_t memory_size() const { return memory->size() * static_cast<uint64_t>(controllers); }
 };
 
@@ -65,8 +73,10 @@ struct ModelRunResult {
   double simulated_s = 0;
   // Closed form for this node: one transfer on an idle link (a write's or a
   // read's round trip, as the op mix says) and saturated goodput.
-  double closed_form_latency_ns = 0;
-  double closed_form_gbps = 0;
+  // Negative when the link model has no closed form (a partner's link).
+  double closed_form_latency_ns = -1;
+  double closed_form_gbps = -1;
+  uint64_t reconfigurations = 0;  // of the switch, if the node has one
 };
 
 // Elaborates and simulates once: SystemC allows one run per process.

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "lightloop/hw_models/config/config_reader.h"
+#include "lightloop/hw_models/switch/switch_registry.h"
 
 namespace lightloop::hw_models {
 
@@ -60,7 +61,7 @@ struct OcsParams {
 // ConfigError, e.g. for a schedule entry whose input is not a port.
 OcsParams ReadOcs(ConfigReader& section);
 
-class OpticalCircuitSwitch : public sc_core::sc_module {
+class OpticalCircuitSwitch : public sc_core::sc_module, public SwitchModel {
  public:
   tlm_utils::multi_passthrough_target_socket<OpticalCircuitSwitch> in;
   tlm_utils::multi_passthrough_initiator_socket<OpticalCircuitSwitch> out;
@@ -71,7 +72,9 @@ class OpticalCircuitSwitch : public sc_core::sc_module {
 
   // Circuit changes: on demand, those made so far; scheduled, those in the
   // schedule (an entry for a circuit that is there already changes nothing).
-  uint64_t reconfigurations() const;
+  uint64_t reconfigurations() const override;
+  tlm_utils::multi_target_base<>& inputs() override { return in; }
+  tlm_utils::multi_init_base<>& outputs() override { return out; }
   // The output input `port` is connected to at the current time, or -1
   // (scheduled: also while its new circuit is being set up).
   int circuit(int port) const;
