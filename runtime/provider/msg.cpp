@@ -128,7 +128,8 @@ ssize_t Inject(fid_ep* ep, const void* buf, size_t len, fi_addr_t dst) {
   return PostSend({ep, &iov, 1, dst, nullptr, FI_INJECT, 0});
 }
 
-ssize_t SendData(fid_ep* ep, const void* buf, size_t len, void*, uint64_t data, fi_addr_t dst, void* context) {
+ssize_t SendData(fid_ep* ep, const void* buf, size_t len, void*, uint64_t data, fi_addr_t dst,
+                 void* context) {
   iovec iov{const_cast<void*>(buf), len};
   return PostSend({ep, &iov, 1, dst, context, TxFlags(ep) | FI_REMOTE_CQ_DATA, data});
 }

@@ -2,12 +2,12 @@
 // The provider's entry point (fi_prov_ini), its parameter and fi_getinfo:
 // one fi_info, FI_EP_RDM with FI_MSG and FI_RMA, narrowed by the hints;
 // anything the hints ask for that the provider cannot do gives -FI_ENODATA.
+#include <rdma/providers/fi_log.h>
+
 #include <cstdlib>
 #include <cstring>
 
 #include "lightloop_fi.h"
-
-#include <rdma/providers/fi_log.h>
 
 #ifndef LIGHTLOOP_DEFAULT_NODE_CONFIG
 #error "LIGHTLOOP_DEFAULT_NODE_CONFIG must name the default node preset"
@@ -16,7 +16,8 @@
 namespace lightloop::fi {
 namespace {
 
-constexpr uint64_t kTxOpFlags = FI_COMPLETION | FI_INJECT_COMPLETE | FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE;
+constexpr uint64_t kTxOpFlags =
+    FI_COMPLETION | FI_INJECT_COMPLETE | FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE;
 constexpr uint64_t kRxOpFlags = FI_COMPLETION;
 constexpr uint64_t kMsgOrder = FI_ORDER_SAS;
 

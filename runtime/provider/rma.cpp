@@ -95,7 +95,8 @@ uint64_t Flags(fid_ep* ep) {
   return ToImpl<Ep>(ep)->tx_op_flags;
 }
 
-ssize_t Read(fid_ep* ep, void* buf, size_t len, void*, fi_addr_t src, uint64_t addr, uint64_t key, void* ctx) {
+ssize_t Read(fid_ep* ep, void* buf, size_t len, void*, fi_addr_t src, uint64_t addr, uint64_t key,
+             void* ctx) {
   iovec iov{buf, len};
   fi_rma_iov rma{addr, len, key};
   return Post({ep, false, &iov, 1, &rma, 1, src, ctx, Flags(ep), 0});
@@ -108,8 +109,8 @@ ssize_t ReadV(fid_ep* ep, const iovec* iov, void**, size_t count, fi_addr_t src,
 }
 
 ssize_t ReadMsg(fid_ep* ep, const fi_msg_rma* msg, uint64_t flags) {
-  return Post({ep, false, msg->msg_iov, msg->iov_count, msg->rma_iov, msg->rma_iov_count, msg->addr, msg->context,
-               flags, 0});
+  return Post({ep, false, msg->msg_iov, msg->iov_count, msg->rma_iov, msg->rma_iov_count, msg->addr,
+               msg->context, flags, 0});
 }
 
 ssize_t Write(fid_ep* ep, const void* buf, size_t len, void*, fi_addr_t dst, uint64_t addr, uint64_t key,
@@ -126,8 +127,8 @@ ssize_t WriteV(fid_ep* ep, const iovec* iov, void**, size_t count, fi_addr_t dst
 }
 
 ssize_t WriteMsg(fid_ep* ep, const fi_msg_rma* msg, uint64_t flags) {
-  return Post({ep, true, msg->msg_iov, msg->iov_count, msg->rma_iov, msg->rma_iov_count, msg->addr, msg->context,
-               flags, msg->data});
+  return Post({ep, true, msg->msg_iov, msg->iov_count, msg->rma_iov, msg->rma_iov_count, msg->addr,
+               msg->context, flags, msg->data});
 }
 
 ssize_t Inject(fid_ep* ep, const void* buf, size_t len, fi_addr_t dst, uint64_t addr, uint64_t key) {

@@ -2,14 +2,14 @@
 // The simulated fabric behind the provider: link and memory timing from the
 // hw_models closed forms, the virtual clock and the pending completions
 // (a discrete-event queue ordered by time, then by issue order).
+#include <rdma/providers/fi_log.h>
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
 #include <stdexcept>
 
 #include "lightloop_fi.h"
-
-#include <rdma/providers/fi_log.h>
 
 namespace lightloop::fi {
 namespace {
@@ -76,7 +76,8 @@ Sim* Sim::Get() {
     try {
       hw_models::NodeConfig node = hw_models::ReadNode(path);
       if (node.fabric_switch) {
-        FI_WARN(&gProvider, FI_LOG_FABRIC, "%s: the switch is not modelled by the provider yet\n", path.c_str());
+        FI_WARN(&gProvider, FI_LOG_FABRIC, "%s: the switch is not modelled by the provider yet\n",
+                path.c_str());
       }
       return new Sim(Timing(std::move(node)));
     } catch (const std::exception& e) {

@@ -24,7 +24,8 @@ fi_info* LightloopHints() {
   fi_info* hints = fi_allocinfo();
   hints->caps = FI_MSG | FI_RMA;
   hints->ep_attr->type = FI_EP_RDM;
-  hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_ENDPOINT;
+  hints->domain_attr->mr_mode =
+      FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY | FI_MR_ENDPOINT;
   hints->fabric_attr->prov_name = strdup(LIGHTLOOP_PROVIDER_NAME);
   return hints;
 }
@@ -38,7 +39,8 @@ void ProviderTest::SetUp() {
   ASSERT_STREQ(info_->fabric_attr->prov_name, LIGHTLOOP_PROVIDER_NAME);
   ASSERT_EQ(fi_fabric(info_->fabric_attr, &fabric_, nullptr), 0);
   ASSERT_EQ(fi_domain(fabric_, info_, &domain_, nullptr), 0);
-  ASSERT_EQ(fi_open_ops(&domain_->fid, LIGHTLOOP_CLOCK_OPS_NAME, 0, reinterpret_cast<void**>(&clock_), nullptr), 0);
+  ASSERT_EQ(
+      fi_open_ops(&domain_->fid, LIGHTLOOP_CLOCK_OPS_NAME, 0, reinterpret_cast<void**>(&clock_), nullptr), 0);
 }
 
 void ProviderTest::TearDown() {
@@ -48,16 +50,18 @@ void ProviderTest::TearDown() {
   fi_freeinfo(info_);
 }
 
-Peer ProviderTest::OpenPeer(fi_cq_format format, fi_av_type av_type, fi_wait_obj wait) {
+Peer ProviderTest::OpenPeer(fi_cq_format format, fi_av_type av_type, fi_wait_obj wait, fid_domain* domain,
+                            fi_info* info) {
+  if (domain == nullptr) domain = domain_, info = info_;
   Peer p;
   fi_cq_attr cq_attr{};
   cq_attr.format = format;
   cq_attr.wait_obj = wait;
-  EXPECT_EQ(fi_cq_open(domain_, &cq_attr, &p.cq, nullptr), 0);
+  EXPECT_EQ(fi_cq_open(domain, &cq_attr, &p.cq, nullptr), 0);
   fi_av_attr av_attr{};
   av_attr.type = av_type;
-  EXPECT_EQ(fi_av_open(domain_, &av_attr, &p.av, nullptr), 0);
-  EXPECT_EQ(fi_endpoint(domain_, info_, &p.ep, nullptr), 0);
+  EXPECT_EQ(fi_av_open(domain, &av_attr, &p.av, nullptr), 0);
+  EXPECT_EQ(fi_endpoint(domain, info, &p.ep, nullptr), 0);
   to_close_.insert(to_close_.end(), {&p.cq->fid, &p.av->fid, &p.ep->fid});
   EXPECT_EQ(fi_ep_bind(p.ep, &p.av->fid, 0), 0);
   EXPECT_EQ(fi_ep_bind(p.ep, &p.cq->fid, FI_TRANSMIT | FI_RECV), 0);

@@ -38,8 +38,10 @@ class ProviderTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
+  // An enabled endpoint with its own CQ and AV, on `domain` (default: domain_,
+  // opened from info_) or on another domain opened from `info`.
   Peer OpenPeer(fi_cq_format format = FI_CQ_FORMAT_DATA, fi_av_type av_type = FI_AV_TABLE,
-                fi_wait_obj wait = FI_WAIT_NONE);
+                fi_wait_obj wait = FI_WAIT_NONE, fid_domain* domain = nullptr, fi_info* info = nullptr);
   fi_addr_t Insert(const Peer& at, const Peer& whom);
   fid_mr* Register(void* buf, size_t len, uint64_t access);
   // What a peer names byte `offset` of `mr` with, under the negotiated mode.
@@ -49,6 +51,8 @@ class ProviderTest : public ::testing::Test {
   ssize_t Poll(fid_cq* cq, fi_cq_data_entry* entry);
   fi_cq_err_entry ReadError(fid_cq* cq);
   uint64_t NowPs();
+  // Closes `f` in TearDown, before what was opened earlier.
+  void CloseAtEnd(fid* f) { to_close_.push_back(f); }
   fi_lightloop_clock_ops* clock() const { return clock_; }
 
   fi_info* info_ = nullptr;

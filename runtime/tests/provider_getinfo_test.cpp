@@ -99,7 +99,8 @@ TEST_F(ProviderObjects, NamesRoundTripThroughTableAndMap) {
 TEST_F(ProviderObjects, RejectsAddressesOfOtherProcesses) {
   Peer a = OpenPeer();
   char foreign[40] = {};
-  std::snprintf(foreign, sizeof(foreign), "fi_lightloop://%08x/%08x", static_cast<unsigned>(getpid()) + 1, 1u);
+  std::snprintf(foreign, sizeof(foreign), "fi_lightloop://%08x/%08x", static_cast<unsigned>(getpid()) + 1,
+                1u);
   fi_addr_t addr = 0;
   EXPECT_EQ(fi_av_insert(a.av, foreign, 1, &addr, 0, nullptr), 0);
   EXPECT_EQ(addr, FI_ADDR_NOTAVAIL);

@@ -3,7 +3,11 @@
 // latency is the node's closed form, writes at depth 8 fill the link to its
 // closed-form payload bandwidth, advance_ns lets transfers overlap compute,
 // and the same sequence of operations always takes the same virtual time.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "lightloop/hw_models/node/memory_node.h"
@@ -59,7 +63,8 @@ class ProviderTime : public ProviderTest {
 TEST_F(ProviderTime, SmallWriteLatencyIsTheClosedForm) {
   hw_models::LinkClosedForm cf = ClosedForm();
   // Data over the link, into memory, ack back: the node's closed form.
-  double expected_ns = cf.TransferLatencyNs(64) + node_.memory->IdleLatencyNs(true, 64) + cf.TransferLatencyNs(1);
+  double expected_ns =
+      cf.TransferLatencyNs(64) + node_.memory->IdleLatencyNs(true, 64) + cf.TransferLatencyNs(1);
   double measured_ns = static_cast<double>(WriteStream(64, 1, 1)) / 1000.0;
   std::printf("64 B write latency: %.3f ns in virtual time, closed form %.3f ns (ratio %.5f)\n", measured_ns,
               expected_ns, measured_ns / expected_ns);
@@ -69,14 +74,32 @@ TEST_F(ProviderTime, SmallWriteLatencyIsTheClosedForm) {
   EXPECT_NEAR(mean_ns, expected_ns, expected_ns * 1e-3);
 }
 
+TEST_F(ProviderTime, SmallReadLatencyIsTheClosedForm) {
+  hw_models::LinkClosedForm cf = ClosedForm();
+  // Request over the link, memory, data back.
+  double expected_ns =
+      cf.TransferLatencyNs(1) + node_.memory->IdleLatencyNs(false, 64) + cf.TransferLatencyNs(64);
+  std::vector<uint8_t> region(64, 7), back(64, 0);
+  fid_mr* mr = Register(region.data(), 64, kRemote);
+  const uint64_t start = NowPs();
+  ASSERT_EQ(fi_read(a_.ep, back.data(), 64, nullptr, a_to_b_, RemoteAddr(mr, region.data(), 0), fi_mr_key(mr),
+                    nullptr),
+            0);
+  fi_cq_data_entry e{};
+  ASSERT_EQ(Poll(a_.cq, &e), 1);
+  double measured_ns = static_cast<double>(NowPs() - start) / 1000.0;
+  EXPECT_NEAR(measured_ns, expected_ns, expected_ns * 1e-3);
+  EXPECT_EQ(back, region);
+}
+
 TEST_F(ProviderTime, LargeWritesAtDepth8ReachThePayloadBandwidth) {
   constexpr size_t kSize = 1 << 20;
   constexpr int kCount = 64;
   double ns = static_cast<double>(WriteStream(kSize, kCount, 8)) / 1000.0;
   double gbps = static_cast<double>(kSize) * kCount / ns;
   double closed = ClosedForm().PayloadGBps();
-  std::printf("1 MiB writes at depth 8: %.3f GB/s in virtual time, closed form %.3f GB/s (ratio %.5f)\n", gbps,
-              closed, gbps / closed);
+  std::printf("1 MiB writes at depth 8: %.3f GB/s in virtual time, closed form %.3f GB/s (ratio %.5f)\n",
+              gbps, closed, gbps / closed);
   EXPECT_NEAR(gbps, closed, closed * 0.02);
   // At depth 1 the link idles during memory and ack: slower, as it should be.
   double ns1 = static_cast<double>(WriteStream(kSize, 8, 1)) / 1000.0;
@@ -102,6 +125,29 @@ TEST_F(ProviderTime, IdenticalRunsGiveIdenticalTimes) {
   uint64_t t1 = WriteStream(4096, 50, 4, &first) + WriteStream(1 << 20, 10, 8, &first);
   uint64_t t2 = WriteStream(4096, 50, 4, &second) + WriteStream(1 << 20, 10, 8, &second);
   EXPECT_EQ(t1, t2);
+  EXPECT_EQ(first, second);
+  std::printf("virtual time of the sequence: %llu ps\n", static_cast<unsigned long long>(t1));
+}
+
+// The same, across processes: two runs of the test above print the same.
+TEST(ProviderTimeProcesses, IdenticalProcessesGiveIdenticalTimes) {
+  char self[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", self, sizeof(self) - 1), 0);
+  const std::string command =
+      std::string("'") + self + "' --gtest_filter=ProviderTime.IdenticalRunsGiveIdenticalTimes 2>&1";
+  auto run = [&command] {
+    std::string out;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return out;
+    char line[512];
+    while (fgets(line, sizeof(line), pipe) != nullptr) {
+      if (std::strstr(line, "virtual time of the sequence") != nullptr) out += line;
+    }
+    EXPECT_EQ(pclose(pipe), 0);
+    return out;
+  };
+  std::string first = run(), second = run();
+  EXPECT_FALSE(first.empty());
   EXPECT_EQ(first, second);
 }
 

@@ -59,7 +59,8 @@ TEST_F(ProviderTransfer, VectorMsgAndInjectForms) {
   fid_mr* mr = Register(target.data(), target.size(), kRemote);
   iovec iov[2] = {{one.data(), one.size()}, {two.data(), two.size()}};
   int ctx = 0;
-  ASSERT_EQ(fi_writev(a_.ep, iov, nullptr, 2, a_to_b_, RemoteAddr(mr, target.data(), 0), fi_mr_key(mr), &ctx), 0);
+  ASSERT_EQ(fi_writev(a_.ep, iov, nullptr, 2, a_to_b_, RemoteAddr(mr, target.data(), 0), fi_mr_key(mr), &ctx),
+            0);
   ExpectDone(a_.cq, &ctx, FI_WRITE);
   EXPECT_EQ(0, std::memcmp(target.data(), one.data(), 100));
   EXPECT_EQ(0, std::memcmp(target.data() + 100, two.data(), 28));
@@ -120,7 +121,8 @@ TEST_F(ProviderTransfer, BadKeyIsAnErrorCompletion) {
   fi_cq_err_entry err = ReadError(a_.cq);
   EXPECT_EQ(err.op_context, &ctx);
   EXPECT_EQ(err.err, FI_EACCES);
-  EXPECT_NE(std::string(fi_cq_strerror(a_.cq, err.prov_errno, nullptr, nullptr, 0)).find("key"), std::string::npos);
+  EXPECT_NE(std::string(fi_cq_strerror(a_.cq, err.prov_errno, nullptr, nullptr, 0)).find("key"),
+            std::string::npos);
   EXPECT_EQ(target, std::vector<uint8_t>(4096, 0));  // nothing written
 }
 
@@ -173,17 +175,18 @@ TEST_F(ProviderTransfer, SReadWaitsForTheNextCompletion) {
   fi_cq_entry e{};
   EXPECT_EQ(fi_cq_sread(c.cq, &e, 1, nullptr, 10), -FI_EAGAIN);  // nothing in flight
   int ctx = 0;
-  ASSERT_EQ(fi_write(c.ep, src.data(), 64, nullptr, c_to_b, RemoteAddr(mr, target.data(), 0), fi_mr_key(mr), &ctx),
-            0);
+  ASSERT_EQ(
+      fi_write(c.ep, src.data(), 64, nullptr, c_to_b, RemoteAddr(mr, target.data(), 0), fi_mr_key(mr), &ctx),
+      0);
   ASSERT_EQ(fi_cq_sread(c.cq, &e, 1, nullptr, 1000), 1);
   EXPECT_EQ(e.op_context, &ctx);
   EXPECT_EQ(target, src);
   EXPECT_EQ(fi_cq_sread(a_.cq, &e, 1, nullptr, 10), -FI_ENOSYS);  // FI_WAIT_NONE
 }
 
-TEST_F(ProviderTransfer, UserKeysWithoutProviderKeyMode) {
+TEST_F(ProviderTransfer, OffsetsAndUserKeysWithoutMrModes) {
   // A second domain negotiated without MR modes: keys are the caller's and
-  // peers address regions by offset.
+  // peers address a region by offset.
   fi_info* hints = LightloopHints();
   hints->domain_attr->mr_mode = 0;
   fi_info* info = nullptr;
@@ -191,14 +194,31 @@ TEST_F(ProviderTransfer, UserKeysWithoutProviderKeyMode) {
   fi_freeinfo(hints);
   fid_domain* dom = nullptr;
   ASSERT_EQ(fi_domain(fabric_, info, &dom, nullptr), 0);
-  std::vector<uint8_t> region(128, 0);
+  CloseAtEnd(&dom->fid);  // after the endpoint opened on it below
+  std::vector<uint8_t> region(128, 0), src = Pattern(32, 6);
   fid_mr* mr = nullptr;
   ASSERT_EQ(fi_mr_reg(dom, region.data(), region.size(), kRemote, 0, 0xabcdef, 0, &mr, nullptr), 0);
   EXPECT_EQ(fi_mr_key(mr), 0xabcdefu);
   fid_mr* dup = nullptr;
   EXPECT_EQ(fi_mr_reg(dom, region.data(), 8, kRemote, 0, 0xabcdef, 0, &dup, nullptr), -FI_ENOKEY);
+  {
+    Peer c = OpenPeer(FI_CQ_FORMAT_CONTEXT, FI_AV_TABLE, FI_WAIT_NONE, dom, info);
+    fi_addr_t a_to_c = Insert(a_, c);
+    int ctx = 0;
+    ASSERT_EQ(fi_write(a_.ep, src.data(), src.size(), nullptr, a_to_c, 64, 0xabcdef, &ctx), 0);  // offset 64
+    ExpectDone(a_.cq, &ctx, FI_WRITE);
+    EXPECT_EQ(0, std::memcmp(region.data() + 64, src.data(), src.size()));
+    // A key of another domain does not open this endpoint's memory.
+    std::vector<uint8_t> other(64, 0);
+    fid_mr* foreign = Register(other.data(), other.size(), kRemote);
+    ASSERT_EQ(fi_write(a_.ep, src.data(), 8, nullptr, a_to_c, RemoteAddr(foreign, other.data(), 0),
+                       fi_mr_key(foreign), &ctx),
+              0);
+    fi_cq_data_entry e{};
+    ASSERT_EQ(Poll(a_.cq, &e), -FI_EAVAIL);
+    EXPECT_EQ(ReadError(a_.cq).err, FI_EACCES);
+  }
   EXPECT_EQ(fi_close(&mr->fid), 0);
-  EXPECT_EQ(fi_close(&dom->fid), 0);
   fi_freeinfo(info);
 }
 
