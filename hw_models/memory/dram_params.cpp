@@ -184,19 +184,21 @@ DramParams ReadDram(ConfigReader& s) {
   return p;
 }
 
+int DramFieldBits(const DramParams& p, DramField f) {
+  switch (f) {
+    case DramField::kChannel: return Log2(p.channels);
+    case DramField::kRank: return Log2(p.ranks);
+    case DramField::kBankGroup: return Log2(p.bankgroups);
+    case DramField::kBank: return Log2(p.banks_per_group);
+    case DramField::kRow: return Log2(p.rows);
+    case DramField::kColumn: return Log2(p.row_bytes / static_cast<int64_t>(p.burst_bytes()));
+  }
+  return 0;
+}
+
 DramAddressMap::DramAddressMap(const DramParams& p)
     : offset_bits_(Log2(static_cast<int64_t>(p.burst_bytes()))) {
-  auto bits = [&](DramField f) {
-    switch (f) {
-      case DramField::kChannel: return Log2(p.channels);
-      case DramField::kRank: return Log2(p.ranks);
-      case DramField::kBankGroup: return Log2(p.bankgroups);
-      case DramField::kBank: return Log2(p.banks_per_group);
-      case DramField::kRow: return Log2(p.rows);
-      case DramField::kColumn: return Log2(p.row_bytes / static_cast<int64_t>(p.burst_bytes()));
-    }
-    return 0;
-  };
+  auto bits = [&](DramField f) { return DramFieldBits(p, f); };
   int shift = offset_bits_;
   for (auto it = p.mapping.rbegin(); it != p.mapping.rend(); ++it) {
     slices_.push_back({*it, shift, bits(*it)});

@@ -7,22 +7,6 @@
 namespace lightloop::hw_models {
 namespace {
 
-int Log2(int64_t v) {
-  return std::countr_zero(static_cast<uint64_t>(v));
-}
-
-int FieldBits(const DramParams& p, DramField f) {
-  switch (f) {
-    case DramField::kChannel: return Log2(p.channels);
-    case DramField::kRank: return Log2(p.ranks);
-    case DramField::kBankGroup: return Log2(p.bankgroups);
-    case DramField::kBank: return Log2(p.banks_per_group);
-    case DramField::kRow: return Log2(p.rows);
-    case DramField::kColumn: return Log2(p.row_bytes / static_cast<int64_t>(p.burst_bytes()));
-  }
-  return 0;
-}
-
 // Indices i <= x with i mod m == v (m a power of two); x may be -1.
 int64_t CountUpTo(int64_t x, int64_t m, int64_t v) {
   return x < v ? 0 : (x - v) / m + 1;
@@ -34,8 +18,8 @@ DramTransactionModel::DramTransactionModel(const DramParams& params)
     : p_(params), map_(params), channels_(params.channels) {
   banks_.resize(static_cast<size_t>(p_.channels * p_.ranks * p_.banks_per_rank()));
   auto column = std::find(p_.mapping.begin(), p_.mapping.end(), DramField::kColumn);
-  for (auto it = column + 1; it != p_.mapping.end(); ++it) low_bits_ += FieldBits(p_, *it);
-  column_bits_ = FieldBits(p_, DramField::kColumn);
+  for (auto it = column + 1; it != p_.mapping.end(); ++it) low_bits_ += DramFieldBits(p_, *it);
+  column_bits_ = DramFieldBits(p_, DramField::kColumn);
   for (Channel& ch : channels_) ch.next_refresh = p_.t.tREFI > 0 ? static_cast<uint64_t>(p_.t.tREFI) : 0;
 }
 

@@ -88,6 +88,9 @@ struct DramParams {
 // field once. Throws ConfigError.
 DramParams ReadDram(ConfigReader& section);
 
+// Address bits of `field` (log2 of its count; columns in bursts).
+int DramFieldBits(const DramParams& p, DramField field);
+
 struct DramCoord {
   int channel = 0, rank = 0, bankgroup = 0, bank = 0;  // bank within its group
   int64_t row = 0, column = 0;                         // column in bursts
