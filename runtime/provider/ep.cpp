@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The FI_EP_RDM endpoint: binding to an AV and CQs, enabling, its name, and
 // the ops tables. The data transfers themselves are in rma.cpp and msg.cpp.
+#include <rdma/fi_tagged.h>
+
 #include <cstring>
 
 #include "lightloop_fi.h"
@@ -135,6 +137,21 @@ fi_ops_cm gCmOps = {
     .join = NoSysFn<int, fid_ep*, const void*, uint64_t, fid_mc**, void*>,
 };
 
+// FI_TAGGED is refused in fi_getinfo; a program that calls the tagged API
+// anyway gets -FI_ENOSYS rather than a null function pointer.
+fi_ops_tagged gTaggedOps = {
+    .size = sizeof(fi_ops_tagged),
+    .recv = NoSysFn<ssize_t, fid_ep*, void*, size_t, void*, fi_addr_t, uint64_t, uint64_t, void*>,
+    .recvv = NoSysFn<ssize_t, fid_ep*, const iovec*, void**, size_t, fi_addr_t, uint64_t, uint64_t, void*>,
+    .recvmsg = NoSysFn<ssize_t, fid_ep*, const fi_msg_tagged*, uint64_t>,
+    .send = NoSysFn<ssize_t, fid_ep*, const void*, size_t, void*, fi_addr_t, uint64_t, void*>,
+    .sendv = NoSysFn<ssize_t, fid_ep*, const iovec*, void**, size_t, fi_addr_t, uint64_t, void*>,
+    .sendmsg = NoSysFn<ssize_t, fid_ep*, const fi_msg_tagged*, uint64_t>,
+    .inject = NoSysFn<ssize_t, fid_ep*, const void*, size_t, fi_addr_t, uint64_t>,
+    .senddata = NoSysFn<ssize_t, fid_ep*, const void*, size_t, void*, uint64_t, fi_addr_t, uint64_t, void*>,
+    .injectdata = NoSysFn<ssize_t, fid_ep*, const void*, size_t, uint64_t, fi_addr_t, uint64_t>,
+};
+
 }  // namespace
 
 void CompleteTx(Ep* ep, uint64_t t_ps, void* context, uint64_t flags, size_t len, int err, int prov_err,
@@ -167,6 +184,7 @@ int EpOpen(fid_domain* domain_fid, fi_info* info, fid_ep** out, void* context) {
   ep->fid.cm = &gCmOps;
   ep->fid.msg = &gMsgOps;
   ep->fid.rma = &gRmaOps;
+  ep->fid.tagged = &gTaggedOps;
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
   ep->id = sim->AddEp(ep);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Bytes really move between two endpoints of one process, in every form of
 // the calls; refused accesses come back as error completions, not crashes.
+#include <rdma/fi_tagged.h>
+
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -182,6 +184,12 @@ TEST_F(ProviderTransfer, SReadWaitsForTheNextCompletion) {
   EXPECT_EQ(e.op_context, &ctx);
   EXPECT_EQ(target, src);
   EXPECT_EQ(fi_cq_sread(a_.cq, &e, 1, nullptr, 10), -FI_ENOSYS);  // FI_WAIT_NONE
+}
+
+TEST_F(ProviderTransfer, TaggedCallsAreNotSupported) {
+  char byte = 0;
+  EXPECT_EQ(fi_tsend(a_.ep, &byte, 1, nullptr, a_to_b_, 7, nullptr), -FI_ENOSYS);
+  EXPECT_EQ(fi_trecv(b_.ep, &byte, 1, nullptr, FI_ADDR_UNSPEC, 7, 0, nullptr), -FI_ENOSYS);
 }
 
 TEST_F(ProviderTransfer, OffsetsAndUserKeysWithoutMrModes) {
