@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <queue>
 #include <random>
 
@@ -277,6 +278,10 @@ TEST_P(TransactionLevel, WithinFivePercentOfCommandLevel) {
   int count = pat.size >= 65536 ? 150 : 1500;
   StreamResult cmd = RunTraffic(p, true, pat.write, pat.random, pat.size, count, pat.depth);
   StreamResult tl = RunTraffic(p, false, pat.write, pat.random, pat.size, count, pat.depth);
+  std::printf("%s %s %s %llu B depth %d: bandwidth tl/command %.4f (%.2f/%.2f GB/s), latency %.4f\n",
+              pat.preset, pat.write ? "write" : "read", pat.random ? "random" : "sequential",
+              static_cast<unsigned long long>(pat.size), pat.depth, tl.gbps / cmd.gbps, tl.gbps, cmd.gbps,
+              tl.mean_latency_ns / cmd.mean_latency_ns);
   EXPECT_NEAR(tl.gbps / cmd.gbps, 1.0, 0.05) << "tl " << tl.gbps << " GB/s, command " << cmd.gbps;
   EXPECT_NEAR(tl.mean_latency_ns / cmd.mean_latency_ns, 1.0, 0.05)
       << "tl " << tl.mean_latency_ns << " ns, command " << cmd.mean_latency_ns;
