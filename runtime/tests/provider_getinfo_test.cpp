@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "provider_fixture.h"
@@ -42,6 +43,23 @@ TEST(ProviderGetInfo, FiInfoListsTheProvider) {
   EXPECT_NE(out.find("provider: lightloop"), std::string::npos) << out;
   EXPECT_NE(out.find("fabric: lightloop-sim"), std::string::npos) << out;
   EXPECT_NE(out.find("FI_EP_RDM"), std::string::npos) << out;
+}
+
+TEST(ProviderGetInfo, ConfigParameterChoosesTheNode) {
+  int status = -1;
+  const std::string prefix = "FI_PROVIDER_PATH=" LIGHTLOOP_FI_DIR " FI_LOG_LEVEL=warn ";
+  std::string out =
+      RunCommand(prefix + "FI_LIGHTLOOP_CONFIG=/no/such/node.yaml fi_info -p lightloop 2>&1", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_EQ(out.find("provider: lightloop"), std::string::npos) << out;
+  EXPECT_NE(out.find("cannot build the simulated fabric from /no/such/node.yaml"), std::string::npos) << out;
+  const std::string other =
+      (std::filesystem::path(LIGHTLOOP_DEFAULT_NODE_CONFIG).parent_path() / "pam4_fixed.yaml").string();
+  out = RunCommand(prefix + "FI_LIGHTLOOP_CONFIG='" + other + "' fi_info -p lightloop 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("provider: lightloop"), std::string::npos) << out;
+  out = RunCommand(prefix + "fi_info -e 2>&1 | grep -a -A1 FI_LIGHTLOOP_CONFIG", &status);
+  EXPECT_NE(out.find("hw_models node file"), std::string::npos) << out;
 }
 
 TEST(ProviderGetInfo, OffersRdmWithMsgAndRma) {
