@@ -185,10 +185,13 @@ struct StreamResult {
   DramStats stats;
 };
 
+enum Op { kReads, kWrites, kAlternate };
+
 // `count` transfers of `size` bytes, `depth` outstanding, through the command
 // engine (command = true) or the transaction model.
-StreamResult RunTraffic(const DramParams& p, bool command, bool write, bool random, uint64_t size, int count,
+StreamResult RunTraffic(const DramParams& p, bool command, Op op, bool random, uint64_t size, int count,
                         int depth) {
+  auto is_write = [op](int n) { return op == kWrites || (op == kAlternate && n % 2 == 0); };
   std::mt19937_64 rng(7);
   const uint64_t span = std::min<uint64_t>(p.capacity(), 1ull << 30);
   uint64_t next_seq = 0;
@@ -202,7 +205,7 @@ StreamResult RunTraffic(const DramParams& p, bool command, bool write, bool rand
   auto issue = [&](uint64_t cycle) {
     ++issued;
     issued_at[static_cast<size_t>(issued)] = cycle;
-    engine.Submit(static_cast<uint64_t>(issued), write, address(), size, cycle);
+    engine.Submit(static_cast<uint64_t>(issued), is_write(issued), address(), size, cycle);
   };
   if (command) {
     for (int i = 0; i < depth && issued < count; ++i) issue(0);
@@ -219,7 +222,7 @@ StreamResult RunTraffic(const DramParams& p, bool command, bool write, bool rand
     std::priority_queue<std::pair<uint64_t, int>, std::vector<std::pair<uint64_t, int>>, std::greater<>> q;
     auto issue_tl = [&](uint64_t cycle) {
       ++issued;
-      uint64_t done = model.Serve(write, address(), size, cycle);
+      uint64_t done = model.Serve(is_write(issued), address(), size, cycle);
       latency_sum += static_cast<double>(done - cycle);
       q.push({done, issued});
     };
@@ -242,9 +245,9 @@ TEST(DramScheduler, StreamingBandwidthIsPeakMinusRefresh) {
   for (const char* preset : {"ddr5_4800.yaml", "hbm3.yaml"}) {
     DramParams p = LoadDram(preset);
     DramClosedForm cf(p);
-    for (bool write : {false, true}) {
-      SCOPED_TRACE(std::string(preset) + (write ? " writes" : " reads"));
-      StreamResult r = RunTraffic(p, true, write, false, 4096, 2000, 16);
+    for (Op op : {kReads, kWrites}) {
+      SCOPED_TRACE(std::string(preset) + (op == kWrites ? " writes" : " reads"));
+      StreamResult r = RunTraffic(p, true, op, false, 4096, 2000, 16);
       EXPECT_NEAR(r.gbps / cf.StreamingGBps(), 1.0, 0.03) << r.gbps << " GB/s vs " << cf.StreamingGBps();
     }
   }
@@ -252,10 +255,10 @@ TEST(DramScheduler, StreamingBandwidthIsPeakMinusRefresh) {
 
 TEST(DramScheduler, RefreshCostsAboutTrfcOverTrefi) {
   DramParams p = LoadDram("ddr5_4800.yaml");
-  StreamResult with = RunTraffic(p, true, false, false, 4096, 2000, 8);
+  StreamResult with = RunTraffic(p, true, kReads, false, 4096, 2000, 8);
   DramParams no_refresh = p;
   no_refresh.t.tREFI = 0;
-  StreamResult without = RunTraffic(no_refresh, true, false, false, 4096, 2000, 8);
+  StreamResult without = RunTraffic(no_refresh, true, kReads, false, 4096, 2000, 8);
   double overhead = 1 - with.gbps / without.gbps;
   EXPECT_NEAR(overhead, DramClosedForm(p).RefreshOverhead(), 0.01);
   EXPECT_GT(with.stats.refreshes, 0u);
@@ -264,7 +267,7 @@ TEST(DramScheduler, RefreshCostsAboutTrfcOverTrefi) {
 
 struct Pattern {
   const char* preset;
-  bool write;
+  Op op;
   bool random;
   uint64_t size;
   int depth;
@@ -276,28 +279,33 @@ TEST_P(TransactionLevel, WithinFivePercentOfCommandLevel) {
   const Pattern& pat = GetParam();
   DramParams p = LoadDram(pat.preset);
   int count = pat.size >= 65536 ? 150 : 1500;
-  StreamResult cmd = RunTraffic(p, true, pat.write, pat.random, pat.size, count, pat.depth);
-  StreamResult tl = RunTraffic(p, false, pat.write, pat.random, pat.size, count, pat.depth);
+  StreamResult cmd = RunTraffic(p, true, pat.op, pat.random, pat.size, count, pat.depth);
+  StreamResult tl = RunTraffic(p, false, pat.op, pat.random, pat.size, count, pat.depth);
   std::printf("%s %s %s %llu B depth %d: bandwidth tl/command %.4f (%.2f/%.2f GB/s), latency %.4f\n",
-              pat.preset, pat.write ? "write" : "read", pat.random ? "random" : "sequential",
-              static_cast<unsigned long long>(pat.size), pat.depth, tl.gbps / cmd.gbps, tl.gbps, cmd.gbps,
-              tl.mean_latency_ns / cmd.mean_latency_ns);
+              pat.preset,
+              pat.op == kWrites  ? "write"
+              : pat.op == kReads ? "read"
+                                 : "alternating",
+              pat.random ? "random" : "sequential", static_cast<unsigned long long>(pat.size), pat.depth,
+              tl.gbps / cmd.gbps, tl.gbps, cmd.gbps, tl.mean_latency_ns / cmd.mean_latency_ns);
   EXPECT_NEAR(tl.gbps / cmd.gbps, 1.0, 0.05) << "tl " << tl.gbps << " GB/s, command " << cmd.gbps;
   EXPECT_NEAR(tl.mean_latency_ns / cmd.mean_latency_ns, 1.0, 0.05)
       << "tl " << tl.mean_latency_ns << " ns, command " << cmd.mean_latency_ns;
 }
 
 INSTANTIATE_TEST_SUITE_P(Patterns, TransactionLevel,
-                         ::testing::Values(Pattern{"ddr5_4800.yaml", false, false, 65536, 4},
-                                           Pattern{"ddr5_4800.yaml", true, false, 65536, 4},
-                                           Pattern{"ddr5_4800.yaml", false, true, 65536, 4},
-                                           Pattern{"ddr5_4800.yaml", true, true, 65536, 4},
-                                           Pattern{"ddr5_4800.yaml", false, false, 4096, 16},
-                                           Pattern{"ddr5_4800.yaml", false, true, 4096, 16},
-                                           Pattern{"ddr5_4800.yaml", false, true, 4096, 1},
-                                           Pattern{"hbm3.yaml", false, false, 65536, 8},
-                                           Pattern{"hbm3.yaml", false, true, 65536, 8},
-                                           Pattern{"hbm3.yaml", true, true, 65536, 8}));
+                         ::testing::Values(Pattern{"ddr5_4800.yaml", kReads, false, 65536, 4},
+                                           Pattern{"ddr5_4800.yaml", kWrites, false, 65536, 4},
+                                           Pattern{"ddr5_4800.yaml", kReads, true, 65536, 4},
+                                           Pattern{"ddr5_4800.yaml", kWrites, true, 65536, 4},
+                                           Pattern{"ddr5_4800.yaml", kReads, false, 4096, 16},
+                                           Pattern{"ddr5_4800.yaml", kReads, true, 4096, 16},
+                                           Pattern{"ddr5_4800.yaml", kReads, true, 4096, 1},
+                                           Pattern{"hbm3.yaml", kReads, false, 65536, 8},
+                                           Pattern{"hbm3.yaml", kReads, true, 65536, 8},
+                                           Pattern{"hbm3.yaml", kWrites, true, 65536, 8},
+                                           Pattern{"ddr5_4800.yaml", kAlternate, true, 65536, 4},
+                                           Pattern{"ddr5_4800.yaml", kAlternate, false, 4096, 16}));
 
 TEST(DramParamsTest, BadMappingIsAnErrorWithItsLine) {
   ConfigReader r = ConfigReader::Parse("tCK: 0.5\nmapping: ro-ra-ba-co-bg-xx\n", "bad.yaml");

@@ -87,7 +87,9 @@ uint64_t DramTransactionModel::Serve(bool write, uint64_t address, uint64_t byte
     uint64_t span = std::max((ch.bursts - 1) * per_burst + u(t.tBL), ch.acts * act_spacing);
     uint64_t bus_free = ch.bus_free;
     if (bus_free > 0 && ch.last_write != write) {
-      bus_free += write ? u(std::max<int64_t>(0, t.tRTW() - t.tBL)) : u(t.tCWL + t.tWTR_S - t.tCL);
+      // Data bus turnaround: a write after reads waits tRTW from the last RD;
+      // a read after writes waits tWTR after the write data, then tCL.
+      bus_free += write ? u(std::max<int64_t>(0, t.tRTW() + t.tCWL - t.tCL - t.tBL)) : u(t.tWTR_S + t.tCL);
     }
     uint64_t start = std::max(cycle + ch.first_overhead + u(write ? t.tCWL : t.tCL), bus_free);
     std::sort(ch.groups.begin(), ch.groups.end(),
