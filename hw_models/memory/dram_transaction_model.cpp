@@ -47,7 +47,10 @@ void DramTransactionModel::Segment(int channel, int bank_index, int bankgroup, i
     stats_.row_hits += bursts - 1;
     ++ch.acts;
   }
-  if (!ch.touched) ch.first_overhead = overhead;
+  if (!ch.touched) {
+    ch.first_overhead = overhead;
+    touched_.push_back(channel);
+  }
   ch.touched = true;
   ch.bursts += bursts;
   ch.groups_mask |= 1ull << (bankgroup & 63);
@@ -62,16 +65,20 @@ uint64_t DramTransactionModel::Serve(bool write, uint64_t address, uint64_t byte
   const int64_t last = static_cast<int64_t>(bytes == 0 ? address / bb : (address + bytes - 1) / bb);
   const int64_t low = int64_t{1} << low_bits_;
   const int64_t block = int64_t{1} << (low_bits_ + column_bits_);
-  for (int64_t a = first; a <= last;) {
+  auto segment_of = [&](int64_t burst, int64_t n, int64_t first_burst) {
+    DramCoord c = map_.Decode(static_cast<uint64_t>(burst) * bb);
+    int bank = static_cast<int>((c.rank * p_.bankgroups + c.bankgroup) * p_.banks_per_group + c.bank);
+    Segment(c.channel, bank, c.bankgroup, c.row, static_cast<uint64_t>(n), first_burst);
+  };
+  // A transfer shorter than one round of the fields below the column: each
+  // burst is its own (bank, row) group.
+  for (int64_t a = first; a <= last && last - first + 1 < low; ++a) segment_of(a, 1, a);
+  for (int64_t a = first; a <= last && last - first + 1 >= low;) {
     int64_t b = std::min(last, (a / block + 1) * block - 1);
     int64_t base = a / low * low;
     for (int64_t v = 0; v < low; ++v) {
       int64_t n = CountUpTo(b, low, v) - CountUpTo(a - 1, low, v);
-      if (n <= 0) continue;
-      DramCoord c = map_.Decode(static_cast<uint64_t>(base + v) * bb);
-      int bank = static_cast<int>((c.rank * p_.bankgroups + c.bankgroup) * p_.banks_per_group + c.bank);
-      int64_t first_burst = a + ((v - a) % low + low) % low;
-      Segment(c.channel, bank, c.bankgroup, c.row, static_cast<uint64_t>(n), first_burst);
+      if (n > 0) segment_of(base + v, n, a + ((v - a) % low + low) % low);
     }
     a = b + 1;
   }
@@ -79,9 +86,9 @@ uint64_t DramTransactionModel::Serve(bool write, uint64_t address, uint64_t byte
   const uint64_t stall = u(t.tRP + t.tRFC + t.tRCD);
   const uint64_t act_spacing = u(std::max<int64_t>(t.tRRD_S, (t.tFAW + 3) / 4));
   uint64_t done = cycle;
-  for (size_t i = 0; i < channels_.size(); ++i) {
+  for (int channel : touched_) {
+    const auto i = static_cast<size_t>(channel);
     Channel& ch = channels_[i];
-    if (!ch.touched) continue;
     uint64_t per_burst = u(std::popcount(ch.groups_mask) > 1 ? t.tCCD_S : t.tCCD_L);
     // Bursts follow each other every per_burst cycles; the last one takes tBL.
     uint64_t span = std::max((ch.bursts - 1) * per_burst + u(t.tBL), ch.acts * act_spacing);
@@ -131,6 +138,7 @@ uint64_t DramTransactionModel::Serve(bool write, uint64_t address, uint64_t byte
     ch.bursts = ch.acts = ch.first_overhead = ch.groups_mask = 0;
     ch.touched = false;
   }
+  touched_.clear();
   return done;
 }
 

@@ -62,8 +62,9 @@ class DramTransactionModel {
   DramParams p_;
   DramAddressMap map_;
   std::vector<Channel> channels_;
-  std::vector<Bank> banks_;  // per channel x bank
-  int low_bits_ = 0;         // bits of the fields below the column
+  std::vector<Bank> banks_;   // per channel x bank
+  std::vector<int> touched_;  // channels of the transfer being served, in first-touch order
+  int low_bits_ = 0;          // bits of the fields below the column
   int column_bits_ = 0;
   DramStats stats_;
 };
