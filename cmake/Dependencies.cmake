@@ -10,6 +10,9 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_program(LIGHTLOOP_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
+# Checksums of offloaded KV blocks (memory_offload).
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+// Paged KV cache over two tiers. A sequence is a table of fixed-size blocks
+// (block_tokens tokens of K and V for every layer). Blocks live in a local
+// tier of `local_blocks` slots (the accelerator's memory budget) and, once
+// offloaded, in a remote tier (RemoteTier: memnodes or host memory).
+//
+// - Prefix cache: a block is named by the hash of its token prefix (the
+//   `hash_ids` of a trace); appending a block whose hash is known reuses it,
+//   in whichever tier it is, instead of computing it again. Blocks that no
+//   sequence uses stay cached until evicted.
+// - Eviction: above the high watermark of local slots, blocks leave the
+//   local tier down to the low watermark, in the order of the eviction
+//   policy (by name: lru, prefix_aware). A block not yet in the remote tier
+//   is written back first; victims are written in batches of consecutive
+//   remote slots up to `coalesce_bytes`, so small blocks travel as large
+//   transfers.
+// - Integrity: each offloaded block's XXH3-64 checksum is kept and verified
+//   when it is fetched; a block whose remote copy fails the check (or whose
+//   read fails) is reported lost and the caller recomputes it. Wrong data is
+//   never handed out.
+//
+//   KvBlockManager::Options o{.shape = {.layers = 32}, .local_blocks = 4096};
+//   LL_ASSIGN_OR_RETURN(auto kv, KvBlockManager::Create(o, std::move(tier)));
+//   SequenceId s = kv->NewSequence();
+//   LL_ASSIGN_OR_RETURN(AppendResult b, kv->AppendBlock(s, prefix_hash));
+//   if (!b.prefix_hit) { fill kv->Data(b.block) ...; kv->MarkWritten(b.block); }
+//   LL_ASSIGN_OR_RETURN(std::vector<BlockId> lost, kv->Fetch(s));  // before the next step
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lightloop/memory_offload/remote_tier.h"
+
+namespace lightloop::memory_offload {
+
+using BlockId = uint64_t;
+using SequenceId = uint64_t;
+
+struct KvShape {
+  int64_t layers = 32;
+  int64_t kv_heads = 8;
+  int64_t head_dim = 128;
+  int64_t dtype_bytes = 2;
+  int64_t block_tokens = 16;
+  // K and V of every layer for block_tokens tokens.
+  uint64_t block_bytes() const {
+    return 2ull * static_cast<uint64_t>(layers * kv_heads * head_dim * dtype_bytes * block_tokens);
+  }
+};
+
+struct AppendResult {
+  BlockId block = 0;
+  bool prefix_hit = false;  // the contents exist already: do not compute them
+};
+
+struct KvStats {
+  uint64_t blocks_local = 0, blocks_remote = 0;
+  uint64_t bytes_offloaded = 0, bytes_fetched = 0;
+  uint64_t offload_transfers = 0, fetch_transfers = 0;
+  uint64_t prefix_hits = 0, prefix_misses = 0;
+  uint64_t evictions = 0, dropped = 0;  // dropped: left both tiers
+  uint64_t checksum_failures = 0, lost_blocks = 0;
+};
+
+class KvBlockManager {
+ public:
+  struct Options {
+    KvShape shape;
+    uint64_t local_blocks = 1024;
+    double high_watermark = 0.95;  // of local_blocks: eviction starts above it...
+    double low_watermark = 0.80;   // ...and stops here
+    std::string eviction = "lru";
+    uint64_t coalesce_bytes = 2 << 20;  // largest batch per transfer
+  };
+
+  // The tier's slot size must be the block size.
+  static StatusOr<std::unique_ptr<KvBlockManager>> Create(const Options& options,
+                                                          std::unique_ptr<RemoteTier> remote);
+  ~KvBlockManager();
+
+  SequenceId NewSequence();
+  // Appends a block named by `prefix_hash` (0: never shared). A known hash
+  // is a prefix hit; otherwise a local slot is taken (evicting if needed)
+  // and the caller fills it, then calls MarkWritten.
+  StatusOr<AppendResult> AppendBlock(SequenceId seq, uint64_t prefix_hash);
+  // A new sequence sharing every block of `parent`.
+  StatusOr<SequenceId> Fork(SequenceId parent);
+  // The sequence ends; its blocks stay cached while nothing evicts them.
+  Status Free(SequenceId seq);
+  const std::vector<BlockId>& BlockTable(SequenceId seq) const;
+
+  // The bytes of a resident block (block_bytes(), layers in order, K then V).
+  StatusOr<unsigned char*> Data(BlockId block);
+  Status MarkWritten(BlockId block);
+  bool IsResident(BlockId block) const;
+
+  // Brings every block of `seq` into the local tier. Returns the blocks
+  // whose remote copy was lost: they are resident again, to be recomputed
+  // (then MarkWritten).
+  StatusOr<std::vector<BlockId>> Fetch(SequenceId seq);
+  // Writes every block of `seq` that is not in the remote tier yet (they
+  // stay local).
+  Status Offload(SequenceId seq);
+  // Evicts until at most `keep` blocks are local.
+  Status EvictTo(uint64_t keep);
+
+  KvStats stats() const;
+  uint64_t local_used() const;
+  const Options& options() const { return o_; }
+
+ private:
+  struct Block;
+  KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote);
+  StatusOr<uint64_t> TakeLocalSlot();
+  Status WriteBack(const std::vector<BlockId>& blocks);
+  StatusOr<uint64_t> TakeRemoteRun(uint64_t count);
+  void ReleaseRemote(Block& b);
+  void DropIfUnused(BlockId id);
+
+  Options o_;
+  std::unique_ptr<RemoteTier> remote_;
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace lightloop::memory_offload

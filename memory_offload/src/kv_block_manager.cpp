@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/memory_offload/kv_block_manager.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "eviction/i_eviction_policy.h"
+
+namespace lightloop::memory_offload {
+
+struct KvBlockManager::Block {
+  uint64_t hash = 0;  // 0: never shared
+  int sharers = 0;    // sequences whose table holds it
+  int64_t local_slot = -1;
+  int64_t remote_slot = -1;
+  bool written = false;    // the local copy holds computed contents
+  bool in_remote = false;  // the remote copy equals them
+  bool pinned = false;     // being fetched: not evictable
+  uint64_t checksum = 0;   // of the remote copy
+};
+
+struct KvBlockManager::State {
+  std::vector<unsigned char> local;
+  std::vector<uint64_t> free_local;
+  std::vector<bool> remote_used;
+  uint64_t remote_cursor = 0;
+  std::unordered_map<BlockId, Block> blocks;
+  std::unordered_map<uint64_t, BlockId> by_hash;
+  std::unordered_map<SequenceId, std::vector<BlockId>> sequences;
+  std::unique_ptr<EvictionPolicy> policy;
+  BlockId next_block = 1;
+  SequenceId next_sequence = 1;
+  KvStats stats;
+};
+
+namespace {
+
+uint64_t Checksum(const unsigned char* p, uint64_t n) {
+  return XXH3_64bits(p, n);
+}
+
+}  // namespace
+
+KvBlockManager::KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote)
+    : o_(options), remote_(std::move(remote)), s_(std::make_unique<State>()) {}
+
+KvBlockManager::~KvBlockManager() = default;
+
+StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& o,
+                                                                 std::unique_ptr<RemoteTier> remote) {
+  if (!remote) return runtime::InvalidArgument("kv cache: no remote tier");
+  if (remote->slot_bytes() != o.shape.block_bytes()) {
+    return runtime::InvalidArgument("kv cache: the remote tier's slots are " +
+                                    std::to_string(remote->slot_bytes()) + " bytes, blocks are " +
+                                    std::to_string(o.shape.block_bytes()));
+  }
+  if (o.local_blocks == 0) return runtime::InvalidArgument("kv cache: local_blocks must be positive");
+  if (!(o.low_watermark >= 0 && o.low_watermark < o.high_watermark && o.high_watermark <= 1)) {
+    return runtime::InvalidArgument("kv cache: watermarks need 0 <= low < high <= 1");
+  }
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<EvictionPolicy> policy, MakeEvictionPolicy(o.eviction));
+  std::unique_ptr<KvBlockManager> kv(new KvBlockManager(o, std::move(remote)));
+  State& s = *kv->s_;
+  s.policy = std::move(policy);
+  s.local.resize(o.local_blocks * o.shape.block_bytes());
+  for (uint64_t i = o.local_blocks; i > 0; --i) s.free_local.push_back(i - 1);
+  s.remote_used.assign(kv->remote_->slots(), false);
+  return kv;
+}
+
+uint64_t KvBlockManager::local_used() const {
+  return o_.local_blocks - s_->free_local.size();
+}
+
+KvStats KvBlockManager::stats() const {
+  KvStats st = s_->stats;
+  st.blocks_local = local_used();
+  st.blocks_remote = static_cast<uint64_t>(std::count(s_->remote_used.begin(), s_->remote_used.end(), true));
+  return st;
+}
+
+SequenceId KvBlockManager::NewSequence() {
+  SequenceId id = s_->next_sequence++;
+  s_->sequences[id];
+  return id;
+}
+
+const std::vector<BlockId>& KvBlockManager::BlockTable(SequenceId seq) const {
+  static const std::vector<BlockId> kNone;
+  auto it = s_->sequences.find(seq);
+  return it == s_->sequences.end() ? kNone : it->second;
+}
+
+bool KvBlockManager::IsResident(BlockId block) const {
+  auto it = s_->blocks.find(block);
+  return it != s_->blocks.end() && it->second.local_slot >= 0;
+}
+
+StatusOr<uint64_t> KvBlockManager::TakeLocalSlot() {
+  const auto high = static_cast<uint64_t>(o_.high_watermark * static_cast<double>(o_.local_blocks));
+  if (local_used() + 1 > high || s_->free_local.empty()) {
+    LL_RETURN_IF_ERROR(
+        EvictTo(static_cast<uint64_t>(o_.low_watermark * static_cast<double>(o_.local_blocks))));
+  }
+  if (s_->free_local.empty()) {
+    return runtime::ResourceExhausted("kv cache: every local slot holds a block that cannot leave (" +
+                                      std::to_string(o_.local_blocks) + " slots)");
+  }
+  uint64_t slot = s_->free_local.back();
+  s_->free_local.pop_back();
+  return slot;
+}
+
+StatusOr<AppendResult> KvBlockManager::AppendBlock(SequenceId seq, uint64_t prefix_hash) {
+  auto table = s_->sequences.find(seq);
+  if (table == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  if (prefix_hash != 0) {
+    if (auto hit = s_->by_hash.find(prefix_hash); hit != s_->by_hash.end()) {
+      Block& b = s_->blocks.at(hit->second);
+      ++b.sharers;
+      if (b.local_slot >= 0) s_->policy->Touched(hit->second);
+      table->second.push_back(hit->second);
+      ++s_->stats.prefix_hits;
+      return AppendResult{hit->second, true};
+    }
+  }
+  LL_ASSIGN_OR_RETURN(uint64_t slot, TakeLocalSlot());
+  BlockId id = s_->next_block++;
+  Block& b = s_->blocks[id];
+  b.hash = prefix_hash;
+  b.sharers = 1;
+  b.local_slot = static_cast<int64_t>(slot);
+  if (prefix_hash != 0) s_->by_hash[prefix_hash] = id;
+  s_->policy->Touched(id);
+  s_->sequences.at(seq).push_back(id);  // TakeLocalSlot may have rehashed nothing here, but look it up again
+  ++s_->stats.prefix_misses;
+  return AppendResult{id, false};
+}
+
+StatusOr<SequenceId> KvBlockManager::Fork(SequenceId parent) {
+  auto it = s_->sequences.find(parent);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(parent));
+  std::vector<BlockId> table = it->second;
+  for (BlockId id : table) ++s_->blocks.at(id).sharers;
+  SequenceId child = s_->next_sequence++;
+  s_->sequences[child] = std::move(table);
+  return child;
+}
+
+Status KvBlockManager::Free(SequenceId seq) {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  std::vector<BlockId> table = std::move(it->second);
+  s_->sequences.erase(it);
+  for (BlockId id : table) {
+    --s_->blocks.at(id).sharers;
+    DropIfUnused(id);
+  }
+  return Status::Ok();
+}
+
+void KvBlockManager::ReleaseRemote(Block& b) {
+  if (b.remote_slot >= 0) s_->remote_used[static_cast<size_t>(b.remote_slot)] = false;
+  b.remote_slot = -1;
+  b.in_remote = false;
+}
+
+// A block nobody uses and nobody can find again (no prefix hash) is gone.
+void KvBlockManager::DropIfUnused(BlockId id) {
+  Block& b = s_->blocks.at(id);
+  if (b.sharers > 0 || b.hash != 0) return;
+  if (b.local_slot >= 0) {
+    s_->free_local.push_back(static_cast<uint64_t>(b.local_slot));
+    s_->policy->Removed(id);
+  }
+  ReleaseRemote(b);
+  s_->blocks.erase(id);
+  ++s_->stats.dropped;
+}
+
+StatusOr<unsigned char*> KvBlockManager::Data(BlockId block) {
+  auto it = s_->blocks.find(block);
+  if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));
+  if (it->second.local_slot < 0) {
+    return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) +
+                                       " is not resident; Fetch its sequence first");
+  }
+  return s_->local.data() + static_cast<uint64_t>(it->second.local_slot) * o_.shape.block_bytes();
+}
+
+Status KvBlockManager::MarkWritten(BlockId block) {
+  auto it = s_->blocks.find(block);
+  if (it == s_->blocks.end() || it->second.local_slot < 0) {
+    return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) + " is not resident");
+  }
+  it->second.written = true;
+  ReleaseRemote(it->second);  // the remote copy, if any, is stale now
+  s_->policy->Touched(block);
+  return Status::Ok();
+}
+
+StatusOr<uint64_t> KvBlockManager::TakeRemoteRun(uint64_t count) {
+  std::vector<bool>& used = s_->remote_used;
+  const uint64_t n = used.size();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (uint64_t scanned = 0, start = s_->remote_cursor % std::max<uint64_t>(n, 1); scanned < n;) {
+      if (start + count > n) {
+        scanned += n - start;
+        start = 0;
+        continue;
+      }
+      uint64_t run = 0;
+      while (run < count && !used[start + run]) ++run;
+      if (run == count) {
+        for (uint64_t i = 0; i < count; ++i) used[start + i] = true;
+        s_->remote_cursor = start + count;
+        return start;
+      }
+      scanned += run + 1;
+      start += run + 1;
+    }
+    if (attempt == 1) break;
+    // Make room: cached blocks that no sequence uses and that are not
+    // resident leave the remote tier (and the prefix cache).
+    std::vector<BlockId> cold;
+    for (const auto& [id, b] : s_->blocks) {
+      if (b.sharers == 0 && b.local_slot < 0 && b.in_remote) cold.push_back(id);
+    }
+    if (cold.empty()) break;
+    std::sort(cold.begin(), cold.end());  // oldest first
+    for (BlockId id : cold) {
+      Block& b = s_->blocks.at(id);
+      ReleaseRemote(b);
+      if (b.hash != 0) s_->by_hash.erase(b.hash);
+      s_->blocks.erase(id);
+      ++s_->stats.dropped;
+    }
+  }
+  return runtime::ResourceExhausted("kv cache: no run of " + std::to_string(count) +
+                                    " free slots in the remote tier");
+}
+
+Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
+  const uint64_t bb = o_.shape.block_bytes();
+  std::vector<BlockId> todo;
+  for (BlockId id : blocks) {
+    const Block& b = s_->blocks.at(id);
+    if (b.written && !b.in_remote && b.local_slot >= 0) todo.push_back(id);
+  }
+  if (todo.empty()) return Status::Ok();
+  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / bb);
+  std::vector<unsigned char> staging(todo.size() * bb);
+  std::vector<Ticket> tickets;
+  for (size_t i = 0; i < todo.size();) {
+    uint64_t want = std::min<uint64_t>(batch, todo.size() - i);
+    StatusOr<uint64_t> run = TakeRemoteRun(want);
+    while (!run.ok() && want > 1) run = TakeRemoteRun(want /= 2);  // a shorter run, then
+    if (!run.ok()) return run.status();
+    unsigned char* dst = staging.data() + i * bb;
+    for (uint64_t k = 0; k < want; ++k) {
+      Block& b = s_->blocks.at(todo[i + k]);
+      const unsigned char* src = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
+      std::memcpy(dst + k * bb, src, bb);
+      b.checksum = Checksum(src, bb);
+      b.remote_slot = static_cast<int64_t>(*run + k);
+    }
+    LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
+    tickets.push_back(t);
+    for (uint64_t k = 0; k < want; ++k) s_->blocks.at(todo[i + k]).in_remote = true;
+    s_->stats.bytes_offloaded += want * bb;
+    ++s_->stats.offload_transfers;
+    i += want;
+  }
+  Status result = Status::Ok();
+  for (Ticket t : tickets) {
+    Status st = remote_->Wait(t);
+    if (!st.ok() && result.ok()) result = st;
+  }
+  if (!result.ok()) {
+    // Nothing was lost: the local copies are still there. Forget the
+    // remote copies that may not have landed.
+    for (BlockId id : todo) ReleaseRemote(s_->blocks.at(id));
+  }
+  return result;
+}
+
+Status KvBlockManager::EvictTo(uint64_t keep) {
+  auto evictable = [&](BlockId id) {
+    const Block& b = s_->blocks.at(id);
+    return b.local_slot >= 0 && !b.pinned && b.written;
+  };
+  auto sharers = [&](BlockId id) { return s_->blocks.at(id).sharers; };
+  while (local_used() > keep) {
+    std::vector<BlockId> victims = s_->policy->Victims(local_used() - keep, evictable, sharers);
+    if (victims.empty()) break;
+    LL_RETURN_IF_ERROR(WriteBack(victims));
+    for (BlockId id : victims) {
+      Block& b = s_->blocks.at(id);
+      s_->free_local.push_back(static_cast<uint64_t>(b.local_slot));
+      b.local_slot = -1;
+      s_->policy->Removed(id);
+      ++s_->stats.evictions;
+    }
+  }
+  return Status::Ok();
+}
+
+Status KvBlockManager::Offload(SequenceId seq) {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  return WriteBack(it->second);
+}
+
+StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  const std::vector<BlockId> table = it->second;
+  const uint64_t bb = o_.shape.block_bytes();
+  for (BlockId id : table) s_->blocks.at(id).pinned = true;
+  struct Unpin {
+    KvBlockManager* kv;
+    const std::vector<BlockId>& table;
+    ~Unpin() {
+      for (BlockId id : table) {
+        if (auto b = kv->s_->blocks.find(id); b != kv->s_->blocks.end()) b->second.pinned = false;
+      }
+    }
+  } unpin{this, table};
+  std::vector<BlockId> missing, lost;
+  for (BlockId id : table) {
+    Block& b = s_->blocks.at(id);
+    if (b.local_slot >= 0) {
+      s_->policy->Touched(id);
+    } else if (std::find(missing.begin(), missing.end(), id) == missing.end()) {
+      missing.push_back(id);
+    }
+  }
+  for (BlockId id : missing) {
+    LL_ASSIGN_OR_RETURN(uint64_t slot, TakeLocalSlot());
+    s_->blocks.at(id).local_slot = static_cast<int64_t>(slot);
+  }
+  // Consecutive remote slots travel together.
+  std::vector<BlockId> readable;
+  for (BlockId id : missing) {
+    Block& b = s_->blocks.at(id);
+    if (b.in_remote) {
+      readable.push_back(id);
+    } else {
+      b.written = false;  // the contents are gone: recompute
+      lost.push_back(id);
+    }
+  }
+  std::sort(readable.begin(), readable.end(), [&](BlockId a, BlockId b) {
+    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
+  });
+  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / bb);
+  std::vector<unsigned char> staging(readable.size() * bb);
+  struct Run {
+    size_t first, count;
+    Ticket ticket;
+    Status status;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < readable.size();) {
+    size_t n = 1;
+    while (i + n < readable.size() && n < batch &&
+           s_->blocks.at(readable[i + n]).remote_slot ==
+               s_->blocks.at(readable[i]).remote_slot + int64_t(n)) {
+      ++n;
+    }
+    Run run{i, n, {}, Status::Ok()};
+    StatusOr<Ticket> t = remote_->Read(static_cast<uint64_t>(s_->blocks.at(readable[i]).remote_slot), n,
+                                       staging.data() + i * bb);
+    if (t.ok()) {
+      run.ticket = *t;
+    } else {
+      run.status = t.status();
+    }
+    runs.push_back(run);
+    ++s_->stats.fetch_transfers;
+    i += n;
+  }
+  for (Run& run : runs) {
+    if (run.status.ok()) run.status = remote_->Wait(run.ticket);
+    for (size_t k = run.first; k < run.first + run.count; ++k) {
+      Block& b = s_->blocks.at(readable[k]);
+      const unsigned char* src = staging.data() + k * bb;
+      bool good = run.status.ok() && Checksum(src, bb) == b.checksum;
+      if (run.status.ok() && !good) ++s_->stats.checksum_failures;
+      if (good) {
+        std::memcpy(s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb, src, bb);
+        b.written = true;
+        s_->stats.bytes_fetched += bb;
+      } else {
+        ReleaseRemote(b);
+        b.written = false;
+        lost.push_back(readable[k]);
+      }
+    }
+  }
+  for (BlockId id : missing) s_->policy->Touched(id);
+  s_->stats.lost_blocks += lost.size();
+  return lost;
+}
+
+}  // namespace lightloop::memory_offload

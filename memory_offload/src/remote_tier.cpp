@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/memory_offload/remote_tier.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace lightloop::memory_offload {
+
+HostTier::HostTier(uint64_t slots, uint64_t slot_bytes)
+    : slots_(slots), slot_bytes_(slot_bytes), bytes_(slots * slot_bytes) {}
+
+StatusOr<Ticket> HostTier::Write(uint64_t first, uint64_t count, const void* src) {
+  if (first + count > slots_) return runtime::OutOfRange("host tier: slots past the end");
+  std::memcpy(bytes_.data() + first * slot_bytes_, src, count * slot_bytes_);
+  return Ticket{};
+}
+
+StatusOr<Ticket> HostTier::Read(uint64_t first, uint64_t count, void* dst) {
+  if (first + count > slots_) return runtime::OutOfRange("host tier: slots past the end");
+  std::memcpy(dst, bytes_.data() + first * slot_bytes_, count * slot_bytes_);
+  return Ticket{};
+}
+
+StatusOr<std::unique_ptr<MemnodeTier>> MemnodeTier::Create(std::vector<runtime::RemoteMemoryClient*> clients,
+                                                           uint64_t slot_bytes, uint64_t slots,
+                                                           uint64_t stripe_slots) {
+  if (clients.empty()) return runtime::InvalidArgument("memnode tier: no memnode client");
+  if (slot_bytes == 0 || slots == 0 || stripe_slots == 0) {
+    return runtime::InvalidArgument("memnode tier: slot size, slots and stripe must be positive");
+  }
+  std::unique_ptr<MemnodeTier> tier(new MemnodeTier());
+  tier->clients_ = std::move(clients);
+  tier->slots_ = slots;
+  tier->slot_bytes_ = slot_bytes;
+  tier->stripe_ = stripe_slots;
+  // Whole stripes per memnode, enough for every slot.
+  uint64_t stripes = (slots + stripe_slots - 1) / stripe_slots;
+  uint64_t per_client = (stripes + tier->clients_.size() - 1) / tier->clients_.size() * stripe_slots;
+  for (runtime::RemoteMemoryClient* c : tier->clients_) {
+    LL_ASSIGN_OR_RETURN(runtime::RemoteRegion r, c->Allocate(per_client * slot_bytes, "kv-cache"));
+    tier->regions_.push_back(r);
+  }
+  return tier;
+}
+
+MemnodeTier::~MemnodeTier() {
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    (void)clients_[i]->WaitAll();
+    (void)clients_[i]->Free(regions_[i]);
+  }
+}
+
+StatusOr<Ticket> MemnodeTier::Start(bool write, uint64_t first, uint64_t count, unsigned char* buf) {
+  if (first + count > slots_) return runtime::OutOfRange("memnode tier: slots past the end");
+  std::vector<std::pair<size_t, runtime::OpHandle>> ops;
+  const uint64_t k = clients_.size();
+  for (uint64_t s = first; s < first + count;) {
+    // The run of slots that stays in one stripe (one memnode, contiguous).
+    uint64_t stripe = s / stripe_, n = std::min(first + count, (stripe + 1) * stripe_) - s;
+    size_t client = static_cast<size_t>(stripe % k);
+    uint64_t offset = ((stripe / k) * stripe_ + s % stripe_) * slot_bytes_;
+    unsigned char* p = buf + (s - first) * slot_bytes_;
+    runtime::RemoteMemoryClient* c = clients_[client];
+    LL_ASSIGN_OR_RETURN(runtime::OpHandle op, write ? c->Write(regions_[client], offset, p, n * slot_bytes_)
+                                                    : c->Read(regions_[client], offset, p, n * slot_bytes_));
+    ops.emplace_back(client, op);
+    s += n;
+  }
+  Ticket t{next_ticket_++};
+  pending_.emplace_back(t.id, std::move(ops));
+  return t;
+}
+
+StatusOr<Ticket> MemnodeTier::Write(uint64_t first, uint64_t count, const void* src) {
+  // The client only reads from the buffer of a write.
+  return Start(true, first, count, static_cast<unsigned char*>(const_cast<void*>(src)));
+}
+
+StatusOr<Ticket> MemnodeTier::Read(uint64_t first, uint64_t count, void* dst) {
+  return Start(false, first, count, static_cast<unsigned char*>(dst));
+}
+
+Status MemnodeTier::Wait(Ticket ticket) {
+  auto it =
+      std::find_if(pending_.begin(), pending_.end(), [&](const auto& p) { return p.first == ticket.id; });
+  if (it == pending_.end()) return runtime::NotFound("memnode tier: unknown ticket");
+  Status first_error = Status::Ok();
+  for (auto [client, op] : it->second) {
+    Status s = clients_[client]->Wait(op);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  pending_.erase(it);
+  return first_error;
+}
+
+}  // namespace lightloop::memory_offload

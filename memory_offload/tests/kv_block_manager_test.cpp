@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+// The paged KV cache over a host-memory remote tier: contents survive
+// eviction and fetch, prefixes are reused, watermarks hold, batches are
+// coalesced, corrupted remote copies are caught, each eviction policy
+// behaves as named; and a property test drives random allocate / append /
+// fork / free / evict / fetch sequences against a reference model.
+#include "lightloop/memory_offload/kv_block_manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "eviction/i_eviction_policy.h"
+
+namespace lightloop::memory_offload {
+namespace {
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                           \
+  auto LL_CONCAT(ll_v_, __LINE__) = (expr);                                                       \
+  ASSERT_TRUE(LL_CONCAT(ll_v_, __LINE__).ok()) << LL_CONCAT(ll_v_, __LINE__).status().ToString(); \
+  lhs = std::move(LL_CONCAT(ll_v_, __LINE__)).value()
+#define ASSERT_OK(expr)                                \
+  do {                                                 \
+    const ::lightloop::runtime::Status ll_s_ = (expr); \
+    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString();       \
+  } while (0)
+
+// 2 layers x 1 head x 8 dims x 2 bytes x 4 tokens x K,V = 256 bytes a block.
+KvShape SmallShape() {
+  return {.layers = 2, .kv_heads = 1, .head_dim = 8, .dtype_bytes = 2, .block_tokens = 4};
+}
+
+// The contents a block named `seed` must hold.
+void Fill(unsigned char* p, uint64_t n, uint64_t seed) {
+  std::mt19937_64 g(seed * 0x9e3779b97f4a7c15ull + 1);
+  for (uint64_t i = 0; i < n; ++i) p[i] = static_cast<unsigned char>(g());
+}
+
+bool Holds(const unsigned char* p, uint64_t n, uint64_t seed) {
+  std::vector<unsigned char> want(n);
+  Fill(want.data(), n, seed);
+  return std::equal(want.begin(), want.end(), p);
+}
+
+struct Harness {
+  HostTier* host = nullptr;
+  std::unique_ptr<KvBlockManager> kv;
+};
+
+Harness Make(KvBlockManager::Options o, uint64_t remote_slots = 256) {
+  o.shape = SmallShape();
+  auto tier = std::make_unique<HostTier>(remote_slots, o.shape.block_bytes());
+  Harness h;
+  h.host = tier.get();
+  auto kv = KvBlockManager::Create(o, std::move(tier));
+  EXPECT_TRUE(kv.ok()) << kv.status().ToString();
+  if (kv.ok()) h.kv = std::move(kv).value();
+  return h;
+}
+
+// Appends a block and, on a miss, computes it: fills it with `seed`'s bytes.
+BlockId Append(KvBlockManager& kv, SequenceId s, uint64_t hash, uint64_t seed, bool* hit = nullptr) {
+  auto r = kv.AppendBlock(s, hash);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return 0;
+  if (hit) *hit = r->prefix_hit;
+  if (!r->prefix_hit) {
+    Fill(*kv.Data(r->block), kv.options().shape.block_bytes(), seed);
+    EXPECT_TRUE(kv.MarkWritten(r->block).ok());
+  }
+  return r->block;
+}
+
+TEST(KvBlockManager, ContentsSurviveEvictionAndFetch) {
+  Harness h = Make({.local_blocks = 8});
+  KvBlockManager& kv = *h.kv;
+  const uint64_t bb = kv.options().shape.block_bytes();
+  std::vector<SequenceId> seqs;
+  for (int s = 0; s < 4; ++s) {
+    seqs.push_back(kv.NewSequence());
+    for (int b = 0; b < 6; ++b) Append(kv, seqs.back(), 0, s * 100 + b);
+  }
+  EXPECT_LE(kv.local_used(), 8u);
+  EXPECT_GT(kv.stats().evictions, 0u);
+  for (int s = 0; s < 4; ++s) {
+    ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(seqs[s]));
+    EXPECT_TRUE(lost.empty());
+    const std::vector<BlockId>& table = kv.BlockTable(seqs[s]);
+    for (int b = 0; b < 6; ++b) {
+      ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(table[b]));
+      EXPECT_TRUE(Holds(p, bb, s * 100 + b)) << "sequence " << s << " block " << b;
+    }
+  }
+  KvStats st = kv.stats();
+  EXPECT_EQ(st.bytes_fetched % bb, 0u);
+  EXPECT_GT(st.bytes_fetched, 0u);
+  EXPECT_EQ(st.checksum_failures, 0u);
+}
+
+TEST(KvBlockManager, KnownPrefixesAreReusedNotRecomputed) {
+  Harness h = Make({.local_blocks = 16});
+  KvBlockManager& kv = *h.kv;
+  SequenceId a = kv.NewSequence(), b = kv.NewSequence();
+  for (uint64_t i = 1; i <= 4; ++i) Append(kv, a, 1000 + i, i);
+  uint64_t used = kv.local_used();
+  bool hit = false;
+  for (uint64_t i = 1; i <= 4; ++i) {
+    Append(kv, b, 1000 + i, 999, &hit);  // a hit must not be refilled
+    EXPECT_TRUE(hit) << i;
+  }
+  Append(kv, b, 2000, 5, &hit);
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(kv.local_used(), used + 1);
+  EXPECT_EQ(kv.stats().prefix_hits, 4u);
+  EXPECT_EQ(kv.stats().prefix_misses, 5u);
+  // A freed sequence's blocks stay cached for the next request.
+  ASSERT_OK(kv.Free(a));
+  ASSERT_OK(kv.Free(b));
+  SequenceId c = kv.NewSequence();
+  Append(kv, c, 1001, 0, &hit);
+  EXPECT_TRUE(hit);
+  ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(kv.BlockTable(c)[0]));
+  EXPECT_TRUE(Holds(p, kv.options().shape.block_bytes(), 1));
+}
+
+TEST(KvBlockManager, WatermarksBoundTheLocalTier) {
+  Harness h = Make({.local_blocks = 20, .high_watermark = 0.9, .low_watermark = 0.5});
+  KvBlockManager& kv = *h.kv;
+  SequenceId s = kv.NewSequence();
+  for (int b = 0; b < 18; ++b) Append(kv, s, 0, b);
+  EXPECT_EQ(kv.local_used(), 18u);
+  Append(kv, s, 0, 18);  // the 19th block crosses 90 %: down to 50 % first
+  EXPECT_EQ(kv.local_used(), 11u);
+  EXPECT_EQ(kv.stats().evictions, 8u);
+}
+
+TEST(KvBlockManager, SmallBlocksTravelInCoalescedTransfers) {
+  // 8 blocks of 256 B per transfer.
+  Harness h = Make({.local_blocks = 64, .coalesce_bytes = 2048});
+  KvBlockManager& kv = *h.kv;
+  SequenceId s = kv.NewSequence();
+  for (int b = 0; b < 16; ++b) Append(kv, s, 0, b);
+  ASSERT_OK(kv.Offload(s));
+  EXPECT_EQ(kv.stats().offload_transfers, 2u);
+  EXPECT_EQ(kv.stats().bytes_offloaded, 16u * 256);
+  ASSERT_OK(kv.EvictTo(0));
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  EXPECT_EQ(kv.stats().fetch_transfers, 2u);
+  EXPECT_EQ(kv.stats().offload_transfers, 2u) << "blocks already offloaded are not written again";
+}
+
+TEST(KvBlockManager, ACorruptedRemoteCopyIsLostAndRecomputed) {
+  Harness h = Make({.local_blocks = 8});
+  KvBlockManager& kv = *h.kv;
+  const uint64_t bb = kv.options().shape.block_bytes();
+  SequenceId s = kv.NewSequence();
+  for (int b = 0; b < 4; ++b) Append(kv, s, 0, b);
+  ASSERT_OK(kv.EvictTo(0));
+  // Flip one byte of every stored slot's second block... of the whole tier.
+  std::vector<unsigned char>& stored = h.host->bytes();
+  BlockId victim = kv.BlockTable(s)[2];
+  bool flipped = false;
+  for (uint64_t slot = 0; slot < 256 && !flipped; ++slot) {
+    std::vector<unsigned char> want(bb);
+    Fill(want.data(), bb, 2);
+    if (std::equal(want.begin(), want.end(), stored.begin() + static_cast<long>(slot * bb))) {
+      stored[slot * bb + 17] ^= 0x40;
+      flipped = true;
+    }
+  }
+  ASSERT_TRUE(flipped);
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+  EXPECT_THAT(lost, ::testing::ElementsAre(victim));
+  EXPECT_EQ(kv.stats().checksum_failures, 1u);
+  // The good blocks came back; the lost one is resident, to be recomputed.
+  for (int b : {0, 1, 3}) EXPECT_TRUE(Holds(*kv.Data(kv.BlockTable(s)[b]), bb, b));
+  Fill(*kv.Data(victim), bb, 2);
+  ASSERT_OK(kv.MarkWritten(victim));
+  ASSERT_OK(kv.EvictTo(0));
+  ASSERT_OK_AND_ASSIGN(lost, kv.Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  EXPECT_TRUE(Holds(*kv.Data(victim), bb, 2));
+}
+
+TEST(EvictionPolicies, LruTakesTheLeastRecentlyUsed) {
+  Harness h = Make({.local_blocks = 4, .high_watermark = 1.0, .low_watermark = 0.75, .eviction = "lru"});
+  KvBlockManager& kv = *h.kv;
+  SequenceId a = kv.NewSequence(), b = kv.NewSequence();
+  BlockId a0 = Append(kv, a, 0, 1);
+  BlockId b0 = Append(kv, b, 0, 2);
+  Append(kv, a, 0, 3);
+  Append(kv, b, 0, 4);
+  ASSERT_OK_AND_ASSIGN(auto lost, kv.Fetch(a));  // touches a's blocks
+  Append(kv, a, 0, 5);                           // full: one block must go
+  EXPECT_FALSE(kv.IsResident(b0));
+  EXPECT_TRUE(kv.IsResident(a0));
+}
+
+TEST(EvictionPolicies, PrefixAwareKeepsSharedBlocks) {
+  Harness h =
+      Make({.local_blocks = 4, .high_watermark = 1.0, .low_watermark = 0.75, .eviction = "prefix_aware"});
+  KvBlockManager& kv = *h.kv;
+  SequenceId a = kv.NewSequence();
+  BlockId shared = Append(kv, a, 77, 1);  // the system prompt, oldest
+  ASSERT_OK_AND_ASSIGN(SequenceId b, kv.Fork(a));
+  ASSERT_OK_AND_ASSIGN(SequenceId c, kv.Fork(a));
+  BlockId own = Append(kv, b, 0, 2);
+  Append(kv, c, 0, 3);
+  Append(kv, a, 0, 4);
+  Append(kv, a, 0, 5);  // full: the least shared, least recent goes
+  EXPECT_TRUE(kv.IsResident(shared)) << "shared by three sequences";
+  EXPECT_FALSE(kv.IsResident(own));
+}
+
+TEST(EvictionPolicies, EveryRegisteredPolicyWorksByName) {
+  std::vector<std::string> names = EvictionPolicies();
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"lru", "prefix_aware"}));
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    Harness h = Make({.local_blocks = 4, .eviction = name});
+    ASSERT_NE(h.kv, nullptr);
+    std::vector<SequenceId> seqs;
+    for (int s = 0; s < 4; ++s) {
+      seqs.push_back(h.kv->NewSequence());
+      for (int b = 0; b < 2; ++b) Append(*h.kv, seqs.back(), 0, s * 10 + b);
+    }
+    for (int s = 0; s < 4; ++s) {
+      ASSERT_OK_AND_ASSIGN(auto lost, h.kv->Fetch(seqs[s]));
+      EXPECT_TRUE(lost.empty());
+      EXPECT_TRUE(Holds(*h.kv->Data(h.kv->BlockTable(seqs[s])[1]), 256, s * 10 + 1));
+    }
+    EXPECT_GT(h.kv->stats().evictions, 0u);
+  }
+  auto bad = KvBlockManager::Create({.shape = SmallShape(), .eviction = "lfu"},
+                                    std::make_unique<HostTier>(8, SmallShape().block_bytes()));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().ToString(), ::testing::HasSubstr("'lfu' is not one of: lru, prefix_aware"));
+}
+
+// Random operations against a reference model: which contents each
+// sequence's blocks must hold. After every Fetch, every block must hold
+// exactly them; the local tier never exceeds its slots.
+class KvProperty : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(KvProperty, RandomOperationsMatchTheReference) {
+  std::mt19937_64 rng(GetParam());
+  const std::vector<std::string> policies = {"lru", "prefix_aware"};
+  Harness h = Make({.local_blocks = 12 + rng() % 20,
+                    .high_watermark = 0.9,
+                    .low_watermark = 0.6,
+                    .eviction = policies[rng() % 2],
+                    .coalesce_bytes = 256 * (1 + rng() % 8)},
+                   512);
+  KvBlockManager& kv = *h.kv;
+  const uint64_t bb = kv.options().shape.block_bytes();
+  // Reference: per sequence, the seed of each block's contents. A block
+  // named by a prefix hash holds that prefix's contents (seed = hash).
+  std::map<SequenceId, std::vector<uint64_t>> ref;
+  uint64_t fresh = 1;
+  for (int step = 0; step < 1500; ++step) {
+    int op = static_cast<int>(rng() % 100);
+    if (ref.empty() || op < 10) {
+      ref[kv.NewSequence()];
+    } else {
+      auto it = std::next(ref.begin(), static_cast<long>(rng() % ref.size()));
+      SequenceId s = it->first;
+      if (op < 55) {
+        // Shared prefixes: hashes chain the previous block's.
+        bool shareable = rng() % 2;
+        uint64_t prev = it->second.empty() ? 0 : it->second.back();
+        uint64_t hash = shareable ? (prev * 31 + 7 + rng() % 2) % 100000 + 1 : 0;
+        uint64_t seed = hash != 0 ? hash : 1000000 + fresh++;
+        auto r = kv.AppendBlock(s, hash);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        if (!r->prefix_hit) {
+          Fill(*kv.Data(r->block), bb, seed);
+          ASSERT_OK(kv.MarkWritten(r->block));
+        }
+        it->second.push_back(seed);
+      } else if (op < 62) {
+        ASSERT_OK_AND_ASSIGN(SequenceId child, kv.Fork(s));
+        ref[child] = it->second;
+      } else if (op < 72) {
+        ASSERT_OK(kv.Free(s));
+        ref.erase(it);
+      } else if (op < 78) {
+        ASSERT_OK(kv.EvictTo(rng() % (kv.options().local_blocks + 1)));
+      } else if (op < 82) {
+        ASSERT_OK(kv.Offload(s));
+      } else if (it->second.size() * 10 < kv.options().local_blocks * 6) {  // fits beside the watermark
+        ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+        ASSERT_TRUE(lost.empty()) << "nothing corrupts the host tier here";
+        const std::vector<BlockId>& table = kv.BlockTable(s);
+        ASSERT_EQ(table.size(), it->second.size());
+        for (size_t b = 0; b < table.size(); ++b) {
+          ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(table[b]));
+          ASSERT_TRUE(Holds(p, bb, it->second[b])) << "step " << step << " block " << b;
+        }
+      }
+    }
+    ASSERT_LE(kv.local_used(), kv.options().local_blocks);
+  }
+  KvStats st = kv.stats();
+  EXPECT_GT(st.evictions, 0u);
+  EXPECT_GT(st.bytes_fetched, 0u);
+  EXPECT_EQ(st.checksum_failures, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, KvProperty, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8));
+
+}  // namespace
+}  // namespace lightloop::memory_offload
