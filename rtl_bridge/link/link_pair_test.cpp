@@ -71,6 +71,25 @@ TEST(LinkPairTest, ForcedBitFlipCostsExactlyOneNakAndOneReplay) {
   EXPECT_EQ(c.timeout_replays, 0u);
 }
 
+TEST(LinkPairTest, TimerRecoversWhenTheReplayIsAlsoCorrupted) {
+  // The receiver does not NAK again while a NAK is outstanding, so a corrupted
+  // replay is recovered by ll_tx's timer.
+  LinkPair link({.fwd_latency = 6, .rev_latency = 6, .timeout_cycles = 100});
+  std::vector<uint64_t> sent = SendRandom(link, 40, 8);
+  link.Run(10);
+  link.FlipBitOfNextFlit(20);
+  while (link.counters().nak_replays == 0) link.Run(1);
+  link.Run(1);                 // the flit chosen before the NAK was seen
+  link.FlipBitOfNextFlit(30);  // the first flit of the replay
+  link.RunUntilDelivered(10'000);
+  EXPECT_EQ(link.received(), sent);
+  LinkCounters c = link.counters();
+  EXPECT_EQ(c.crc_errors, 2u);
+  EXPECT_EQ(c.naks_sent, 1u);
+  EXPECT_EQ(c.nak_replays, 1u);
+  EXPECT_EQ(c.timeout_replays, 1u);
+}
+
 TEST(LinkPairTest, EveryFlipOfAFlitBitIsCaught) {
   for (unsigned bit = 0; bit < 104; bit += 7) {
     LinkPair link({.fwd_latency = 3, .rev_latency = 3});
