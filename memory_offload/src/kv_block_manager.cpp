@@ -48,13 +48,23 @@ KvBlockManager::KvBlockManager(const Options& options, std::unique_ptr<RemoteTie
 
 KvBlockManager::~KvBlockManager() = default;
 
+StatusOr<uint64_t> KvBlockManager::RemoteSlotBytes(const Options& o) {
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<KvCodec> codec, MakeKvCodec(o.codec));
+  if (!codec->lossless() && o.shape.dtype_bytes != 2) {
+    return runtime::InvalidArgument("kv cache: codec '" + o.codec + "' encodes 2-byte (bf16) values, not " +
+                                    std::to_string(o.shape.dtype_bytes) + "-byte ones");
+  }
+  return codec->EncodedBytes(o.shape.block_bytes() / 2);
+}
+
 StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& o,
                                                                  std::unique_ptr<RemoteTier> remote) {
   if (!remote) return runtime::InvalidArgument("kv cache: no remote tier");
-  if (remote->slot_bytes() != o.shape.block_bytes()) {
+  LL_ASSIGN_OR_RETURN(uint64_t slot_bytes, RemoteSlotBytes(o));
+  if (remote->slot_bytes() != slot_bytes) {
     return runtime::InvalidArgument("kv cache: the remote tier's slots are " +
-                                    std::to_string(remote->slot_bytes()) + " bytes, blocks are " +
-                                    std::to_string(o.shape.block_bytes()));
+                                    std::to_string(remote->slot_bytes()) + " bytes; blocks need " +
+                                    std::to_string(slot_bytes) + " (codec " + o.codec + ")");
   }
   if (o.local_blocks == 0) return runtime::InvalidArgument("kv cache: local_blocks must be positive");
   if (!(o.low_watermark >= 0 && o.low_watermark < o.high_watermark && o.high_watermark <= 1)) {
@@ -62,6 +72,9 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   }
   LL_ASSIGN_OR_RETURN(std::unique_ptr<EvictionPolicy> policy, MakeEvictionPolicy(o.eviction));
   std::unique_ptr<KvBlockManager> kv(new KvBlockManager(o, std::move(remote)));
+  LL_ASSIGN_OR_RETURN(kv->codec_, MakeKvCodec(o.codec));
+  kv->codec_->SetScaleGroup(o.codec_scale_group);
+  kv->slot_bytes_ = slot_bytes;
   State& s = *kv->s_;
   s.policy = std::move(policy);
   s.local.resize(o.local_blocks * o.shape.block_bytes());
@@ -250,26 +263,28 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
     if (b.written && !b.in_remote && b.local_slot >= 0) todo.push_back(id);
   }
   if (todo.empty()) return Status::Ok();
-  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / bb);
-  std::vector<unsigned char> staging(todo.size() * bb);
+  const uint64_t sb = slot_bytes_;
+  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
+  std::vector<unsigned char> staging(todo.size() * sb);
   std::vector<Ticket> tickets;
   for (size_t i = 0; i < todo.size();) {
     uint64_t want = std::min<uint64_t>(batch, todo.size() - i);
     StatusOr<uint64_t> run = TakeRemoteRun(want);
     while (!run.ok() && want > 1) run = TakeRemoteRun(want /= 2);  // a shorter run, then
     if (!run.ok()) return run.status();
-    unsigned char* dst = staging.data() + i * bb;
+    unsigned char* dst = staging.data() + i * sb;
     for (uint64_t k = 0; k < want; ++k) {
       Block& b = s_->blocks.at(todo[i + k]);
       const unsigned char* src = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
-      std::memcpy(dst + k * bb, src, bb);
-      b.checksum = Checksum(src, bb);
+      codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
+      b.checksum = Checksum(dst + k * sb, sb);
       b.remote_slot = static_cast<int64_t>(*run + k);
     }
     LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
     tickets.push_back(t);
     for (uint64_t k = 0; k < want; ++k) s_->blocks.at(todo[i + k]).in_remote = true;
-    s_->stats.bytes_offloaded += want * bb;
+    s_->stats.bytes_offloaded += want * sb;
+    s_->stats.bytes_saved += want * (bb - std::min(bb, sb));
     ++s_->stats.offload_transfers;
     i += want;
   }
@@ -355,8 +370,9 @@ StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
   std::sort(readable.begin(), readable.end(), [&](BlockId a, BlockId b) {
     return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
   });
-  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / bb);
-  std::vector<unsigned char> staging(readable.size() * bb);
+  const uint64_t sb = slot_bytes_;
+  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
+  std::vector<unsigned char> staging(readable.size() * sb);
   struct Run {
     size_t first, count;
     Ticket ticket;
@@ -372,7 +388,7 @@ StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
     }
     Run run{i, n, {}, Status::Ok()};
     StatusOr<Ticket> t = remote_->Read(static_cast<uint64_t>(s_->blocks.at(readable[i]).remote_slot), n,
-                                       staging.data() + i * bb);
+                                       staging.data() + i * sb);
     if (t.ok()) {
       run.ticket = *t;
     } else {
@@ -386,13 +402,14 @@ StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
     if (run.status.ok()) run.status = remote_->Wait(run.ticket);
     for (size_t k = run.first; k < run.first + run.count; ++k) {
       Block& b = s_->blocks.at(readable[k]);
-      const unsigned char* src = staging.data() + k * bb;
-      bool good = run.status.ok() && Checksum(src, bb) == b.checksum;
+      const unsigned char* src = staging.data() + k * sb;
+      bool good = run.status.ok() && Checksum(src, sb) == b.checksum;
       if (run.status.ok() && !good) ++s_->stats.checksum_failures;
       if (good) {
-        std::memcpy(s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb, src, bb);
+        unsigned char* dst = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
+        codec_->Decode(src, bb / 2, reinterpret_cast<uint16_t*>(dst));
         b.written = true;
-        s_->stats.bytes_fetched += bb;
+        s_->stats.bytes_fetched += sb;
       } else {
         ReleaseRemote(b);
         b.written = false;

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -51,7 +52,9 @@ struct Harness {
 
 Harness Make(KvBlockManager::Options o, uint64_t remote_slots = 256) {
   o.shape = SmallShape();
-  auto tier = std::make_unique<HostTier>(remote_slots, o.shape.block_bytes());
+  auto slot = KvBlockManager::RemoteSlotBytes(o);
+  EXPECT_TRUE(slot.ok()) << slot.status().ToString();
+  auto tier = std::make_unique<HostTier>(remote_slots, slot.ok() ? *slot : 0);
   Harness h;
   h.host = tier.get();
   auto kv = KvBlockManager::Create(o, std::move(tier));
@@ -183,6 +186,42 @@ TEST(KvBlockManager, ACorruptedRemoteCopyIsLostAndRecomputed) {
   ASSERT_OK_AND_ASSIGN(lost, kv.Fetch(s));
   EXPECT_TRUE(lost.empty());
   EXPECT_TRUE(Holds(*kv.Data(victim), bb, 2));
+}
+
+TEST(KvBlockManager, ACodecShrinksWhatCrossesTheLink) {
+  Harness h = Make({.local_blocks = 8, .codec = "int8"});
+  KvBlockManager& kv = *h.kv;
+  const uint64_t bb = kv.options().shape.block_bytes();
+  ASSERT_OK_AND_ASSIGN(uint64_t slot, KvBlockManager::RemoteSlotBytes(kv.options()));
+  EXPECT_EQ(slot, bb / 2 + 4) << "one byte a value and one scale";
+  // Smooth values (bf16) so that the error bound is easy to state.
+  SequenceId s = kv.NewSequence();
+  std::vector<std::vector<uint16_t>> want;
+  for (int b = 0; b < 4; ++b) {
+    ASSERT_OK_AND_ASSIGN(AppendResult r, kv.AppendBlock(s, 0));
+    auto* v = reinterpret_cast<uint16_t*>(*kv.Data(r.block));
+    want.emplace_back(bb / 2);
+    for (uint64_t i = 0; i < bb / 2; ++i) want.back()[i] = v[i] = FloatToBf16(std::sin(0.1f * i + b));
+    ASSERT_OK(kv.MarkWritten(r.block));
+  }
+  ASSERT_OK(kv.EvictTo(0));
+  EXPECT_EQ(kv.stats().bytes_offloaded, 4 * slot);
+  EXPECT_EQ(kv.stats().bytes_saved, 4 * (bb - slot));
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  bool all_exact = true;
+  for (int b = 0; b < 4; ++b) {
+    auto* v = reinterpret_cast<uint16_t*>(*kv.Data(kv.BlockTable(s)[b]));
+    for (uint64_t i = 0; i < bb / 2; ++i) {
+      float x = Bf16ToFloat(want[b][i]), y = Bf16ToFloat(v[i]);
+      ASSERT_LE(std::fabs(x - y), 1.0f / 127 / 2 + std::fabs(x) / 256 + 1e-6f)
+          << "block " << b << " value " << i;
+      all_exact = all_exact && x == y;
+    }
+  }
+  EXPECT_FALSE(all_exact) << "int8 is lossy: the values came back through it";
+  auto bad = KvBlockManager::RemoteSlotBytes({.shape = {.dtype_bytes = 4}, .codec = "fp8_e4m3"});
+  EXPECT_FALSE(bad.ok());
 }
 
 TEST(EvictionPolicies, LruTakesTheLeastRecentlyUsed) {

@@ -14,6 +14,8 @@
 //   is written back first; victims are written in batches of consecutive
 //   remote slots up to `coalesce_bytes`, so small blocks travel as large
 //   transfers.
+// - Codecs: blocks may be encoded on the way out (fp8, int8, int4) and
+//   decoded on the way back; the bytes saved on the link are counted.
 // - Integrity: each offloaded block's XXH3-64 checksum is kept and verified
 //   when it is fetched; a block whose remote copy fails the check (or whose
 //   read fails) is reported lost and the caller recomputes it. Wrong data is
@@ -33,6 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lightloop/memory_offload/kv_codec.h"
 #include "lightloop/memory_offload/remote_tier.h"
 
 namespace lightloop::memory_offload {
@@ -63,6 +66,7 @@ struct KvStats {
   uint64_t offload_transfers = 0, fetch_transfers = 0;
   uint64_t prefix_hits = 0, prefix_misses = 0;
   uint64_t evictions = 0, dropped = 0;  // dropped: left both tiers
+  uint64_t bytes_saved = 0;             // by the codec, on the way out
   uint64_t checksum_failures = 0, lost_blocks = 0;
 };
 
@@ -75,9 +79,16 @@ class KvBlockManager {
     double low_watermark = 0.80;   // ...and stops here
     std::string eviction = "lru";
     uint64_t coalesce_bytes = 2 << 20;  // largest batch per transfer
+    // How blocks look in the remote tier (kv_codec.h); lossy codecs need
+    // 2-byte (bf16) values.
+    std::string codec = "none";
+    size_t codec_scale_group = 0;  // values per scale: 0 per block, head_dim per head
   };
 
-  // The tier's slot size must be the block size.
+  // The remote tier's slot size for these options: a block after the codec.
+  static StatusOr<uint64_t> RemoteSlotBytes(const Options& options);
+
+  // The tier's slots must be RemoteSlotBytes(options).
   static StatusOr<std::unique_ptr<KvBlockManager>> Create(const Options& options,
                                                           std::unique_ptr<RemoteTier> remote);
   ~KvBlockManager();
@@ -122,6 +133,8 @@ class KvBlockManager {
   void DropIfUnused(BlockId id);
 
   Options o_;
+  std::unique_ptr<KvCodec> codec_;
+  uint64_t slot_bytes_ = 0;  // of the remote tier
   std::unique_ptr<RemoteTier> remote_;
   struct State;
   std::unique_ptr<State> s_;
