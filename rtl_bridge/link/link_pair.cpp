@@ -4,6 +4,8 @@
 
 #include <deque>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
 #include "Vll_lane.h"
 #include "Vll_rx.h"
@@ -37,6 +39,23 @@ struct Block {
 template <typename Dst, typename Src>
 void CopyWide(Dst& dst, const Src& src) {
   for (int i = 0; i < kFlitWords; ++i) dst[i] = src[i];
+}
+
+void CheckRange(const char* key, uint32_t value, uint32_t lo, uint32_t hi) {
+  if (value < lo || value > hi) {
+    throw std::invalid_argument("LinkConfig." + std::string(key) + " is " + std::to_string(value) +
+                                "; the RTL supports " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
+}
+
+const LinkConfig& Validated(const LinkConfig& c) {
+  CheckRange("fwd_latency", c.fwd_latency, 1, 64);  // ll_lane MAX_LAT
+  CheckRange("rev_latency", c.rev_latency, 1, 64);
+  CheckRange("credits", c.credits, 1, 32);  // ll_rx DEPTH
+  CheckRange("timeout_cycles", c.timeout_cycles, 0, 0xFFFF);
+  CheckRange("fwd_err_threshold", c.fwd_err_threshold, 0, 0xFFFF);
+  CheckRange("rev_err_threshold", c.rev_err_threshold, 0, 0xFFFF);
+  return c;
 }
 
 }  // namespace
@@ -117,7 +136,7 @@ struct LinkPair::Impl {
   std::function<void(const Flit&)> tap;
 };
 
-LinkPair::LinkPair(const LinkConfig& config) : impl_(std::make_unique<Impl>(config)) {}
+LinkPair::LinkPair(const LinkConfig& config) : impl_(std::make_unique<Impl>(Validated(config))) {}
 LinkPair::~LinkPair() = default;
 
 void LinkPair::Send(uint64_t payload) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 
 #include "lightloop/rtl_bridge/link/crc32.h"
 
@@ -36,6 +37,17 @@ TEST(LinkPairTest, FlitCrcMatchesSoftwareCrc32ForRandomFlits) {
   }
 }
 
+TEST(LinkPairTest, OutOfRangeConfigIsRefusedByName) {
+  EXPECT_THROW(LinkPair({.fwd_latency = 0}), std::invalid_argument);
+  EXPECT_THROW(LinkPair({.rev_latency = 65}), std::invalid_argument);
+  try {
+    LinkPair link({.credits = 33});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "LinkConfig.credits is 33; the RTL supports 1..32");
+  }
+}
+
 TEST(LinkPairTest, CleanLinkDeliversRandomPayloadInOrder) {
   LinkPair link({.fwd_latency = 7, .rev_latency = 5});
   std::vector<uint64_t> sent = SendRandom(link, 5000, 1);
@@ -48,7 +60,7 @@ TEST(LinkPairTest, CleanLinkDeliversRandomPayloadInOrder) {
   EXPECT_EQ(c.nak_replays + c.timeout_replays, 0u);
 }
 
-TEST(LinkPairTest, ClearLinkWithFullCreditsCarriesOneFlitPerCycle) {
+TEST(LinkPairTest, CleanLinkWithFullCreditsCarriesOneFlitPerCycle) {
   LinkPair link({.fwd_latency = 10, .rev_latency = 10, .credits = 32});
   SendRandom(link, 20'000, 2);
   uint64_t cycles = link.RunUntilDelivered(100'000);
@@ -109,6 +121,10 @@ TEST(LinkPairTest, RandomBitErrorsAreReplayedWithoutLossOrDuplicates) {
   link.RunUntilDelivered(1'000'000);
   EXPECT_EQ(link.received(), sent);  // exactly once, in order
   LinkCounters c = link.counters();
+  RecordProperty("cycles", std::to_string(link.cycles()));
+  RecordProperty("crc_errors", std::to_string(c.crc_errors));
+  RecordProperty("naks_sent", std::to_string(c.naks_sent));
+  RecordProperty("timeout_replays", std::to_string(c.timeout_replays));
   EXPECT_GT(c.fwd_errors_injected, 100u);
   EXPECT_EQ(c.crc_errors, c.fwd_errors_injected);  // CRC-32 catches every single-bit error
   EXPECT_GT(c.naks_sent, 0u);

@@ -51,6 +51,8 @@ struct LinkCounters {
 
 class LinkPair {
  public:
+  // Throws std::invalid_argument naming the field when `config` is out of the
+  // RTL's range.
   explicit LinkPair(const LinkConfig& config);
   ~LinkPair();
   LinkPair(const LinkPair&) = delete;
