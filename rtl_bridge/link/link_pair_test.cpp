@@ -83,6 +83,27 @@ TEST(LinkPairTest, ForcedBitFlipCostsExactlyOneNakAndOneReplay) {
   EXPECT_EQ(c.timeout_replays, 0u);
 }
 
+// A NAK costs one replay round trip: the corrupted flit's slot is taken again
+// fwd + rev + kNakPipelineCycles later (ll_tx's flit register, ll_rx's
+// control-flit register, ll_tx's NAK register).
+constexpr uint64_t kNakPipelineCycles = 3;
+
+uint64_t CyclesToDeliver(uint32_t fwd, uint32_t rev, bool flip) {
+  LinkPair link({.fwd_latency = fwd, .rev_latency = rev});
+  SendRandom(link, 300, 9);
+  link.Run(50);
+  if (flip) link.FlipBitOfNextFlit(50);
+  return 50 + link.RunUntilDelivered(100'000);
+}
+
+TEST(LinkPairTest, ANakCostsOneReplayRoundTrip) {
+  for (auto [fwd, rev] : {std::pair{1u, 1u}, {4u, 4u}, {10u, 3u}, {12u, 12u}}) {
+    EXPECT_EQ(CyclesToDeliver(fwd, rev, true) - CyclesToDeliver(fwd, rev, false),
+              fwd + rev + kNakPipelineCycles)
+        << "fwd " << fwd << " rev " << rev;
+  }
+}
+
 TEST(LinkPairTest, TimerRecoversWhenTheReplayIsAlsoCorrupted) {
   // The receiver does not NAK again while a NAK is outstanding, so a corrupted
   // replay is recovered by ll_tx's timer.
@@ -130,10 +151,15 @@ TEST(LinkPairTest, RandomBitErrorsAreReplayedWithoutLossOrDuplicates) {
   EXPECT_GT(c.naks_sent, 0u);
   EXPECT_EQ(c.nak_replays, c.naks_sent);  // the replay counter counts the NAKs
   // A NAK is not repeated while one is outstanding, so a corrupted replay is
-  // recovered by the timer: rare, never more often than NAKs.
+  // recovered by the timer: rare (here at most one per ten NAKs).
   EXPECT_LE(c.timeout_replays, c.naks_sent / 10);
   EXPECT_EQ(c.rx_flits, sent.size());
   EXPECT_EQ(c.tx_flits, sent.size());
+  // Closed form: one cycle per flit, one replay round trip per NAK, one timer
+  // period per timeout (NAK windows that overlap make it approximate).
+  const double closed_form =
+      sent.size() + c.naks_sent * (9 + 4 + kNakPipelineCycles) + c.timeout_replays * 512.0;
+  EXPECT_NEAR(double(link.cycles()), closed_form, 0.01 * closed_form);
 }
 
 TEST(LinkPairTest, ErrorsInBothDirectionsStillDeliverExactlyOnce) {
