@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "eviction/i_eviction_policy.h"
@@ -18,7 +19,22 @@ struct KvBlockManager::Block {
   bool written = false;    // the local copy holds computed contents
   bool in_remote = false;  // the remote copy equals them
   bool pinned = false;     // being fetched: not evictable
+  bool arriving = false;   // its read is in flight
   uint64_t checksum = 0;   // of the remote copy
+};
+
+struct KvBlockManager::PendingFetch {
+  struct Run {
+    size_t first = 0, count = 0;
+    Ticket ticket;
+    Status status = Status::Ok();
+    bool done = false;
+  };
+  std::vector<BlockId> table;     // pinned until the fetch finishes
+  std::vector<BlockId> readable;  // by remote slot
+  std::vector<BlockId> lost;      // known lost at the start
+  std::vector<unsigned char> staging;
+  std::vector<Run> runs;
 };
 
 struct KvBlockManager::State {
@@ -44,9 +60,27 @@ uint64_t Checksum(const unsigned char* p, uint64_t n) {
 }  // namespace
 
 KvBlockManager::KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote)
-    : o_(options), remote_(std::move(remote)), s_(std::make_unique<State>()) {}
+    : o_(options), remote_(std::move(remote)), s_(std::make_unique<State>()) {
+  now_ns_ = o_.now_ns ? o_.now_ns : [] {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+  };
+}
 
-KvBlockManager::~KvBlockManager() = default;
+KvBlockManager::~KvBlockManager() {
+  // Reads still landing in staging buffers: let them finish first.
+  for (auto& f : draining_) {
+    for (auto& run : f->runs) {
+      if (!run.done) (void)remote_->Wait(run.ticket);
+    }
+  }
+  for (auto& [id, f] : fetches_) {
+    for (auto& run : f->runs) {
+      if (!run.done) (void)remote_->Wait(run.ticket);
+    }
+  }
+}
 
 StatusOr<uint64_t> KvBlockManager::RemoteSlotBytes(const Options& o) {
   LL_ASSIGN_OR_RETURN(std::unique_ptr<KvCodec> codec, MakeKvCodec(o.codec));
@@ -196,9 +230,10 @@ void KvBlockManager::DropIfUnused(BlockId id) {
 StatusOr<unsigned char*> KvBlockManager::Data(BlockId block) {
   auto it = s_->blocks.find(block);
   if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));
-  if (it->second.local_slot < 0) {
+  if (it->second.local_slot < 0 || it->second.arriving) {
     return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) +
-                                       " is not resident; Fetch its sequence first");
+                                       (it->second.arriving ? " is arriving; finish its fetch first"
+                                                            : " is not resident; Fetch its sequence first"));
   }
   return s_->local.data() + static_cast<uint64_t>(it->second.local_slot) * o_.shape.block_bytes();
 }
@@ -328,23 +363,29 @@ Status KvBlockManager::Offload(SequenceId seq) {
   return WriteBack(it->second);
 }
 
-StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
+StatusOr<Prefetch> ParsePrefetch(const std::string& name) {
+  if (name == "best_effort") return Prefetch::kBestEffort;
+  if (name == "wait_complete") return Prefetch::kWaitComplete;
+  if (name == "timeout") return Prefetch::kTimeout;
+  return runtime::InvalidArgument("prefetch policy '" + name +
+                                  "' is not one of: best_effort, timeout, wait_complete");
+}
+
+StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
+  ReapDraining();
   auto it = s_->sequences.find(seq);
   if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
-  const std::vector<BlockId> table = it->second;
-  const uint64_t bb = o_.shape.block_bytes();
-  for (BlockId id : table) s_->blocks.at(id).pinned = true;
-  struct Unpin {
-    KvBlockManager* kv;
-    const std::vector<BlockId>& table;
-    ~Unpin() {
-      for (BlockId id : table) {
-        if (auto b = kv->s_->blocks.find(id); b != kv->s_->blocks.end()) b->second.pinned = false;
-      }
+  auto f = std::make_unique<PendingFetch>();
+  f->table = it->second;
+  for (BlockId id : f->table) {
+    if (s_->blocks.at(id).arriving) {
+      return runtime::FailedPrecondition("kv cache: block " + std::to_string(id) +
+                                         " is arriving for another fetch; finish that one first");
     }
-  } unpin{this, table};
-  std::vector<BlockId> missing, lost;
-  for (BlockId id : table) {
+  }
+  for (BlockId id : f->table) s_->blocks.at(id).pinned = true;
+  std::vector<BlockId> missing;
+  for (BlockId id : f->table) {
     Block& b = s_->blocks.at(id);
     if (b.local_slot >= 0) {
       s_->policy->Touched(id);
@@ -353,56 +394,108 @@ StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
     }
   }
   for (BlockId id : missing) {
-    LL_ASSIGN_OR_RETURN(uint64_t slot, TakeLocalSlot());
-    s_->blocks.at(id).local_slot = static_cast<int64_t>(slot);
+    StatusOr<uint64_t> slot = TakeLocalSlot();
+    if (!slot.ok()) {
+      for (BlockId t : f->table) s_->blocks.at(t).pinned = false;
+      return slot.status();
+    }
+    s_->blocks.at(id).local_slot = static_cast<int64_t>(*slot);
   }
-  // Consecutive remote slots travel together.
-  std::vector<BlockId> readable;
   for (BlockId id : missing) {
     Block& b = s_->blocks.at(id);
     if (b.in_remote) {
-      readable.push_back(id);
+      b.arriving = true;
+      f->readable.push_back(id);
     } else {
       b.written = false;  // the contents are gone: recompute
-      lost.push_back(id);
+      f->lost.push_back(id);
     }
   }
-  std::sort(readable.begin(), readable.end(), [&](BlockId a, BlockId b) {
+  // Consecutive remote slots travel together.
+  std::sort(f->readable.begin(), f->readable.end(), [&](BlockId a, BlockId b) {
     return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
   });
   const uint64_t sb = slot_bytes_;
   const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  std::vector<unsigned char> staging(readable.size() * sb);
-  struct Run {
-    size_t first, count;
-    Ticket ticket;
-    Status status;
-  };
-  std::vector<Run> runs;
-  for (size_t i = 0; i < readable.size();) {
+  f->staging.resize(f->readable.size() * sb);
+  for (size_t i = 0; i < f->readable.size();) {
     size_t n = 1;
-    while (i + n < readable.size() && n < batch &&
-           s_->blocks.at(readable[i + n]).remote_slot ==
-               s_->blocks.at(readable[i]).remote_slot + int64_t(n)) {
+    while (i + n < f->readable.size() && n < batch &&
+           s_->blocks.at(f->readable[i + n]).remote_slot ==
+               s_->blocks.at(f->readable[i]).remote_slot + static_cast<int64_t>(n)) {
       ++n;
     }
-    Run run{i, n, {}, Status::Ok()};
-    StatusOr<Ticket> t = remote_->Read(static_cast<uint64_t>(s_->blocks.at(readable[i]).remote_slot), n,
-                                       staging.data() + i * sb);
+    PendingFetch::Run run;
+    run.first = i;
+    run.count = n;
+    StatusOr<Ticket> t = remote_->Read(static_cast<uint64_t>(s_->blocks.at(f->readable[i]).remote_slot), n,
+                                       f->staging.data() + i * sb);
     if (t.ok()) {
       run.ticket = *t;
     } else {
       run.status = t.status();
+      run.done = true;
     }
-    runs.push_back(run);
+    f->runs.push_back(run);
     ++s_->stats.fetch_transfers;
     i += n;
   }
-  for (Run& run : runs) {
-    if (run.status.ok()) run.status = remote_->Wait(run.ticket);
+  uint64_t id = next_fetch_++;
+  fetches_[id] = std::move(f);
+  return id;
+}
+
+StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch policy, uint64_t budget_ns) {
+  auto it = fetches_.find(fetch);
+  if (it == fetches_.end()) return runtime::NotFound("kv cache: no fetch " + std::to_string(fetch));
+  std::unique_ptr<PendingFetch> f = std::move(it->second);
+  fetches_.erase(it);
+  const uint64_t bb = o_.shape.block_bytes(), sb = slot_bytes_;
+  const uint64_t start = now_ns_();
+  // Waits as the policy says; runs that are done are marked.
+  auto poll = [&] {
+    bool all = true;
+    for (auto& run : f->runs) {
+      if (run.done) continue;
+      StatusOr<bool> ready = remote_->Test(run.ticket);
+      if (!ready.ok()) {
+        run.status = ready.status();
+        run.done = true;
+      } else if (*ready) {
+        run.status = remote_->Wait(run.ticket);
+        run.done = true;
+      } else {
+        all = false;
+      }
+    }
+    return all;
+  };
+  if (policy == Prefetch::kWaitComplete) {
+    for (auto& run : f->runs) {
+      if (!run.done) run.status = remote_->Wait(run.ticket);
+      run.done = true;
+    }
+  } else if (policy == Prefetch::kTimeout) {
+    while (!poll() && now_ns_() - start < budget_ns) {
+    }
+  } else {
+    poll();
+  }
+  FetchOutcome out;
+  out.lost = f->lost;
+  out.waited_ns = now_ns_() - start;
+  s_->stats.stall_ns += out.waited_ns;
+  std::vector<PendingFetch::Run> still_flying;
+  for (auto& run : f->runs) {
     for (size_t k = run.first; k < run.first + run.count; ++k) {
-      Block& b = s_->blocks.at(readable[k]);
-      const unsigned char* src = staging.data() + k * sb;
+      Block& b = s_->blocks.at(f->readable[k]);
+      b.arriving = false;
+      if (!run.done) {  // not waited for: the caller recomputes it
+        b.written = false;
+        out.not_arrived.push_back(f->readable[k]);
+        continue;
+      }
+      const unsigned char* src = f->staging.data() + k * sb;
       bool good = run.status.ok() && Checksum(src, sb) == b.checksum;
       if (run.status.ok() && !good) ++s_->stats.checksum_failures;
       if (good) {
@@ -413,13 +506,48 @@ StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
       } else {
         ReleaseRemote(b);
         b.written = false;
-        lost.push_back(readable[k]);
+        out.lost.push_back(f->readable[k]);
       }
     }
+    if (!run.done) still_flying.push_back(run);
   }
-  for (BlockId id : missing) s_->policy->Touched(id);
-  s_->stats.lost_blocks += lost.size();
-  return lost;
+  for (BlockId id : f->table) {
+    if (auto b = s_->blocks.find(id); b != s_->blocks.end()) {
+      b->second.pinned = false;
+      if (b->second.local_slot >= 0) s_->policy->Touched(id);
+    }
+  }
+  s_->stats.lost_blocks += out.lost.size();
+  s_->stats.not_arrived += out.not_arrived.size();
+  if (!still_flying.empty()) {
+    // Reads not waited for still land in the staging buffer: keep it until they do.
+    f->runs = std::move(still_flying);
+    draining_.push_back(std::move(f));
+  }
+  return out;
+}
+
+void KvBlockManager::ReapDraining() {
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    bool done = true;
+    for (auto& run : (*it)->runs) {
+      if (run.done) continue;
+      StatusOr<bool> ready = remote_->Test(run.ticket);
+      if (!ready.ok() || *ready) {
+        (void)remote_->Wait(run.ticket);
+        run.done = true;
+      } else {
+        done = false;
+      }
+    }
+    it = done ? draining_.erase(it) : std::next(it);
+  }
+}
+
+StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
+  LL_ASSIGN_OR_RETURN(uint64_t fetch, StartFetch(seq));
+  LL_ASSIGN_OR_RETURN(FetchOutcome out, FinishFetch(fetch, Prefetch::kWaitComplete));
+  return out.lost;
 }
 
 }  // namespace lightloop::memory_offload

@@ -80,6 +80,17 @@ StatusOr<Ticket> MemnodeTier::Read(uint64_t first, uint64_t count, void* dst) {
   return Start(false, first, count, static_cast<unsigned char*>(dst));
 }
 
+StatusOr<bool> MemnodeTier::Test(Ticket ticket) {
+  auto it =
+      std::find_if(pending_.begin(), pending_.end(), [&](const auto& p) { return p.first == ticket.id; });
+  if (it == pending_.end()) return runtime::NotFound("memnode tier: unknown ticket");
+  for (auto [client, op] : it->second) {
+    LL_ASSIGN_OR_RETURN(bool done, clients_[client]->Test(op));
+    if (!done) return false;
+  }
+  return true;
+}
+
 Status MemnodeTier::Wait(Ticket ticket) {
   auto it =
       std::find_if(pending_.begin(), pending_.end(), [&](const auto& p) { return p.first == ticket.id; });

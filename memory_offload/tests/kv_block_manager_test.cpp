@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -222,6 +223,118 @@ TEST(KvBlockManager, ACodecShrinksWhatCrossesTheLink) {
   EXPECT_FALSE(all_exact) << "int8 is lossy: the values came back through it";
   auto bad = KvBlockManager::RemoteSlotBytes({.shape = {.dtype_bytes = 4}, .codec = "fp8_e4m3"});
   EXPECT_FALSE(bad.ok());
+}
+
+// A remote tier whose transfers take `latency_ns` on a test clock; each
+// poll lets `poll_ns` pass, as a spinning caller would.
+class DelayTier : public RemoteTier {
+ public:
+  DelayTier(uint64_t slots, uint64_t slot_bytes, uint64_t* clock, uint64_t latency_ns, uint64_t poll_ns)
+      : host_(slots, slot_bytes), clock_(clock), latency_(latency_ns), poll_(poll_ns) {}
+  uint64_t slots() const override { return host_.slots(); }
+  uint64_t slot_bytes() const override { return host_.slot_bytes(); }
+  StatusOr<Ticket> Write(uint64_t first, uint64_t count, const void* src) override {
+    LL_RETURN_IF_ERROR(host_.Write(first, count, src).status());
+    return Track();
+  }
+  StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override {
+    LL_RETURN_IF_ERROR(host_.Read(first, count, dst).status());
+    return Track();
+  }
+  Status Wait(Ticket t) override {
+    *clock_ = std::max(*clock_, done_.at(t.id));
+    return Status::Ok();
+  }
+  StatusOr<bool> Test(Ticket t) override {
+    *clock_ += poll_;
+    return *clock_ >= done_.at(t.id);
+  }
+
+ private:
+  Ticket Track() {
+    done_[next_] = *clock_ + latency_;
+    return Ticket{next_++};
+  }
+  HostTier host_;
+  uint64_t* clock_;
+  uint64_t latency_, poll_;
+  uint64_t next_ = 1;
+  std::map<uint64_t, uint64_t> done_;
+};
+
+class PrefetchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KvBlockManager::Options o{.shape = SmallShape(), .local_blocks = 16, .now_ns = [this] { return clock_; }};
+    auto kv = KvBlockManager::Create(
+        o, std::make_unique<DelayTier>(64, o.shape.block_bytes(), &clock_, 10000, 100));
+    ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+    kv_ = std::move(kv).value();
+    seq_ = kv_->NewSequence();
+    for (int b = 0; b < 4; ++b) Append(*kv_, seq_, 0, b);
+    ASSERT_OK(kv_->EvictTo(0));  // the blocks are remote only now
+  }
+  uint64_t clock_ = 0;
+  std::unique_ptr<KvBlockManager> kv_;
+  SequenceId seq_ = 0;
+};
+
+TEST_F(PrefetchTest, WaitCompleteWaitsForTheTransfer) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kWaitComplete));
+  EXPECT_TRUE(out.not_arrived.empty());
+  EXPECT_TRUE(out.lost.empty());
+  EXPECT_EQ(out.waited_ns, 10000u);
+  EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(seq_)[3]), 256, 3));
+}
+
+TEST_F(PrefetchTest, ComputeOverlapsThePrefetch) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
+  clock_ += 12000;  // the previous layer computes meanwhile
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kBestEffort));
+  EXPECT_TRUE(out.not_arrived.empty()) << "the transfer finished during the compute";
+  EXPECT_LE(out.waited_ns, 100u) << "one poll";
+  EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(seq_)[0]), 256, 0));
+}
+
+TEST_F(PrefetchTest, BestEffortDoesNotWaitAndLeavesTheRestToRecompute) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
+  EXPECT_THAT(kv_->Data(kv_->BlockTable(seq_)[0]).status().ToString(), ::testing::HasSubstr("arriving"));
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kBestEffort));
+  EXPECT_EQ(out.not_arrived.size(), 4u);
+  EXPECT_LE(out.waited_ns, 100u);
+  EXPECT_EQ(kv_->stats().not_arrived, 4u);
+  // The caller recomputes them; the late reads land in a staging buffer,
+  // never over the recomputed blocks.
+  for (int b = 0; b < 4; ++b) {
+    BlockId id = kv_->BlockTable(seq_)[b];
+    std::memset(*kv_->Data(id), 0, 256);
+    Fill(*kv_->Data(id), 256, 100 + b);
+    ASSERT_OK(kv_->MarkWritten(id));
+  }
+  clock_ += 50000;
+  ASSERT_OK_AND_ASSIGN(uint64_t again, kv_->StartFetch(seq_));  // reaps the late reads
+  ASSERT_OK_AND_ASSIGN(out, kv_->FinishFetch(again, Prefetch::kWaitComplete));
+  for (int b = 0; b < 4; ++b) EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(seq_)[b]), 256, 100 + b));
+}
+
+TEST_F(PrefetchTest, TimeoutWaitsUpToItsBudget) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kTimeout, 3000));
+  EXPECT_EQ(out.not_arrived.size(), 4u);
+  EXPECT_GE(out.waited_ns, 3000u);
+  EXPECT_LT(out.waited_ns, 3500u);
+}
+
+TEST_F(PrefetchTest, TimeoutLongEnoughGetsEverything) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kTimeout, 50000));
+  EXPECT_TRUE(out.not_arrived.empty());
+  EXPECT_GE(out.waited_ns, 10000u);
+  EXPECT_LT(out.waited_ns, 10500u);
+  EXPECT_EQ(kv_->stats().stall_ns, out.waited_ns);
+  EXPECT_THAT(ParsePrefetch("eager").status().ToString(),
+              ::testing::HasSubstr("'eager' is not one of: best_effort, timeout, wait_complete"));
 }
 
 TEST(EvictionPolicies, LruTakesTheLeastRecentlyUsed) {

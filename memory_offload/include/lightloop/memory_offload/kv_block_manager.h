@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -60,6 +61,19 @@ struct AppendResult {
   bool prefix_hit = false;  // the contents exist already: do not compute them
 };
 
+// How long a step waits for its prefetched blocks (by name):
+//   best_effort    not at all: what has not arrived is recomputed;
+//   wait_complete  until every block is there;
+//   timeout        up to a budget, then recomputes what has not arrived.
+enum class Prefetch { kBestEffort, kWaitComplete, kTimeout };
+StatusOr<Prefetch> ParsePrefetch(const std::string& name);
+
+struct FetchOutcome {
+  std::vector<BlockId> lost;         // checksum or read failed: recompute
+  std::vector<BlockId> not_arrived;  // not waited for: recompute
+  uint64_t waited_ns = 0;            // on the manager's clock
+};
+
 struct KvStats {
   uint64_t blocks_local = 0, blocks_remote = 0;
   uint64_t bytes_offloaded = 0, bytes_fetched = 0;
@@ -67,7 +81,8 @@ struct KvStats {
   uint64_t prefix_hits = 0, prefix_misses = 0;
   uint64_t evictions = 0, dropped = 0;  // dropped: left both tiers
   uint64_t bytes_saved = 0;             // by the codec, on the way out
-  uint64_t checksum_failures = 0, lost_blocks = 0;
+  uint64_t checksum_failures = 0, lost_blocks = 0, not_arrived = 0;
+  uint64_t stall_ns = 0;  // waiting for fetches
 };
 
 class KvBlockManager {
@@ -83,6 +98,9 @@ class KvBlockManager {
     // 2-byte (bf16) values.
     std::string codec = "none";
     size_t codec_scale_group = 0;  // values per scale: 0 per block, head_dim per head
+    // The clock waits are measured on (e.g. the runtime's client clock,
+    // virtual on the sim target); empty: the wall clock.
+    std::function<uint64_t()> now_ns;
   };
 
   // The remote tier's slot size for these options: a block after the codec.
@@ -113,6 +131,12 @@ class KvBlockManager {
   // whose remote copy was lost: they are resident again, to be recomputed
   // (then MarkWritten).
   StatusOr<std::vector<BlockId>> Fetch(SequenceId seq);
+  // The same in two halves, so that the transfers overlap compute: start
+  // bringing `seq` in, compute, then finish as the prefetch policy says.
+  // Blocks returned as lost or not arrived are resident, to be recomputed.
+  // A block may be arriving for one fetch at a time.
+  StatusOr<uint64_t> StartFetch(SequenceId seq);
+  StatusOr<FetchOutcome> FinishFetch(uint64_t fetch, Prefetch policy, uint64_t budget_ns = 0);
   // Writes every block of `seq` that is not in the remote tier yet (they
   // stay local).
   Status Offload(SequenceId seq);
@@ -125,6 +149,8 @@ class KvBlockManager {
 
  private:
   struct Block;
+  struct PendingFetch;
+  void ReapDraining();
   KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote);
   StatusOr<uint64_t> TakeLocalSlot();
   Status WriteBack(const std::vector<BlockId>& blocks);
@@ -138,6 +164,10 @@ class KvBlockManager {
   std::unique_ptr<RemoteTier> remote_;
   struct State;
   std::unique_ptr<State> s_;
+  std::function<uint64_t()> now_ns_;
+  uint64_t next_fetch_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<PendingFetch>> fetches_;
+  std::vector<std::unique_ptr<PendingFetch>> draining_;  // reads not waited for
 };
 
 }  // namespace lightloop::memory_offload

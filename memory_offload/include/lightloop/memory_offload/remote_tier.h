@@ -39,6 +39,8 @@ class RemoteTier {
   virtual StatusOr<Ticket> Write(uint64_t first, uint64_t count, const void* src) = 0;
   virtual StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) = 0;
   virtual Status Wait(Ticket ticket) = 0;
+  // True when Wait would return at once; drives progress, never blocks.
+  virtual StatusOr<bool> Test(Ticket ticket) = 0;
 };
 
 class HostTier : public RemoteTier {
@@ -49,6 +51,7 @@ class HostTier : public RemoteTier {
   StatusOr<Ticket> Write(uint64_t first, uint64_t count, const void* src) override;
   StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
   Status Wait(Ticket) override { return Status::Ok(); }
+  StatusOr<bool> Test(Ticket) override { return true; }
   // The stored bytes, e.g. to check what was offloaded.
   std::vector<unsigned char>& bytes() { return bytes_; }
 
@@ -70,6 +73,7 @@ class MemnodeTier : public RemoteTier {
   StatusOr<Ticket> Write(uint64_t first, uint64_t count, const void* src) override;
   StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
   Status Wait(Ticket ticket) override;
+  StatusOr<bool> Test(Ticket ticket) override;
   const std::vector<runtime::RemoteRegion>& regions() const { return regions_; }
 
  private:
