@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Completion queues. Reading is what drives virtual time: a read finds the
-// completions whose time has come, and when none is ready it moves the clock
-// to the next pending completion of the fabric (progress is manual). An
-// error entry at the head makes fi_cq_read return -FI_EAVAIL until
-// fi_cq_readerr takes it. fi_cq_sread needs a wait object (FI_WAIT_UNSPEC or
-// FI_WAIT_YIELD); it waits in wall time only while nothing is pending at all.
+// completions whose time has come. A read that finds none only looks; the
+// next one that finds none is waiting, and if completions of its own CQ are
+// pending it moves the clock to the next pending completion of the fabric
+// (progress is manual; Sim::Progress). So a program that drains a CQ until
+// -FI_EAGAIN and then posts more work does so at the time of the drain, and
+// one that polls in a loop lets time pass. An error entry at the head makes
+// fi_cq_read return -FI_EAVAIL until fi_cq_readerr takes it. fi_cq_sread
+// (always waiting) needs a wait object (FI_WAIT_UNSPEC or FI_WAIT_YIELD); it
+// waits in wall time while nothing is pending for its CQ.
 #include <chrono>
 #include <cstring>
 
@@ -78,8 +82,10 @@ ssize_t CqReadFrom(fid_cq* cq_fid, void* buf, size_t count, fi_addr_t* src_addr)
   Cq* cq = ToImpl<Cq>(cq_fid);
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
-  sim->Progress(cq);
-  return TakeReady(cq, buf, count, src_addr);
+  sim->Progress(cq, cq->looked);
+  ssize_t n = TakeReady(cq, buf, count, src_addr);
+  cq->looked = n == -FI_EAGAIN;
+  return n;
 }
 
 ssize_t CqRead(fid_cq* cq, void* buf, size_t count) {
@@ -105,9 +111,9 @@ ssize_t CqSReadFrom(fid_cq* cq_fid, void* buf, size_t count, fi_addr_t* src_addr
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
   std::unique_lock lock(sim->mu);
   for (;;) {
-    sim->Progress(cq);
+    sim->Progress(cq, true);
     if (!cq->ready.empty()) return TakeReady(cq, buf, count, src_addr);
-    if (sim->HasPending()) continue;  // the clock moved on; look again
+    if (cq->pending > 0) continue;  // the clock moved on; look again
     if (timeout < 0) {
       sim->changed.wait(lock);
     } else if (sim->changed.wait_until(lock, deadline) == std::cv_status::timeout) {

@@ -64,6 +64,9 @@ struct Domain {
   Fabric* fabric = nullptr;
   uint64_t mr_mode = 0;  // FI_MR_VIRT_ADDR / FI_MR_PROV_KEY as negotiated
   int refs = 0;          // endpoints, CQs, AVs, MRs
+  // The node memory behind the domain's endpoints (one pool, however many
+  // endpoints serve it): busy until then; guarded by Sim::mu.
+  uint64_t mem_free_ps = 0;
 };
 
 struct Mr {
@@ -88,6 +91,8 @@ struct Cq {
   size_t entry_size = 0;
   fi_wait_obj wait_obj = FI_WAIT_NONE;
   std::deque<Completion> ready;  // due by the virtual clock, guarded by Sim::mu
+  size_t pending = 0;            // scheduled for it, not yet due; guarded by Sim::mu
+  bool looked = false;           // the last fi_cq_read found nothing ready; guarded by Sim::mu
   int refs = 0;                  // endpoints bound to it
 };
 
@@ -140,7 +145,6 @@ struct Ep {
   std::deque<Arrived> unexpected;
   uint64_t out_free_ps = 0;  // this endpoint's link: toward the fabric
   uint64_t in_free_ps = 0;   // and back
-  uint64_t mem_free_ps = 0;  // the memory behind it
 };
 
 // The link and memory timing of one node configuration, in picoseconds.
@@ -178,10 +182,13 @@ class Sim {
   // All below: with `mu` held.
   uint64_t now_ps() const { return now_ps_; }
   void AdvanceTo(uint64_t t_ps);
-  // Delivers what is due; if `cq` then has nothing ready, jumps the clock to
-  // the next pending completion anywhere (one step).
-  void Progress(Cq* cq);
-  bool HasPending() const { return !pending_.empty(); }
+  // Delivers what is due. If the caller is `waiting` and `cq` has nothing
+  // ready but completions of its own pending, jumps the clock to the next
+  // pending completion anywhere (one step). A CQ with nothing pending never
+  // moves the clock: its poller waits for something another caller has yet
+  // to post, so several threads polling (a memnode's progress threads beside
+  // a client) leave virtual time to the one whose transfers are in flight.
+  void Progress(Cq* cq, bool waiting);
   void Schedule(uint64_t t_ps, Cq* cq, const Completion& c);
   void ForgetCq(Cq* cq);
 

@@ -93,24 +93,27 @@ void Sim::AdvanceTo(uint64_t t_ps) {
   now_ps_ = std::max(now_ps_, t_ps);
   while (!pending_.empty() && pending_.begin()->first.first <= now_ps_) {
     auto node = pending_.extract(pending_.begin());
+    --node.mapped().cq->pending;
     node.mapped().cq->ready.push_back(node.mapped().c);
   }
   changed.notify_all();
 }
 
-void Sim::Progress(Cq* cq) {
+void Sim::Progress(Cq* cq, bool waiting) {
   AdvanceTo(now_ps_);
-  if (cq->ready.empty() && !pending_.empty()) AdvanceTo(pending_.begin()->first.first);
+  if (waiting && cq->ready.empty() && cq->pending > 0) AdvanceTo(pending_.begin()->first.first);
 }
 
 void Sim::Schedule(uint64_t t_ps, Cq* cq, const Completion& c) {
   if (cq == nullptr) return;
   pending_.emplace(std::make_pair(t_ps, seq_++), Pending{cq, c});
+  ++cq->pending;
   changed.notify_all();
 }
 
 void Sim::ForgetCq(Cq* cq) {
   std::erase_if(pending_, [cq](const auto& kv) { return kv.second.cq == cq; });
+  cq->pending = 0;
 }
 
 uint32_t Sim::AddEp(Ep* ep) {
@@ -156,8 +159,8 @@ Sim::Times Sim::Write(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
   src->out_free_ps = start + timing_.WireBusyPs(bytes);
   uint64_t at_target = start + timing_.FlightPs(bytes);
   if (dst == nullptr || !ok) return {at_target, at_target + timing_.FlightPs(1)};
-  uint64_t mem_start = std::max(at_target, dst->mem_free_ps);
-  dst->mem_free_ps = mem_start + timing_.MemoryBusyPs(bytes);
+  uint64_t mem_start = std::max(at_target, dst->domain->mem_free_ps);
+  dst->domain->mem_free_ps = mem_start + timing_.MemoryBusyPs(bytes);
   uint64_t written = mem_start + timing_.MemoryLatencyPs(true, bytes);
   return {written, written + timing_.FlightPs(1)};
 }
@@ -167,8 +170,8 @@ Sim::Times Sim::Read(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
   src->out_free_ps = start + timing_.WireBusyPs(1);
   uint64_t at_target = start + timing_.FlightPs(1);
   if (dst == nullptr || !ok) return {at_target, at_target + timing_.FlightPs(1)};
-  uint64_t mem_start = std::max(at_target, dst->mem_free_ps);
-  dst->mem_free_ps = mem_start + timing_.MemoryBusyPs(bytes);
+  uint64_t mem_start = std::max(at_target, dst->domain->mem_free_ps);
+  dst->domain->mem_free_ps = mem_start + timing_.MemoryBusyPs(bytes);
   uint64_t data_start = std::max(mem_start + timing_.MemoryLatencyPs(false, bytes), src->in_free_ps);
   src->in_free_ps = data_start + timing_.WireBusyPs(bytes);
   return {at_target, data_start + timing_.FlightPs(bytes)};

@@ -5,9 +5,11 @@
 // and the same sequence of operations always takes the same virtual time.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lightloop/hw_models/node/memory_node.h"
@@ -127,6 +129,40 @@ TEST_F(ProviderTime, IdenticalRunsGiveIdenticalTimes) {
   EXPECT_EQ(t1, t2);
   EXPECT_EQ(first, second);
   std::printf("virtual time of the sequence: %llu ps\n", static_cast<unsigned long long>(t1));
+}
+
+// A CQ with nothing of its own pending is waiting for something another
+// caller has yet to post: polling it must not move the clock, or a target's
+// poller (a memnode's progress thread) would run virtual time ahead of the
+// initiator.
+TEST_F(ProviderTime, PollingACqWithNothingPendingLeavesTheClock) {
+  std::vector<uint8_t> src(64, 3);
+  target_.assign(64, 0);
+  fid_mr* mr = Register(target_.data(), 64, kRemote);
+  const uint64_t start = NowPs();
+  Post(src, mr);
+  fi_cq_data_entry e{};
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(fi_cq_read(b_.cq, &e, 1), -FI_EAGAIN);
+  EXPECT_EQ(NowPs(), start);
+  ASSERT_EQ(Poll(a_.cq, &e), 1);
+  EXPECT_GT(NowPs(), start);
+}
+
+// The target polled without pause from another thread, as a memnode does:
+// the initiator's virtual times are those of a run without it.
+TEST_F(ProviderTime, ATargetPollerInAnotherThreadChangesNoTime) {
+  std::vector<uint64_t> alone, polled;
+  uint64_t t_alone = WriteStream(4096, 200, 4, &alone) + WriteStream(1 << 20, 16, 8, &alone);
+  std::atomic<bool> stop{false};
+  std::thread poller([&] {
+    fi_cq_data_entry e{};
+    while (!stop.load()) (void)fi_cq_read(b_.cq, &e, 1);
+  });
+  uint64_t t_polled = WriteStream(4096, 200, 4, &polled) + WriteStream(1 << 20, 16, 8, &polled);
+  stop = true;
+  poller.join();
+  EXPECT_EQ(t_alone, t_polled);
+  EXPECT_EQ(alone, polled);
 }
 
 // The same, across processes: two runs of the test above print the same.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Random data written to a memnode and read back, byte for byte, over each
 // provider: odd sizes and offsets, chunking, deep queues, many clients.
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -37,6 +38,27 @@ TEST_P(RoundTripTest, OddSizesAndOffsetsAtDepthOneAndSixtyFour) {
     }
     ASSERT_OK(writer->Free(region));
   }
+}
+
+// A real provider has no virtual clock: the runtime's Clock is the wall clock.
+TEST_P(RoundTripTest, TheClientClockIsTheWallClock) {
+  auto client = Connect("clock", 1);
+  ASSERT_TRUE(client);
+  const Clock& clock = client->clock();
+  EXPECT_FALSE(clock.is_virtual());
+  EXPECT_STREQ(clock.kind(), "wall");
+  const uint64_t t0 = clock.now_ns();
+  const auto wall0 = std::chrono::steady_clock::now();
+  clock.advance_ns(2'000'000);  // waits: 2 ms of "compute"
+  EXPECT_GE(clock.now_ns() - t0, 2'000'000u);
+  EXPECT_GE(std::chrono::steady_clock::now() - wall0, std::chrono::milliseconds(2));
+  ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(4096));
+  std::vector<char> data = RandomBytes(64, 5);
+  const uint64_t t1 = clock.now_ps();
+  ASSERT_OK_AND_ASSIGN(OpHandle w, client->Write(region, 0, data.data(), data.size()));
+  ASSERT_OK(client->Wait(w));
+  EXPECT_GT(clock.now_ps(), t1);
+  EXPECT_EQ(clock.now_ps() % 1000, 0u) << "whole nanoseconds on the wall";
 }
 
 TEST_P(RoundTripTest, SplitsTransfersAboveTheChunkSize) {

@@ -17,7 +17,7 @@
 
 namespace lightloop::runtime {
 
-using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::steady_clock;  // the watchdog: liveness is wall time
 
 struct RemoteMemoryClient::Impl {
   // One RMA on the wire (or queued for it). The provider gets &ctx.
@@ -43,7 +43,7 @@ struct RemoteMemoryClient::Impl {
     bool done = false;
     Status status;
     MemoryRegion temp_mr;  // per-operation registration under FI_MR_LOCAL
-    Clock::time_point started;
+    WallClock::time_point started;
   };
 
   Options options;
@@ -66,7 +66,7 @@ struct RemoteMemoryClient::Impl {
   std::vector<MemoryRegion> abandoned_mrs;    // may still be in the provider's hands
   Status broken;                              // once set, every call fails with it
   bool suspect_peer = false;                  // a transfer failed as if the memnode were gone
-  Clock::time_point last_completion;
+  WallClock::time_point last_completion;
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> unreported;  // region -> (written, read)
   uint64_t total_written = 0;
   uint64_t total_read = 0;

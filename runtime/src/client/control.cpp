@@ -63,7 +63,7 @@ StatusOr<std::unique_ptr<RemoteMemoryClient>> RemoteMemoryClient::Connect(const 
   impl->slots.resize(options.depth);
   impl->abandoned.assign(options.depth, false);
   for (size_t i = options.depth; i-- > 0;) impl->free_slots.push_back(i);
-  impl->last_completion = Clock::now();
+  impl->last_completion = WallClock::now();
   return std::unique_ptr<RemoteMemoryClient>(new RemoteMemoryClient(std::move(impl)));
 }
 
@@ -216,6 +216,9 @@ std::string RemoteMemoryClient::provider() const {
 }
 std::string RemoteMemoryClient::mr_mode() const {
   return MrModeString(impl_->domain->mr_mode());
+}
+const Clock& RemoteMemoryClient::clock() const {
+  return impl_->domain->clock();
 }
 size_t RemoteMemoryClient::endpoints() const {
   return impl_->peers.size();

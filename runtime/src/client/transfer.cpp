@@ -35,9 +35,17 @@ StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegio
   if (local == nullptr && len > 0) return InvalidArgument("null local buffer");
   uint64_t id = next_op++;
   Op& op = ops[id];
-  op =
-      Op{region.id,      region.key,  region.remote_addr + offset, offset, write, len, 0, false, Status::Ok(),
-         MemoryRegion(), Clock::now()};
+  op = Op{region.id,
+          region.key,
+          region.remote_addr + offset,
+          offset,
+          write,
+          len,
+          0,
+          false,
+          Status::Ok(),
+          MemoryRegion(),
+          WallClock::now()};
   auto desc = LocalDesc(op, local, len);
   if (!desc.ok()) {
     ops.erase(id);
@@ -58,7 +66,7 @@ StatusOr<OpHandle> RemoteMemoryClient::Impl::Start(bool write, const RemoteRegio
     ++op.chunks_left;
   }
   if (len == 0) op.done = true;
-  if (queued.empty() || in_flight == 0) last_completion = Clock::now();
+  if (queued.empty() || in_flight == 0) last_completion = WallClock::now();
   Issue();
   return OpHandle{id};
 }
@@ -98,7 +106,7 @@ void RemoteMemoryClient::Impl::Complete(Chunk* c, const Status& status) {
 }
 
 void RemoteMemoryClient::Impl::Retire(size_t slot, const Status& status) {
-  last_completion = Clock::now();
+  last_completion = WallClock::now();
   free_slots.push_back(slot);
   if (abandoned[slot]) {  // its operation was already given up on
     return;
@@ -175,7 +183,7 @@ void RemoteMemoryClient::Impl::Abandon(uint64_t id, const Status& status) {
 // it accepts each late operation's key and range (some providers drop a
 // refused access silently). Past op_timeout an operation fails regardless.
 Status RemoteMemoryClient::Impl::Watchdog() {
-  bool stalled = in_flight > 0 && Clock::now() - last_completion >= options.stall_timeout;
+  bool stalled = in_flight > 0 && WallClock::now() - last_completion >= options.stall_timeout;
   if (!stalled && !suspect_peer) return Status::Ok();
   suspect_peer = false;
   if (Status alive = CheckAlive(); !alive.ok()) {
@@ -183,7 +191,7 @@ Status RemoteMemoryClient::Impl::Watchdog() {
     return broken;
   }
   if (!stalled) return Status::Ok();
-  Clock::time_point now = Clock::now();
+  WallClock::time_point now = WallClock::now();
   std::vector<std::pair<uint64_t, Status>> refused;
   for (const auto& [id, op] : ops) {
     if (op.done || now - op.started < options.stall_timeout) continue;
@@ -207,7 +215,7 @@ Status RemoteMemoryClient::Impl::Watchdog() {
 
 Status RemoteMemoryClient::Impl::Step() {
   if (!broken.ok()) return broken;
-  Clock::time_point before = last_completion;
+  WallClock::time_point before = last_completion;
   Issue();
   if (Status s = Reap(); !s.ok()) FailAll(s);
   Status watchdog = Watchdog();

@@ -116,6 +116,7 @@ StatusOr<std::unique_ptr<FabricDomain>> FabricDomain::Open(InfoPtr info) {
   d->keygen_.seed(std::random_device{}());
   LL_ASSIGN_OR_RETURN(d->fabric_, Fabric::Open(d->info_.get()));
   LL_ASSIGN_OR_RETURN(d->domain_, Domain::Open(d->fabric_, d->info_.get()));
+  d->clock_ = Clock::ForDomain(d->domain_.get());
   return d;
 }
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "lightloop/runtime/clock.h"
 #include "lightloop/runtime/status.h"
 
 namespace lightloop::runtime {
@@ -158,6 +159,9 @@ class FabricDomain {
   uint64_t mr_mode() const { return info_->domain_attr->mr_mode; }
   size_t max_msg_size() const { return info_->ep_attr->max_msg_size; }
   std::string provider_name() const { return info_->fabric_attr->prov_name; }
+  // The provider's virtual clock if it publishes one (the sim target), the
+  // wall clock otherwise; see clock.h.
+  const Clock& clock() const { return clock_; }
 
   // Registers [addr, addr+len). Unless the provider chooses keys
   // (FI_MR_PROV_KEY), the key is drawn at random, so that a peer cannot guess
@@ -177,6 +181,7 @@ class FabricDomain {
   InfoPtr info_;
   Fabric fabric_;
   Domain domain_;
+  Clock clock_;
   std::mutex key_mu_;
   std::mt19937_64 keygen_;  // guarded by key_mu_
 };

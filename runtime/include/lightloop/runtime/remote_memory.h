@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "lightloop/runtime/clock.h"
 #include "lightloop/runtime/status.h"
 
 namespace lightloop::runtime {
@@ -109,6 +110,9 @@ class RemoteMemoryClient {
   size_t chunk_size() const;
   // The memnode's data-plane endpoints this client stripes across.
   size_t endpoints() const;
+  // The data plane's clock: virtual on the sim target (the lightloop
+  // provider), the wall clock otherwise. Valid while the client lives.
+  const Clock& clock() const;
   // Bytes moved by completed operations since Connect.
   uint64_t bytes_written() const;
   uint64_t bytes_read() const;
