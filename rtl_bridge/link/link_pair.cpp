@@ -48,13 +48,21 @@ void CheckRange(const char* key, uint32_t value, uint32_t lo, uint32_t hi) {
   }
 }
 
-const LinkConfig& Validated(const LinkConfig& c) {
+}  // namespace
+
+void ValidateLinkConfig(const LinkConfig& c) {
   CheckRange("fwd_latency", c.fwd_latency, 1, 64);  // ll_lane MAX_LAT
   CheckRange("rev_latency", c.rev_latency, 1, 64);
   CheckRange("credits", c.credits, 1, 32);  // ll_rx DEPTH
   CheckRange("timeout_cycles", c.timeout_cycles, 0, 0xFFFF);
   CheckRange("fwd_err_threshold", c.fwd_err_threshold, 0, 0xFFFF);
   CheckRange("rev_err_threshold", c.rev_err_threshold, 0, 0xFFFF);
+}
+
+namespace {
+
+const LinkConfig& Validated(const LinkConfig& c) {
+  ValidateLinkConfig(c);
   return c;
 }
 

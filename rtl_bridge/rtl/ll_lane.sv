@@ -35,12 +35,8 @@ module ll_lane #(
   wire rand_hit = in_valid && (lfsr_q[15:0] < err_threshold) && (32'(rand_bit) < W);
   wire force_hit = in_valid && force_flip && (32'(force_bit) < W);
 
-  logic [W-1:0] flip;
-  always_comb begin
-    flip = '0;
-    if (rand_hit) flip[rand_bit] = 1'b1;
-    if (force_hit) flip[force_bit] = 1'b1;
-  end
+  wire [W-1:0] one = {{(W - 1) {1'b0}}, 1'b1};
+  wire [W-1:0] flip = (rand_hit ? one << rand_bit : '0) | (force_hit ? one << force_bit : '0);
   wire [W-1:0] word = in_data ^ flip;
   wire [AW-1:0] rp = wp_q - AW'(latency - 1'b1);
 

@@ -26,6 +26,9 @@ struct LinkConfig {
   uint32_t rev_err_threshold = 0;  // same for control flits on the reverse lane
 };
 
+// Throws std::invalid_argument naming the first field outside the RTL's range.
+void ValidateLinkConfig(const LinkConfig& config);
+
 // A data flit as it left the transmitter.
 struct Flit {
   uint8_t seq;
