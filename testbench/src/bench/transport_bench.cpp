@@ -6,15 +6,19 @@
 #include <deque>
 #include <iomanip>
 #include <memory>
+#include <optional>
 #include <sstream>
 
+#include "bench/sim_target.h"
+#include "lightloop/runtime/fabric.h"
+#include "lightloop/runtime/memnode.h"
 #include "lightloop/runtime/memnode_process.h"
 #include "lightloop/runtime/remote_memory.h"
 #include "lightloop/runtime/size.h"
 
 namespace lightloop::testbench {
 namespace rt = lightloop::runtime;
-using Clock = std::chrono::steady_clock;
+using WallClock = std::chrono::steady_clock;  // the memcpy baseline and wall_s
 
 namespace {
 
@@ -23,7 +27,7 @@ constexpr uint64_t kBaselineWorkingSet = 256ull << 20;
 constexpr uint64_t kMinWorkingSet = 64ull << 20;
 constexpr uint64_t kLatencySize = 64;
 
-double Seconds(Clock::duration d) {
+double Seconds(WallClock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
@@ -44,14 +48,14 @@ double MemcpyGbps(uint64_t block, uint64_t ws, std::chrono::milliseconds min_tim
   auto src = MakeBuffer(ws);
   auto dst = MakeBuffer(ws);
   uint64_t slots = ws / block, bytes = 0, i = 0;
-  Clock::time_point start = Clock::now(), now = start;
+  WallClock::time_point start = WallClock::now(), now = start;
   while (now - start < min_time || i < slots) {
     uint64_t off = (i++ % slots) * block;
     std::memcpy(dst.get() + off, src.get() + off, block);
     bytes += block;
-    if (i % 16 == 0) now = Clock::now();
+    if (i % 16 == 0) now = WallClock::now();
   }
-  now = Clock::now();
+  now = WallClock::now();
   asm volatile("" : : "r"(dst.get()) : "memory");
   return static_cast<double>(bytes) / 1e9 / Seconds(now - start);
 }
@@ -70,28 +74,32 @@ struct Point {
   uint64_t ws;
 };
 
-// Keeps `depth` operations of `size` bytes outstanding for at least min_time.
+// Keeps `depth` operations of `size` bytes outstanding for at least min_time
+// on the client's clock (virtual on the sim target, picoseconds throughout).
 rt::StatusOr<TransportResult> MeasurePoint(rt::RemoteMemoryClient& client, const rt::RemoteRegion& region,
                                            char* buf, const Point& p, std::chrono::milliseconds min_time,
                                            size_t min_ops) {
+  const rt::Clock& clock = client.clock();
+  const uint64_t min_ps = static_cast<uint64_t>(min_time.count()) * 1'000'000'000;
   uint64_t slots = p.ws / p.size;
-  std::deque<std::pair<rt::OpHandle, Clock::time_point>> inflight;
+  std::deque<std::pair<rt::OpHandle, uint64_t>> inflight;
   std::vector<double> lat_us;
   uint64_t issued = 0, done = 0;
   auto retire = [&]() -> rt::Status {
     auto [h, t0] = inflight.front();
     inflight.pop_front();
     LL_RETURN_IF_ERROR(client.Wait(h));
-    lat_us.push_back(Seconds(Clock::now() - t0) * 1e6);
+    lat_us.push_back(static_cast<double>(clock.now_ps() - t0) / 1e6);
     ++done;
     return rt::Status::Ok();
   };
-  Clock::time_point start = Clock::now();
+  WallClock::time_point wall_start = WallClock::now();
+  uint64_t start = clock.now_ps();
   for (;;) {
     if (inflight.size() >= p.depth) LL_RETURN_IF_ERROR(retire());
-    if (issued >= min_ops && Clock::now() - start >= min_time) break;
+    if (issued >= min_ops && clock.now_ps() - start >= min_ps) break;
     uint64_t off = (issued % slots) * p.size;
-    Clock::time_point t0 = Clock::now();
+    uint64_t t0 = clock.now_ps();
     auto h =
         p.write ? client.Write(region, off, buf + off, p.size) : client.Read(region, off, buf + off, p.size);
     if (!h.ok()) return h.status();
@@ -99,7 +107,7 @@ rt::StatusOr<TransportResult> MeasurePoint(rt::RemoteMemoryClient& client, const
     ++issued;
   }
   while (!inflight.empty()) LL_RETURN_IF_ERROR(retire());
-  double secs = Seconds(Clock::now() - start);
+  double secs = static_cast<double>(clock.now_ps() - start) / 1e12;
   TransportResult r;
   r.op = p.write ? "write" : "read";
   r.size = p.size;
@@ -108,11 +116,15 @@ rt::StatusOr<TransportResult> MeasurePoint(rt::RemoteMemoryClient& client, const
   r.gbps = static_cast<double>(done * p.size) / 1e9 / secs;
   r.lat_us_p50 = Percentile(lat_us, 0.50);
   r.lat_us_p99 = Percentile(lat_us, 0.99);
+  r.wall_s = Seconds(WallClock::now() - wall_start);
   return r;
 }
 
+// `node`: the sim target's node, for the closed forms; null on the nic
+// target, which measures memcpy instead.
 rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& client,
-                                                      const TransportBenchOptions& o, double baseline) {
+                                                      const TransportBenchOptions& o, double baseline,
+                                                      const hw_models::NodeConfig* node) {
   std::vector<Point> points;
   for (bool write : {true, false}) points.push_back({write, kLatencySize, 1, 4096});
   for (uint64_t size : o.sizes) {
@@ -134,8 +146,14 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
     size_t min_ops = latency ? o.latency_iterations : 4 * p.depth;
     auto min_time = latency ? std::chrono::milliseconds(0) : o.min_time;
     LL_ASSIGN_OR_RETURN(TransportResult r, MeasurePoint(client, region, buf.get(), p, min_time, min_ops));
-    r.memcpy_gbps = MemcpyGbps(p.size, p.ws, std::chrono::milliseconds(100));
-    r.ratio_vs_memcpy = r.gbps / baseline;
+    if (node != nullptr) {
+      PointClosedForm cf = ClosedFormOf(*node, p.write, p.size, p.depth);
+      r.closed_form_gbps = cf.gbps;
+      r.closed_form_lat_us = cf.lat_us;
+    } else {
+      r.memcpy_gbps = MemcpyGbps(p.size, p.ws, std::chrono::milliseconds(100));
+      r.ratio_vs_memcpy = r.gbps / baseline;
+    }
     results.push_back(r);
   }
   LL_RETURN_IF_ERROR(client.UnregisterBuffer(buf.get()));
@@ -143,62 +161,138 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
   return results;
 }
 
-}  // namespace
-
-rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions& o) {
+rt::Status CheckOptions(const TransportBenchOptions& o) {
+  if (o.target != "nic" && o.target != "sim") {
+    return rt::InvalidArgument("--target: '" + o.target + "' is neither nic nor sim");
+  }
+  if (o.target == "nic" && !o.config.empty()) return rt::InvalidArgument("--config applies to --target sim");
+  if (o.target == "sim" && !o.memnode.empty()) {
+    return rt::InvalidArgument("--memnode: the sim target runs its memnode in this process");
+  }
+  if (o.target == "sim" && !o.provider.empty() && rt::CoreProviderName(o.provider) != "lightloop") {
+    return rt::InvalidArgument("--provider: the sim target is the lightloop provider, not '" + o.provider +
+                               "'");
+  }
   if (o.sizes.empty()) return rt::InvalidArgument("--sizes lists no size");
   for (uint64_t s : o.sizes) {
     if (s == 0) return rt::InvalidArgument("--sizes: a size of 0 bytes cannot be measured");
   }
   if (o.depth == 0) return rt::InvalidArgument("--depth must be at least 1");
-  std::unique_ptr<rt::MemnodeProcess> node;
-  std::string address = o.memnode;
-  if (address.empty()) {
-    uint64_t need = 0;
-    for (uint64_t s : o.sizes) need = std::max(need, WorkingSet(s, o.depth));
+  return rt::Status::Ok();
+}
+
+uint64_t Capacity(const TransportBenchOptions& o) {
+  uint64_t need = 0;
+  for (uint64_t s : o.sizes) need = std::max(need, WorkingSet(s, o.depth));
+  return need + (64 << 20);
+}
+
+// Where the client connects: --memnode, a memnode process (nic), or a
+// memnode in this process on the lightloop provider (sim: the simulated
+// fabric cannot reach another process yet).
+struct MemnodeHandle {
+  std::unique_ptr<rt::MemnodeProcess> process;
+  std::unique_ptr<rt::Memnode> in_process;
+  std::string address;
+};
+
+rt::StatusOr<MemnodeHandle> StartMemnode(const TransportBenchOptions& o, bool sim) {
+  MemnodeHandle h;
+  h.address = o.memnode;
+  if (sim) {
+    rt::MemnodeOptions mo{.provider = "lightloop", .listen = "127.0.0.1:0", .capacity = Capacity(o)};
+    LL_ASSIGN_OR_RETURN(h.in_process, rt::Memnode::Start(mo));
+    h.address = h.in_process->control_address();
+  } else if (h.address.empty()) {
     rt::MemnodeProcess::Options mo{
-        .binary = o.memnode_binary, .provider = o.provider, .capacity = std::to_string(need + (64 << 20))};
-    LL_ASSIGN_OR_RETURN(node, rt::MemnodeProcess::Spawn(mo));
-    address = node->control_address();
+        .binary = o.memnode_binary, .provider = o.provider, .capacity = std::to_string(Capacity(o))};
+    LL_ASSIGN_OR_RETURN(h.process, rt::MemnodeProcess::Spawn(mo));
+    h.address = h.process->control_address();
   }
+  return h;
+}
+
+}  // namespace
+
+rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions& o) {
+  LL_RETURN_IF_ERROR(CheckOptions(o));
+  const bool sim_target = o.target == "sim";
+  std::optional<SimTarget> sim;
+  if (sim_target) {
+    LL_ASSIGN_OR_RETURN(sim, PrepareSimTarget(o.config));
+  }
+  LL_ASSIGN_OR_RETURN(MemnodeHandle node, StartMemnode(o, sim_target));
   rt::RemoteMemoryClient::Options co;
-  co.memnode = address;
+  co.memnode = node.address;
   co.tenant = "bench";
-  co.provider = o.provider;
+  co.provider = sim_target ? "lightloop" : o.provider;
   co.depth = o.depth;
   co.max_chunk = o.max_chunk;
   LL_ASSIGN_OR_RETURN(auto client, rt::RemoteMemoryClient::Connect(co));
 
   TransportBenchReport report;
+  report.target = o.target;
+  report.time = client->clock().kind();
   report.provider = client->provider();
   report.mr_mode = client->mr_mode();
-  report.memnode = address;
+  report.memnode = sim_target ? "in-process" : node.address;  // the port varies from run to run
   report.chunk_size = client->chunk_size();
-  report.memcpy_gbps = MemcpyGbps(kBaselineBlock, kBaselineWorkingSet, o.min_time);
-  LL_ASSIGN_OR_RETURN(report.results, MeasureAll(*client, o, report.memcpy_gbps));
+  if (sim) {
+    report.config = sim->config;
+    report.closed_form_gbps = ClosedFormOf(sim->node, true, uint64_t{1} << 30, SIZE_MAX).gbps;
+  } else {
+    report.memcpy_gbps = MemcpyGbps(kBaselineBlock, kBaselineWorkingSet, o.min_time);
+  }
+  LL_ASSIGN_OR_RETURN(report.results, MeasureAll(*client, o, report.memcpy_gbps, sim ? &sim->node : nullptr));
   return report;
 }
 
-std::string FormatTable(const TransportBenchReport& r) {
+namespace {
+
+std::string Header(const TransportBenchReport& r) {
   std::ostringstream out;
-  out << "lightloop bench transport: provider " << r.provider << ", memnode " << r.memnode << ", MR mode "
-      << r.mr_mode << "\n";
-  out << "baseline: single-core memcpy " << std::fixed << std::setprecision(2) << r.memcpy_gbps
-      << " GB/s (1 MiB blocks over 256 MiB)\n\n";
-  out << std::left << std::setw(7) << "op" << std::right << std::setw(9) << "size" << std::setw(7) << "depth"
-      << std::setw(10) << "GB/s" << std::setw(11) << "vs memcpy" << std::setw(12) << "p50 us" << std::setw(12)
-      << "p99 us" << std::setw(14) << "memcpy GB/s"
-      << "\n";
-  for (const TransportResult& x : r.results) {
-    out << std::left << std::setw(7) << x.op << std::right << std::setw(9) << rt::FormatSize(x.size)
-        << std::setw(7) << x.depth << std::setw(10) << std::setprecision(3) << x.gbps << std::setw(11)
-        << std::setprecision(3) << x.ratio_vs_memcpy << std::setw(12) << std::setprecision(2) << x.lat_us_p50
-        << std::setw(12) << x.lat_us_p99 << std::setw(14) << x.memcpy_gbps << "\n";
+  out << "lightloop bench transport: target " << r.target << ", provider " << r.provider << ", memnode "
+      << r.memnode << ", MR mode " << r.mr_mode << ", " << r.time << " time\n";
+  out << std::fixed << std::setprecision(2);
+  if (r.target == "sim") {
+    out << "node: " << r.config << "\nclosed form: saturated " << r.closed_form_gbps
+        << " GB/s (link x rails, memory); per point: that, or depth x size / latency if lower\n\n";
+  } else {
+    out << "baseline: single-core memcpy " << r.memcpy_gbps << " GB/s (1 MiB blocks over 256 MiB)\n\n";
   }
   return out.str();
 }
 
+}  // namespace
+
+std::string FormatTable(const TransportBenchReport& r) {
+  const bool sim = r.target == "sim";
+  std::ostringstream out;
+  out << Header(r) << std::left << std::setw(7) << "op" << std::right << std::setw(9) << "size"
+      << std::setw(7) << "depth" << std::setw(10) << "GB/s" << std::setw(13)
+      << (sim ? "closed GB/s" : "vs memcpy") << std::setw(12) << "p50 us" << std::setw(12) << "p99 us"
+      << std::setw(14) << (sim ? "closed lat us" : "memcpy GB/s") << "\n";
+  for (const TransportResult& x : r.results) {
+    out << std::left << std::setw(7) << x.op << std::right << std::setw(9) << rt::FormatSize(x.size)
+        << std::setw(7) << x.depth << std::fixed << std::setw(10) << std::setprecision(3) << x.gbps
+        << std::setw(13) << (sim ? x.closed_form_gbps : x.ratio_vs_memcpy) << std::setw(12)
+        << std::setprecision(sim ? 4 : 2) << x.lat_us_p50 << std::setw(12) << x.lat_us_p99 << std::setw(14)
+        << (sim ? x.closed_form_lat_us : x.memcpy_gbps) << "\n";
+  }
+  return out.str();
+}
+
+namespace {
+
+// Null where a value does not apply to the target.
+nlohmann::json OrNull(bool applies, double v) {
+  return applies ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
 nlohmann::json ToJson(const TransportBenchReport& r) {
+  const bool sim = r.target == "sim";
   nlohmann::json results = nlohmann::json::array();
   for (const TransportResult& x : r.results) {
     results.push_back({{"op", x.op},
@@ -207,18 +301,23 @@ nlohmann::json ToJson(const TransportBenchReport& r) {
                        {"gbps", x.gbps},
                        {"lat_us_p50", x.lat_us_p50},
                        {"lat_us_p99", x.lat_us_p99},
-                       {"ratio_vs_memcpy", x.ratio_vs_memcpy},
-                       {"memcpy_gbps_same_size", x.memcpy_gbps},
-                       {"operations", x.operations}});
+                       {"closed_form_gbps", OrNull(sim, x.closed_form_gbps)},
+                       {"closed_form_lat_us", OrNull(sim, x.closed_form_lat_us)},
+                       {"ratio_vs_memcpy", OrNull(!sim, x.ratio_vs_memcpy)},
+                       {"memcpy_gbps_same_size", OrNull(!sim, x.memcpy_gbps)},
+                       {"operations", x.operations},
+                       {"wall_s", x.wall_s}});
   }
-  return {{"provider", r.provider},
-          {"mr_mode", r.mr_mode},
-          {"memnode", r.memnode},
-          {"chunk_size", r.chunk_size},
-          {"baseline",
-           {{"memcpy_gbps", r.memcpy_gbps},
-            {"what", "single-core memcpy, 1 MiB blocks over a 256 MiB working set, same run"}}},
-          {"results", results}};
+  nlohmann::json baseline =
+      sim ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
+                           {"what", "the node's saturated closed form (link x rails, memory), virtual time"}}
+          : nlohmann::json{{"memcpy_gbps", r.memcpy_gbps},
+                           {"what", "single-core memcpy, 1 MiB blocks over a 256 MiB working set, same run"}};
+  nlohmann::json j = {{"target", r.target},   {"time", r.time},       {"provider", r.provider},
+                      {"mr_mode", r.mr_mode}, {"memnode", r.memnode}, {"chunk_size", r.chunk_size},
+                      {"baseline", baseline}, {"results", results}};
+  if (sim) j["config"] = r.config;
+  return j;
 }
 
 }  // namespace lightloop::testbench

@@ -14,6 +14,8 @@ namespace lightloop::testbench {
 namespace {
 
 struct TransportArgs {
+  std::string target = "nic";
+  std::string config;
   std::string provider;
   std::string memnode;
   std::string sizes = "4K,64K,1M,16M";
@@ -26,6 +28,8 @@ struct TransportArgs {
 
 runtime::Status RunTransport(const TransportArgs& a) {
   TransportBenchOptions o;
+  o.target = a.target;
+  o.config = a.config;
   o.provider = a.provider;
   o.memnode = a.memnode;
   auto sizes = runtime::ParseSizeList(a.sizes);
@@ -65,7 +69,16 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
   bench->require_subcommand(1);
   auto a = std::make_shared<TransportArgs>();
   CLI::App* t = bench->add_subcommand(
-      "transport", "RMA write/read bandwidth and 64-byte latency through the runtime vs memcpy");
+      "transport",
+      "RMA write/read bandwidth and 64-byte latency through the runtime vs memcpy (nic) "
+      "or the closed form (sim)");
+  t->add_option("--target", a->target,
+                "nic: a real provider to a memnode process (wall time); sim: the lightloop provider, "
+                "memnode in-process (virtual time)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nic", "sim"}));
+  t->add_option("--config", a->config,
+                "sim: hw_models node file (default: FI_LIGHTLOOP_CONFIG, else the provider's preset)");
   t->add_option("--provider", a->provider, "libfabric provider (tcp, shm, verbs, ...)");
   t->add_option("--memnode", a->memnode, "HOST:PORT of a running memnode; default: start one");
   t->add_option("--sizes", a->sizes, "transfer sizes, comma-separated")->capture_default_str();
@@ -73,7 +86,7 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   t->add_option("--json", a->json, "also write the results as JSON to this file");
-  t->add_option("--min-time-ms", a->min_time_ms, "measuring time per point")
+  t->add_option("--min-time-ms", a->min_time_ms, "measuring time per point (virtual on sim)")
       ->capture_default_str()
       ->check(CLI::Range(1, 600000));
   t->add_option("--latency-iterations", a->latency_iterations, "64-byte round trips per op")

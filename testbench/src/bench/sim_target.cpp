@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bench/sim_target.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+
+#include "lightloop/hw_models/link/photonic_link.h"
+
+namespace lightloop::testbench {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kProviderFile = "liblightloop-fi.so";
+
+// The build's provider directory, else ../lib beside the running program
+// (an installed or relocated build/bin/lightloop).
+runtime::StatusOr<std::string> ProviderDir() {
+  std::error_code ec;
+  if (fs::exists(fs::path(LIGHTLOOP_FI_DIR) / kProviderFile, ec)) return std::string(LIGHTLOOP_FI_DIR);
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  fs::path beside = exe.parent_path().parent_path() / "lib";
+  if (!ec && fs::exists(beside / kProviderFile, ec)) return beside.string();
+  return runtime::FailedPrecondition(std::string("the lightloop provider (") + kProviderFile +
+                                     ") is neither in " + LIGHTLOOP_FI_DIR + " nor in " + beside.string() +
+                                     "; build it: cmake --build build --target lightloop_fi");
+}
+
+std::string ResolveConfig(const std::string& config) {
+  if (!config.empty()) return config;
+  if (const char* env = std::getenv("FI_LIGHTLOOP_CONFIG"); env != nullptr && *env != '\0') return env;
+  return LIGHTLOOP_DEFAULT_NODE_CONFIG;
+}
+
+// FI_PROVIDER_PATH with `dir` first, the caller's own directories kept.
+std::string WithProviderDir(const std::string& dir) {
+  const char* old = std::getenv("FI_PROVIDER_PATH");
+  if (old == nullptr || *old == '\0') return dir;
+  return dir + ":" + old;
+}
+
+}  // namespace
+
+runtime::StatusOr<SimTarget> PrepareSimTarget(const std::string& config) {
+  SimTarget sim;
+  sim.config = fs::absolute(ResolveConfig(config)).string();
+  try {
+    sim.node = hw_models::ReadNode(sim.config);
+  } catch (const std::exception& e) {
+    return runtime::InvalidArgument(std::string("--config: ") + e.what());
+  }
+  if (sim.node.link == nullptr || sim.node.link->photonic() == nullptr) {
+    return runtime::InvalidArgument("--config: " + sim.config +
+                                    ": the link model has no closed form; the sim target needs one");
+  }
+  LL_ASSIGN_OR_RETURN(std::string dir, ProviderDir());
+  setenv("FI_PROVIDER_PATH", WithProviderDir(dir).c_str(), 1);
+  setenv("FI_LIGHTLOOP_CONFIG", sim.config.c_str(), 1);
+  return sim;
+}
+
+PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint64_t size, size_t depth) {
+  hw_models::LinkClosedForm cf(*node.link->photonic());
+  const uint64_t rails = static_cast<uint64_t>(std::max<int64_t>(node.rails, 1));
+  const uint64_t k = static_cast<uint64_t>(std::max<int64_t>(node.controllers, 1));
+  const uint64_t slice = std::max<uint64_t>((size + rails - 1) / rails, 1);
+  uint64_t per_controller = slice;
+  if (k > 1) {
+    uint64_t units = (slice + node.interleave_bytes - 1) / node.interleave_bytes;
+    per_controller = std::min(slice, (units + k - 1) / k * node.interleave_bytes);
+  }
+  const double memory_ns = node.memory->IdleLatencyNs(write, per_controller);
+  const double lat_ns = write ? cf.TransferLatencyNs(slice) + memory_ns + cf.TransferLatencyNs(1)
+                              : cf.TransferLatencyNs(1) + memory_ns + cf.TransferLatencyNs(slice);
+  // Whole flits on the wire, slowed by the credit limit and the replays.
+  const double wire_ns = cf.SerializationNs(slice) * cf.PayloadGBps() / cf.ExpectedGoodputGBps();
+  double gbps = static_cast<double>(slice) / wire_ns * static_cast<double>(rails);
+  if (double memory_gbps = node.memory->PeakGBps() * static_cast<double>(k); memory_gbps > 0) {
+    gbps = std::min(gbps, memory_gbps);
+  }
+  gbps = std::min(gbps, static_cast<double>(depth) * static_cast<double>(size) / lat_ns);
+  return {gbps, lat_ns / 1000.0};
+}
+
+}  // namespace lightloop::testbench

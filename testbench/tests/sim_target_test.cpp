@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// `lightloop bench transport --target sim` as a user runs it: the nic
+// target's benchmark over the lightloop provider, its memnode in-process,
+// timed in virtual time. Measured bandwidth and latency agree with the
+// node's closed form, and two runs give the same JSON.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "lightloop/hw_models/node/memory_node.h"
+
+namespace lightloop::testbench {
+namespace {
+
+struct CommandResult {
+  int code;
+  std::string out;
+};
+
+CommandResult Lightloop(const std::string& args) {
+  std::string out;
+  FILE* p =
+      popen(("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG " + std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1")
+                .c_str(),
+            "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::array<char, 512> buf;
+  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string Preset(const std::string& name) {
+  return std::string(LIGHTLOOP_HW_PRESETS) + "/nodes/" + name;
+}
+
+// Runs the sim benchmark with `args` and returns its JSON (empty on failure).
+nlohmann::json RunSim(const std::string& args) {
+  std::filesystem::path json =
+      std::filesystem::temp_directory_path() /
+      ("ll-sim-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".json");
+  CommandResult r = Lightloop("bench transport --target sim " + args + " --json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  if (r.code != 0) return {};
+  std::ifstream in(json);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::filesystem::remove(json);
+  return j;
+}
+
+const nlohmann::json& Find(const nlohmann::json& j, const std::string& op, uint64_t size) {
+  for (const auto& r : j["results"]) {
+    if (r["op"] == op && r["size"] == size) return r;
+  }
+  ADD_FAILURE() << "no " << op << " of " << size << " bytes in " << j.dump(1);
+  static const nlohmann::json kNone;
+  return kNone;
+}
+
+constexpr const char* kQuick = "--sizes 1M --depth 8 --min-time-ms 2 --latency-iterations 100";
+
+// The targets: at 1 MiB and depth 8 the node's saturated bandwidth
+// (the link's, or the memory's where that is lower), and the 64-byte
+// unloaded latency, each within 2%; the closed forms in the JSON are those
+// of hw_models for the node.
+void ExpectClosedForm(const std::string& preset, const nlohmann::json& j) {
+  hw_models::NodeConfig node = hw_models::ReadNode(preset);
+  hw_models::LinkClosedForm cf(*node.link->photonic());
+  double link_gbps = cf.ExpectedGoodputGBps() * static_cast<double>(node.rails);
+  if (double memory_gbps = node.memory->PeakGBps() * static_cast<double>(node.controllers); memory_gbps > 0) {
+    link_gbps = std::min(link_gbps, memory_gbps);
+  }
+  const double write_ns =
+      cf.TransferLatencyNs(64) + node.memory->IdleLatencyNs(true, 64) + cf.TransferLatencyNs(1);
+  const double read_ns =
+      cf.TransferLatencyNs(1) + node.memory->IdleLatencyNs(false, 64) + cf.TransferLatencyNs(64);
+  EXPECT_EQ(j["time"], "virtual");
+  EXPECT_EQ(j["provider"], "lightloop");
+  EXPECT_NEAR(j["baseline"]["closed_form_gbps"].get<double>(), link_gbps, link_gbps * 1e-3);
+  for (const char* op : {"write", "read"}) {
+    const nlohmann::json& big = Find(j, op, 1 << 20);
+    const nlohmann::json& small = Find(j, op, 64);
+    double expected_us = (std::string(op) == "write" ? write_ns : read_ns) / 1000;
+    EXPECT_NEAR(small["closed_form_lat_us"].get<double>(), expected_us, expected_us * 1e-6) << op;
+    EXPECT_NEAR(big["closed_form_gbps"].get<double>(), link_gbps, link_gbps * 1e-3) << op;
+    double gbps = big["gbps"].get<double>(), lat_us = small["lat_us_p50"].get<double>();
+    std::printf(
+        "%s %s: 1 MiB depth 8 %.3f GB/s (closed form %.3f, ratio %.5f); 64 B %.5f us (closed form "
+        "%.5f, ratio %.5f)\n",
+        preset.c_str(), op, gbps, link_gbps, gbps / link_gbps, lat_us, expected_us, lat_us / expected_us);
+    EXPECT_NEAR(gbps, link_gbps, link_gbps * 0.02) << op;
+    EXPECT_NEAR(lat_us, expected_us, expected_us * 0.02) << op;
+    EXPECT_NEAR(small["lat_us_p99"].get<double>(), expected_us, expected_us * 0.02) << op;
+  }
+}
+
+TEST(SimTarget, DefaultNodeMeetsItsClosedForm) {
+  nlohmann::json j = RunSim(kQuick);
+  ASSERT_FALSE(j.empty());
+  EXPECT_EQ(j["config"], Preset("optical_io_fixed.yaml"));
+  ExpectClosedForm(Preset("optical_io_fixed.yaml"), j);
+}
+
+// DDR5 behind a PAM4 link: the memory is the bottleneck, and the memnode's
+// two endpoints share it (one pool).
+TEST(SimTarget, MemoryBoundNodeMeetsItsClosedForm) {
+  hw_models::NodeConfig node = hw_models::ReadNode(Preset("pam4_cxl_ddr5.yaml"));
+  hw_models::LinkClosedForm cf(*node.link->photonic());
+  ASSERT_LT(node.memory->PeakGBps() * static_cast<double>(node.controllers), cf.ExpectedGoodputGBps())
+      << "the preset no longer is memory-bound";
+  nlohmann::json j = RunSim(std::string(kQuick) + " --config " + Preset("pam4_cxl_ddr5.yaml"));
+  ASSERT_FALSE(j.empty());
+  ExpectClosedForm(Preset("pam4_cxl_ddr5.yaml"), j);
+}
+
+TEST(SimTarget, ConfigPicksTheNode) {
+  nlohmann::json j = RunSim(std::string(kQuick) + " --config " + Preset("pam4_fixed.yaml"));
+  ASSERT_FALSE(j.empty());
+  EXPECT_EQ(j["config"], Preset("pam4_fixed.yaml"));
+  ExpectClosedForm(Preset("pam4_fixed.yaml"), j);
+}
+
+// Virtual time is deterministic, the memnode's progress threads included:
+// everything but the wall-time fields is identical.
+TEST(SimTarget, TwoRunsGiveIdenticalJson) {
+  auto strip = [](nlohmann::json j) {
+    for (auto& r : j["results"]) r.erase("wall_s");
+    return j;
+  };
+  const std::string args = "--sizes 4K,64K,1M --depth 8 --min-time-ms 1 --latency-iterations 200";
+  nlohmann::json first = strip(RunSim(args)), second = strip(RunSim(args));
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.dump(1), second.dump(1));
+}
+
+TEST(SimTarget, TableShowsTheClosedForm) {
+  CommandResult r = Lightloop(std::string("bench transport --target sim ") + kQuick);
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* text :
+       {"target sim", "virtual time", "closed GB/s", "closed lat us", "optical_io_fixed.yaml"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
+}
+
+TEST(SimTarget, RefusesWhatDoesNotApply) {
+  CommandResult r = Lightloop("bench transport --target sim --memnode 127.0.0.1:1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("in this process"), std::string::npos) << r.out;
+  r = Lightloop("bench transport --target sim --provider tcp");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("lightloop provider"), std::string::npos) << r.out;
+  r = Lightloop("bench transport --config " + Preset("pam4_fixed.yaml"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--config applies to --target sim"), std::string::npos) << r.out;
+  r = Lightloop("bench transport --target sim --config /nonexistent/node.yaml");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("/nonexistent/node.yaml"), std::string::npos) << r.out;
+  EXPECT_EQ(Lightloop("bench transport --target fpga").code, 2);
+}
+
+}  // namespace
+}  // namespace lightloop::testbench
