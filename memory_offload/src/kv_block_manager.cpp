@@ -29,12 +29,15 @@ struct KvBlockManager::PendingFetch {
     Ticket ticket;
     Status status = Status::Ok();
     bool done = false;
+    unsigned char* direct = nullptr;  // read in place into local slots
   };
   std::vector<BlockId> table;     // pinned until the fetch finishes
   std::vector<BlockId> readable;  // by remote slot
   std::vector<BlockId> lost;      // known lost at the start
   std::vector<unsigned char> staging;
   std::vector<Run> runs;
+  // Local slots that late in-place reads may still write: free once they land.
+  std::vector<uint64_t> quarantined;
 };
 
 struct KvBlockManager::State {
@@ -290,6 +293,16 @@ StatusOr<uint64_t> KvBlockManager::TakeRemoteRun(uint64_t count) {
                                     " free slots in the remote tier");
 }
 
+const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>& blocks, size_t first,
+                                                     size_t count) const {
+  if (!codec_->lossless()) return nullptr;
+  const int64_t base = s_->blocks.at(blocks[first]).local_slot;
+  for (size_t k = 1; k < count; ++k) {
+    if (s_->blocks.at(blocks[first + k]).local_slot != base + static_cast<int64_t>(k)) return nullptr;
+  }
+  return s_->local.data() + static_cast<uint64_t>(base) * o_.shape.block_bytes();
+}
+
 Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
   const uint64_t bb = o_.shape.block_bytes();
   std::vector<BlockId> todo;
@@ -308,15 +321,30 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
     while (!run.ok() && want > 1) run = TakeRemoteRun(want /= 2);  // a shorter run, then
     if (!run.ok()) return run.status();
     unsigned char* dst = staging.data() + i * sb;
-    for (uint64_t k = 0; k < want; ++k) {
-      Block& b = s_->blocks.at(todo[i + k]);
-      const unsigned char* src = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
-      codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
-      b.checksum = Checksum(dst + k * sb, sb);
-      b.remote_slot = static_cast<int64_t>(*run + k);
+    const unsigned char* direct = ContiguousLocal(todo, i, want);
+    if (direct != nullptr) {
+      // The blocks are side by side in local memory and stored as they are:
+      // they go straight from there, and their checksums are taken while
+      // they are on the wire.
+      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, direct));
+      tickets.push_back(t);
+      ++s_->stats.zero_copy_transfers;
+      for (uint64_t k = 0; k < want; ++k) {
+        Block& b = s_->blocks.at(todo[i + k]);
+        b.checksum = Checksum(direct + k * sb, sb);
+        b.remote_slot = static_cast<int64_t>(*run + k);
+      }
+    } else {
+      for (uint64_t k = 0; k < want; ++k) {
+        Block& b = s_->blocks.at(todo[i + k]);
+        const unsigned char* src = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
+        codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
+        b.checksum = Checksum(dst + k * sb, sb);
+        b.remote_slot = static_cast<int64_t>(*run + k);
+      }
+      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
+      tickets.push_back(t);
     }
-    LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
-    tickets.push_back(t);
     for (uint64_t k = 0; k < want; ++k) s_->blocks.at(todo[i + k]).in_remote = true;
     s_->stats.bytes_offloaded += want * sb;
     s_->stats.bytes_saved += want * (bb - std::min(bb, sb));
@@ -346,13 +374,18 @@ Status KvBlockManager::EvictTo(uint64_t keep) {
     std::vector<BlockId> victims = s_->policy->Victims(local_used() - keep, evictable, sharers);
     if (victims.empty()) break;
     LL_RETURN_IF_ERROR(WriteBack(victims));
+    std::vector<uint64_t> freed;
     for (BlockId id : victims) {
       Block& b = s_->blocks.at(id);
-      s_->free_local.push_back(static_cast<uint64_t>(b.local_slot));
+      freed.push_back(static_cast<uint64_t>(b.local_slot));
       b.local_slot = -1;
       s_->policy->Removed(id);
       ++s_->stats.evictions;
     }
+    // Highest first on the stack, so that slots are taken again in rising
+    // order and blocks fetched together sit side by side (zero-copy).
+    std::sort(freed.rbegin(), freed.rend());
+    s_->free_local.insert(s_->free_local.end(), freed.begin(), freed.end());
   }
   return Status::Ok();
 }
@@ -428,10 +461,13 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
     PendingFetch::Run run;
     run.first = i;
     run.count = n;
+    // Side by side in local memory and stored as they are: read in place.
+    run.direct = const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n));
     StatusOr<Ticket> t = remote_->Read(static_cast<uint64_t>(s_->blocks.at(f->readable[i]).remote_slot), n,
-                                       f->staging.data() + i * sb);
+                                       run.direct ? run.direct : f->staging.data() + i * sb);
     if (t.ok()) {
       run.ticket = *t;
+      if (run.direct) ++s_->stats.zero_copy_transfers;
     } else {
       run.status = t.status();
       run.done = true;
@@ -481,6 +517,29 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
   } else {
     poll();
   }
+  // A read in place that was not waited for would land over the block the
+  // caller recomputes: move those blocks to fresh slots and keep the old
+  // ones until the read lands (or, with no slot to spare, wait for it).
+  for (auto& run : f->runs) {
+    if (run.done || run.direct == nullptr) continue;
+    std::vector<uint64_t> fresh;
+    for (size_t k = 0; k < run.count; ++k) {
+      StatusOr<uint64_t> slot = TakeLocalSlot();
+      if (!slot.ok()) break;
+      fresh.push_back(*slot);
+    }
+    if (fresh.size() < run.count) {
+      for (uint64_t slot : fresh) s_->free_local.push_back(slot);
+      run.status = remote_->Wait(run.ticket);
+      run.done = true;
+      continue;
+    }
+    for (size_t k = 0; k < run.count; ++k) {
+      Block& b = s_->blocks.at(f->readable[run.first + k]);
+      f->quarantined.push_back(static_cast<uint64_t>(b.local_slot));
+      b.local_slot = static_cast<int64_t>(fresh[k]);
+    }
+  }
   FetchOutcome out;
   out.lost = f->lost;
   out.waited_ns = now_ns_() - start;
@@ -495,12 +554,12 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
         out.not_arrived.push_back(f->readable[k]);
         continue;
       }
-      const unsigned char* src = f->staging.data() + k * sb;
+      const unsigned char* src = run.direct ? run.direct + (k - run.first) * sb : f->staging.data() + k * sb;
       bool good = run.status.ok() && Checksum(src, sb) == b.checksum;
       if (run.status.ok() && !good) ++s_->stats.checksum_failures;
       if (good) {
         unsigned char* dst = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
-        codec_->Decode(src, bb / 2, reinterpret_cast<uint16_t*>(dst));
+        if (!run.direct) codec_->Decode(src, bb / 2, reinterpret_cast<uint16_t*>(dst));
         b.written = true;
         s_->stats.bytes_fetched += sb;
       } else {
@@ -519,8 +578,9 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
   }
   s_->stats.lost_blocks += out.lost.size();
   s_->stats.not_arrived += out.not_arrived.size();
-  if (!still_flying.empty()) {
-    // Reads not waited for still land in the staging buffer: keep it until they do.
+  if (!still_flying.empty() || !f->quarantined.empty()) {
+    // Reads not waited for still land in the staging buffer or quarantined
+    // slots: keep them until they do.
     f->runs = std::move(still_flying);
     draining_.push_back(std::move(f));
   }
@@ -540,7 +600,12 @@ void KvBlockManager::ReapDraining() {
         done = false;
       }
     }
-    it = done ? draining_.erase(it) : std::next(it);
+    if (done) {
+      for (uint64_t slot : (*it)->quarantined) s_->free_local.push_back(slot);
+      it = draining_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 

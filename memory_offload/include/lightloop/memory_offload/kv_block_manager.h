@@ -78,6 +78,7 @@ struct KvStats {
   uint64_t blocks_local = 0, blocks_remote = 0;
   uint64_t bytes_offloaded = 0, bytes_fetched = 0;
   uint64_t offload_transfers = 0, fetch_transfers = 0;
+  uint64_t zero_copy_transfers = 0;  // straight from or into local slots
   uint64_t prefix_hits = 0, prefix_misses = 0;
   uint64_t evictions = 0, dropped = 0;  // dropped: left both tiers
   uint64_t bytes_saved = 0;             // by the codec, on the way out
@@ -151,6 +152,9 @@ class KvBlockManager {
   struct Block;
   struct PendingFetch;
   void ReapDraining();
+  // The local bytes of blocks[first, first + count) when they sit in
+  // consecutive local slots and the codec stores them as they are; else null.
+  const unsigned char* ContiguousLocal(const std::vector<BlockId>& blocks, size_t first, size_t count) const;
   KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote);
   StatusOr<uint64_t> TakeLocalSlot();
   Status WriteBack(const std::vector<BlockId>& blocks);
