@@ -12,9 +12,11 @@
 //   }
 //
 // Virtual time is shared by every endpoint of the process (one simulated
-// fabric per process). It stands still until the program polls a completion
-// queue with nothing ready (it then jumps to the next completion) or calls
-// advance_ns. Plain C so that C programs can use it.
+// fabric per process). It stands still until the program waits on a
+// completion queue that has completions pending (fi_cq_sread, or a second
+// fi_cq_read in a row that finds nothing ready: the clock then jumps to the
+// next completion) or calls advance_ns. lightloop/runtime/clock.h wraps
+// these ops for C++. Plain C so that C programs can use it.
 #ifndef LIGHTLOOP_RUNTIME_FI_LIGHTLOOP_H_
 #define LIGHTLOOP_RUNTIME_FI_LIGHTLOOP_H_
 
