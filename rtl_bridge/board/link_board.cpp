@@ -7,6 +7,7 @@
 
 #include "Vll_link_board.h"
 #include "verilated.h"
+#include "verilated_vcd_c.h"
 
 namespace lightloop::rtl_bridge {
 
@@ -17,6 +18,7 @@ struct LinkBoard::Impl {
       throw std::invalid_argument(
           "LinkConfig.rev_err_threshold must be 0 for the board (error-free reverse lane)");
     }
+    ctx->traceEverOn(true);
     m = std::make_unique<Vll_link_board>(ctx.get(), "board");
     m->fwd_latency = c.fwd_latency;
     m->rev_latency = c.rev_latency;
@@ -30,13 +32,18 @@ struct LinkBoard::Impl {
     Tick();
     m->rst = 0;
   }
-  ~Impl() { m->final(); }
+  ~Impl() {
+    m->final();
+    if (vcd) vcd->close();
+  }
 
   void Tick() {
     m->clk = 0;
     m->eval();
+    if (vcd) vcd->dump(2 * cycle);
     m->clk = 1;
     m->eval();
+    if (vcd) vcd->dump(2 * cycle + 1);
   }
 
   // Drives the payload ports from the state after the last edge, then clocks.
@@ -63,6 +70,7 @@ struct LinkBoard::Impl {
 
   std::unique_ptr<VerilatedContext> ctx;
   std::unique_ptr<Vll_link_board> m;
+  std::unique_ptr<VerilatedVcdC> vcd;
   std::deque<uint64_t> queue;
   std::vector<uint64_t> received;
   uint64_t sent = 0;
@@ -97,6 +105,13 @@ uint64_t LinkBoard::RunUntilDelivered(uint64_t max_cycles) {
 void LinkBoard::FlipBitOfNextFlit(unsigned bit) {
   impl_->m->force_bit = bit;
   impl_->m->force_flip = 1;  // held until the lane has flipped a flit
+}
+
+void LinkBoard::StartTrace(const std::string& vcd_path) {
+  if (impl_->vcd) return;
+  impl_->vcd = std::make_unique<VerilatedVcdC>();
+  impl_->m->trace(impl_->vcd.get(), 99);
+  impl_->vcd->open(vcd_path.c_str());
 }
 
 const std::vector<uint64_t>& LinkBoard::received() const {

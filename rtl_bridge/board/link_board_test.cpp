@@ -3,8 +3,12 @@
 #include "lightloop/rtl_bridge/board/link_board.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "lightloop/rtl_bridge/board_regs.h"
 
@@ -99,6 +103,25 @@ TEST(LinkBoardTest, CyclesCountBoardClocks) {
   const uint32_t a = board.Read(regs::kCyclesOffset);
   board.Run(1000);
   EXPECT_EQ(board.Read(regs::kCyclesOffset) - a, 1001u);  // the 1000 plus the first read's cycle
+}
+
+TEST(LinkBoardTest, WritesWaveformsOnRequest) {
+  const std::filesystem::path vcd =
+      std::filesystem::temp_directory_path() / ("link_board_" + std::to_string(::getpid()) + ".vcd");
+  {
+    LinkBoard board({});
+    board.StartTrace(vcd.string());
+    board.Write(regs::kControlOffset, regs::control::kLinkEnableMask);
+    SendRandom(board, 10, 6);
+    board.RunUntilDelivered(1000);
+  }
+  std::ifstream in(vcd);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::filesystem::remove(vcd);
+  EXPECT_NE(text.str().find("$enddefinitions"), std::string::npos);
+  EXPECT_NE(text.str().find(" in_ready "), std::string::npos);
+  EXPECT_NE(text.str().find(" u_tx "), std::string::npos);
 }
 
 }  // namespace

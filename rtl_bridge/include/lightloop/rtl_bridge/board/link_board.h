@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "lightloop/rtl_bridge/link/link_pair.h"
@@ -47,6 +48,9 @@ class LinkBoard {
   uint64_t RunUntilDelivered(uint64_t max_cycles);
   // Flips bit `bit` (0..103) of the next data flit on the forward lane.
   void FlipBitOfNextFlit(unsigned bit);
+  // Writes the waveforms of every later cycle (all signals) to a VCD file,
+  // closed when the board is destroyed. Slows the board down; for debugging.
+  void StartTrace(const std::string& vcd_path);
 
   const std::vector<uint64_t>& received() const;
   bool irq() const;
