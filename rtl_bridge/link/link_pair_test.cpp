@@ -13,6 +13,14 @@
 namespace lightloop::rtl_bridge {
 namespace {
 
+// Throughput with C credits is min(1, C / RTT): a credit comes back one
+// credit-loop round trip after the flit that used it left. RTT is the two lane
+// latencies plus the design's fixed pipeline of four registers: ll_tx's flit
+// register, ll_rx's buffer write, ll_rx's control-flit register (loaded on the
+// edge that pops the flit) and ll_tx's credit-limit register. Checked here over
+// several latencies and credit counts.
+constexpr uint32_t kPipelineCycles = 4;
+
 std::vector<uint64_t> SendRandom(LinkPair& link, size_t n, uint32_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<uint64_t> sent(n);
@@ -81,6 +89,39 @@ TEST(LinkPairTest, ForcedBitFlipCostsExactlyOneNakAndOneReplay) {
   EXPECT_EQ(c.naks_sent, 1u);
   EXPECT_EQ(c.nak_replays, 1u);
   EXPECT_EQ(c.timeout_replays, 0u);
+}
+
+// An idle link delivers a payload fwd_latency + 3 cycles after Send(): the
+// cycle ll_tx takes it (into its flit register), the lane, and ll_rx's buffer
+// write. Probed on both sides of the boundary.
+TEST(LinkPairTest, DeliveryLatencyIsTheLaneLatencyPlusThree) {
+  for (uint32_t lat : {1u, 2u, 5u, 17u, 64u}) {
+    LinkPair link({.fwd_latency = lat, .rev_latency = 3});
+    link.Run(100);  // credits arrive
+    link.Send(7);
+    link.Run(lat + 2);
+    EXPECT_TRUE(link.received().empty()) << "latency " << lat;
+    link.Run(1);
+    EXPECT_EQ(link.received().size(), 1u) << "latency " << lat;
+  }
+}
+
+// With C credits the first C flits leave back to back and flit C leaves
+// exactly one credit round trip (fwd + rev + kPipelineCycles) after flit 0.
+TEST(LinkPairTest, CreditsBoundTheFlitsInFlight) {
+  for (uint32_t credits : {1u, 5u, 9u}) {
+    for (auto [fwd, rev] : {std::pair{20u, 20u}, {3u, 11u}}) {
+      LinkPair link({.fwd_latency = fwd, .rev_latency = rev, .credits = credits});
+      std::vector<uint64_t> sent_at;
+      link.set_flit_tap([&](const Flit&) { sent_at.push_back(link.cycles()); });
+      link.Run(100);
+      SendRandom(link, 100, credits);
+      link.Run(200);
+      ASSERT_GT(sent_at.size(), credits);
+      EXPECT_EQ(sent_at[credits - 1] - sent_at[0], credits - 1) << credits << " credits";
+      EXPECT_EQ(sent_at[credits] - sent_at[0], fwd + rev + kPipelineCycles) << credits << " credits";
+    }
+  }
 }
 
 // A NAK costs one replay round trip: the corrupted flit's slot is taken again
@@ -179,14 +220,6 @@ TEST(LinkPairTest, ErrorsInBothDirectionsStillDeliverExactlyOnce) {
   EXPECT_GT(c.crc_errors, 0u);
   EXPECT_EQ(c.overflows, 0u);  // credits keep the receiver's buffer from overflowing
 }
-
-// Throughput with C credits is min(1, C / RTT): a credit comes back one
-// credit-loop round trip after the flit that used it left. RTT is the two lane
-// latencies plus the design's fixed pipeline of four registers: ll_tx's flit
-// register, ll_rx's buffer write, ll_rx's control-flit register (loaded on the
-// edge that pops the flit) and ll_tx's credit-limit register. Checked here over
-// several latencies and credit counts.
-constexpr uint32_t kPipelineCycles = 4;
 
 struct CreditCase {
   uint32_t credits, fwd, rev;
