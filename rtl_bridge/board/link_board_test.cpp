@@ -48,6 +48,20 @@ TEST(LinkBoardTest, LinkStaysIdleUntilEnabled) {
   EXPECT_EQ(board.Read(regs::kCrcErrorsOffset), 0u);
 }
 
+TEST(LinkBoardTest, DisablingTheLinkMidReplayNeitherLosesNorRetriesInVain) {
+  LinkBoard board({.fwd_latency = 6, .rev_latency = 6, .timeout_cycles = 50});
+  board.Write(regs::kControlOffset, regs::control::kLinkEnableMask);
+  std::vector<uint64_t> sent = SendRandom(board, 200, 7);
+  board.FlipBitOfNextFlit(5);
+  board.Run(30);
+  board.Write(regs::kControlOffset, 0);
+  board.Run(1000);  // 20 timer periods with the link off
+  EXPECT_EQ(board.Read(regs::kReplaysOffset), 1u);
+  board.Write(regs::kControlOffset, regs::control::kLinkEnableMask);
+  board.RunUntilDelivered(10'000);
+  EXPECT_EQ(board.received(), sent);
+}
+
 TEST(LinkBoardTest, ErrInjectGatesTheLaneErrors) {
   LinkBoard board({.seed = 3, .fwd_err_threshold = 6000});
   board.Write(regs::kControlOffset, regs::control::kLinkEnableMask);

@@ -4,10 +4,11 @@
 // keeps every unacknowledged payload in a replay buffer of DEPTH entries and
 // goes back N (resends from the oldest unacknowledged flit) when the far end's
 // NAK id changes or when no acknowledgement arrives for timeout_cycles
-// (0 disables the timer). A new flit needs a credit: the far end advertises a
-// cumulative credit limit (mod 256) and the transmitter may send while its
-// count of new flits (next_seq_q) is below that limit. Replays need no credit,
-// because the receiver only buffers a flit once, in order.
+// (0 disables the timer, which also rests while enable is low). A new flit
+// needs a credit: the far end advertises a cumulative credit limit (mod 256)
+// and the transmitter may send while its count of new flits (next_seq_q) is
+// below that limit. Replays need no credit, because the receiver only buffers
+// a flit once, in order.
 // Control flits from the far end: [7:0] cumulative ACK (last in-order
 // sequence number), [15:8] NAK id, [23:16] credit limit, [55:24] CRC-32.
 module ll_tx #(
@@ -64,7 +65,7 @@ module ll_tx #(
   assign replaying = replay_pending;
   assign credit_stall = enable && in_valid && !replay_pending && !has_credit;
 
-  wire timeout = (timeout_cycles != 0) && (timer_q >= timeout_cycles) && (in_flight != 0);
+  wire timeout = enable && (timeout_cycles != 0) && (timer_q >= timeout_cycles) && (in_flight != 0);
   wire [7:0] tx_seq = take_new ? next_seq_q : send_q;
   wire [63:0] tx_payload = take_new ? in_payload : buf_q[send_q[AW-1:0]];
   logic [31:0] tx_crc;
@@ -108,7 +109,7 @@ module ll_tx #(
       end else if (timeout) begin
         timeout_replays <= timeout_replays + 1;
       end
-      timer_q <= (ack_moves || nak || timeout || in_flight == 0) ? 16'h0 : timer_q + 1'b1;
+      timer_q <= (!enable || ack_moves || nak || timeout || in_flight == 0) ? 16'h0 : timer_q + 1'b1;
       if (credit_stall) stall_cycles <= stall_cycles + 1;
     end
   end
