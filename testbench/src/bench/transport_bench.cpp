@@ -201,7 +201,13 @@ rt::StatusOr<MemnodeHandle> StartMemnode(const TransportBenchOptions& o, bool si
   h.address = o.memnode;
   if (sim) {
     rt::MemnodeOptions mo{.provider = "lightloop", .listen = "127.0.0.1:0", .capacity = Capacity(o)};
-    LL_ASSIGN_OR_RETURN(h.in_process, rt::Memnode::Start(mo));
+    auto started = rt::Memnode::Start(mo);
+    if (!started.ok()) {  // libfabric reads FI_PROVIDER_PATH once, at its first use in the process
+      return started.status().WithContext(
+          "the sim target's in-process memnode (had this process used libfabric before the sim target "
+          "set FI_PROVIDER_PATH?)");
+    }
+    h.in_process = std::move(*started);
     h.address = h.in_process->control_address();
   } else if (h.address.empty()) {
     rt::MemnodeProcess::Options mo{
