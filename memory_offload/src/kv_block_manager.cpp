@@ -30,11 +30,12 @@ struct KvBlockManager::PendingFetch {
     Status status = Status::Ok();
     bool done = false;
     unsigned char* direct = nullptr;  // read in place into local slots
+    uint64_t staging_offset = 0;      // else here in the staging buffer
   };
   std::vector<BlockId> table;     // pinned until the fetch finishes
   std::vector<BlockId> readable;  // by remote slot
   std::vector<BlockId> lost;      // known lost at the start
-  std::vector<unsigned char> staging;
+  std::unique_ptr<unsigned char[]> staging;
   std::vector<Run> runs;
   // Local slots that late in-place reads may still write: free once they land.
   std::vector<uint64_t> quarantined;
@@ -49,6 +50,7 @@ struct KvBlockManager::State {
   std::unordered_map<uint64_t, BlockId> by_hash;
   std::unordered_map<SequenceId, std::vector<BlockId>> sequences;
   std::unique_ptr<EvictionPolicy> policy;
+  std::vector<unsigned char> write_staging;
   BlockId next_block = 1;
   SequenceId next_sequence = 1;
   KvStats stats;
@@ -117,6 +119,8 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   s.local.resize(o.local_blocks * o.shape.block_bytes());
   for (uint64_t i = o.local_blocks; i > 0; --i) s.free_local.push_back(i - 1);
   s.remote_used.assign(kv->remote_->slots(), false);
+  // The local tier is registered once; staging buffers are not.
+  LL_RETURN_IF_ERROR(kv->remote_->RegisterLocal(s.local.data(), s.local.size()));
   return kv;
 }
 
@@ -313,7 +317,9 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
   if (todo.empty()) return Status::Ok();
   const uint64_t sb = slot_bytes_;
   const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  std::vector<unsigned char> staging(todo.size() * sb);
+  // Kept from call to call: a fresh buffer would fault in every page again.
+  std::vector<unsigned char>& staging = s_->write_staging;
+  if (staging.size() < todo.size() * sb) staging.resize(todo.size() * sb);
   std::vector<Ticket> tickets;
   for (size_t i = 0; i < todo.size();) {
     uint64_t want = std::min<uint64_t>(batch, todo.size() - i);
@@ -450,7 +456,9 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
   });
   const uint64_t sb = slot_bytes_;
   const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  f->staging.resize(f->readable.size() * sb);
+  // Runs of consecutive remote slots; those side by side in local memory
+  // and stored as they are are read in place, the rest through staging.
+  uint64_t staged = 0;
   for (size_t i = 0; i < f->readable.size();) {
     size_t n = 1;
     while (i + n < f->readable.size() && n < batch &&
@@ -461,10 +469,19 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
     PendingFetch::Run run;
     run.first = i;
     run.count = n;
-    // Side by side in local memory and stored as they are: read in place.
     run.direct = const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n));
-    StatusOr<Ticket> t = remote_->Read(static_cast<uint64_t>(s_->blocks.at(f->readable[i]).remote_slot), n,
-                                       run.direct ? run.direct : f->staging.data() + i * sb);
+    if (!run.direct) {
+      run.staging_offset = staged;
+      staged += n * sb;
+    }
+    f->runs.push_back(run);
+    i += n;
+  }
+  f->staging.reset(staged > 0 ? new unsigned char[staged] : nullptr);  // not zeroed: reads fill it
+  for (auto& run : f->runs) {
+    unsigned char* dst = run.direct ? run.direct : f->staging.get() + run.staging_offset;
+    StatusOr<Ticket> t = remote_->Read(
+        static_cast<uint64_t>(s_->blocks.at(f->readable[run.first]).remote_slot), run.count, dst);
     if (t.ok()) {
       run.ticket = *t;
       if (run.direct) ++s_->stats.zero_copy_transfers;
@@ -472,9 +489,7 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
       run.status = t.status();
       run.done = true;
     }
-    f->runs.push_back(run);
     ++s_->stats.fetch_transfers;
-    i += n;
   }
   uint64_t id = next_fetch_++;
   fetches_[id] = std::move(f);
@@ -554,7 +569,8 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
         out.not_arrived.push_back(f->readable[k]);
         continue;
       }
-      const unsigned char* src = run.direct ? run.direct + (k - run.first) * sb : f->staging.data() + k * sb;
+      const unsigned char* src = run.direct ? run.direct + (k - run.first) * sb
+                                            : f->staging.get() + run.staging_offset + (k - run.first) * sb;
       bool good = run.status.ok() && Checksum(src, sb) == b.checksum;
       if (run.status.ok() && !good) ++s_->stats.checksum_failures;
       if (good) {

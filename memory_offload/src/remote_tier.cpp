@@ -46,6 +46,7 @@ StatusOr<std::unique_ptr<MemnodeTier>> MemnodeTier::Create(std::vector<runtime::
 MemnodeTier::~MemnodeTier() {
   for (size_t i = 0; i < regions_.size(); ++i) {
     (void)clients_[i]->WaitAll();
+    for (void* addr : registered_) (void)clients_[i]->UnregisterBuffer(addr);
     (void)clients_[i]->Free(regions_[i]);
   }
 }
@@ -89,6 +90,17 @@ StatusOr<bool> MemnodeTier::Test(Ticket ticket) {
     if (!done) return false;
   }
   return true;
+}
+
+Status MemnodeTier::Progress() {
+  for (runtime::RemoteMemoryClient* c : clients_) LL_RETURN_IF_ERROR(c->Progress());
+  return Status::Ok();
+}
+
+Status MemnodeTier::RegisterLocal(void* addr, size_t len) {
+  for (runtime::RemoteMemoryClient* c : clients_) LL_RETURN_IF_ERROR(c->RegisterBuffer(addr, len));
+  registered_.push_back(addr);
+  return Status::Ok();
 }
 
 Status MemnodeTier::Wait(Ticket ticket) {

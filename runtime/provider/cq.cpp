@@ -5,7 +5,9 @@
 // pending it moves the clock to the next pending completion of the fabric
 // (progress is manual; Sim::Progress). So a program that drains a CQ until
 // -FI_EAGAIN and then posts more work does so at the time of the drain, and
-// one that polls in a loop lets time pass. An error entry at the head makes
+// one that polls in a loop lets time pass; a read after advance_ns (the
+// caller computed) only looks again, so polling between pieces of compute
+// lets transfers overlap the compute instead of moving the clock. An error entry at the head makes
 // fi_cq_read return -FI_EAVAIL until fi_cq_readerr takes it. fi_cq_sread
 // (always waiting) needs a wait object (FI_WAIT_UNSPEC or FI_WAIT_YIELD); it
 // waits in wall time while nothing is pending for its CQ.
@@ -82,9 +84,12 @@ ssize_t CqReadFrom(fid_cq* cq_fid, void* buf, size_t count, fi_addr_t* src_addr)
   Cq* cq = ToImpl<Cq>(cq_fid);
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
-  sim->Progress(cq, cq->looked);
+  // Two empty reads in a row wait, unless the caller computed in between
+  // (advance_ns): polling between pieces of compute must not move time.
+  sim->Progress(cq, cq->looked && cq->looked_epoch == sim->compute_epoch);
   ssize_t n = TakeReady(cq, buf, count, src_addr);
   cq->looked = n == -FI_EAGAIN;
+  cq->looked_epoch = sim->compute_epoch;
   return n;
 }
 

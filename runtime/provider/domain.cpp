@@ -55,6 +55,7 @@ int ClockAdvanceNs(fid* f, uint64_t ns) {
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
   sim->AdvanceTo(sim->now_ps() + ns * 1000);
+  ++sim->compute_epoch;
   return 0;
 }
 

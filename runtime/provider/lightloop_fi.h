@@ -93,6 +93,7 @@ struct Cq {
   std::deque<Completion> ready;  // due by the virtual clock, guarded by Sim::mu
   size_t pending = 0;            // scheduled for it, not yet due; guarded by Sim::mu
   bool looked = false;           // the last fi_cq_read found nothing ready; guarded by Sim::mu
+  uint64_t looked_epoch = 0;     // Sim::compute_epoch at that read
   int refs = 0;                  // endpoints bound to it
 };
 
@@ -180,6 +181,7 @@ class Sim {
   std::condition_variable changed;  // new completions or events, for sread
 
   // All below: with `mu` held.
+  uint64_t compute_epoch = 0;  // advance_ns calls so far: a caller computing is not waiting
   uint64_t now_ps() const { return now_ps_; }
   void AdvanceTo(uint64_t t_ps);
   // Delivers what is due. If the caller is `waiting` and `cq` has nothing

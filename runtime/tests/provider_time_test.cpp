@@ -135,6 +135,26 @@ TEST_F(ProviderTime, IdenticalRunsGiveIdenticalTimes) {
 // caller has yet to post: polling it must not move the clock, or a target's
 // poller (a memnode's progress thread) would run virtual time ahead of the
 // initiator.
+// An inference loop polls its CQ between pieces of compute: those polls
+// find nothing yet, but the caller is computing, not waiting, so the clock
+// moves only by the compute and the transfer completes under it.
+TEST_F(ProviderTime, PollingBetweenPiecesOfComputeDoesNotMoveTheClock) {
+  std::vector<uint8_t> src(64, 3);
+  target_.assign(64, 0);
+  fid_mr* mr = Register(target_.data(), 64, kRemote);
+  const uint64_t start = NowPs();
+  Post(src, mr);
+  fi_cq_data_entry e{};
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(clock()->advance_ns(&domain_->fid, 1), 0);  // 1 ns of compute, shorter than the write
+    ASSERT_EQ(fi_cq_read(a_.cq, &e, 1), -FI_EAGAIN);
+  }
+  EXPECT_EQ(NowPs(), start + 10 * 1000) << "ten polls, ten nanoseconds of compute, no jump";
+  ASSERT_EQ(clock()->advance_ns(&domain_->fid, 1000), 0);  // long enough for the write
+  EXPECT_EQ(fi_cq_read(a_.cq, &e, 1), 1);
+  EXPECT_EQ(NowPs(), start + 1010 * 1000);
+}
+
 TEST_F(ProviderTime, PollingACqWithNothingPendingLeavesTheClock) {
   std::vector<uint8_t> src(64, 3);
   target_.assign(64, 0);

@@ -166,3 +166,56 @@ TEST(SimTarget, RefusesWhatDoesNotApply) {
 
 }  // namespace
 }  // namespace lightloop::testbench
+
+namespace lightloop::testbench {
+namespace {
+
+// `lightloop bench offload` with `args`; its JSON (empty on failure).
+nlohmann::json RunOffload(const std::string& args) {
+  std::filesystem::path json =
+      std::filesystem::temp_directory_path() /
+      ("ll-offload-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".json");
+  CommandResult r = Lightloop("bench offload " + args + " --json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  if (r.code != 0) return {};
+  std::ifstream in(json);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::filesystem::remove(json);
+  return j;
+}
+
+// The targets on the sim target, in virtual time: offload and fetch
+// through the KV cache at least 0.9 of the raw runtime, and a decode step
+// with prefetch within 5% of max(compute, transfer).
+TEST(OffloadBench, SimTargetMeetsItsBounds) {
+  nlohmann::json j = RunOffload("--target sim --blocks 32 --repeats 1");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["time"], "virtual");
+  for (const char* key : {"offload_gbps", "fetch_gbps", "raw_write_gbps", "raw_read_gbps", "step_prefetch_us",
+                          "step_no_prefetch_us", "step_bound_us"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j[key].get<double>(), 0) << key;
+  }
+  EXPECT_GE(j["offload_gbps"].get<double>() / j["raw_write_gbps"].get<double>(), 0.9);
+  EXPECT_GE(j["fetch_gbps"].get<double>() / j["raw_read_gbps"].get<double>(), 0.9);
+  double bound = j["step_bound_us"].get<double>();
+  EXPECT_NEAR(j["step_prefetch_us"].get<double>() / bound, 1.0, 0.05);
+  EXPECT_GT(j["step_no_prefetch_us"].get<double>(), 1.5 * bound) << "without prefetch, transfer then compute";
+  EXPECT_EQ(RunOffload("--target sim --blocks 32 --repeats 1"), j)
+      << "virtual time: the same run, the same JSON";
+}
+
+TEST(OffloadBench, NicTargetRunsOverShm) {
+  nlohmann::json j = RunOffload("--provider shm --blocks 16 --repeats 1 --codec int8");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["time"], "wall");
+  EXPECT_GT(j["offload_gbps"].get<double>(), 0);
+  EXPECT_GT(j["fetch_gbps"].get<double>(), 0);
+  EXPECT_GT(j["bytes_saved"].get<double>(), 0) << "int8 halves what crosses the link";
+  CommandResult bad = Lightloop("bench offload --provider shm --codec fp4");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("codec 'fp4' is not one of"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace lightloop::testbench

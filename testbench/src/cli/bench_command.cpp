@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "lightloop/runtime/size.h"
 #include "lightloop/testbench/model_bench.h"
+#include "lightloop/testbench/offload_bench.h"
 #include "lightloop/testbench/transport_bench.h"
 
 namespace lightloop::testbench {
@@ -61,6 +62,34 @@ runtime::Status RunModel(const ModelArgs& a) {
   return runtime::Status::Ok();
 }
 
+struct OffloadArgs {
+  std::string target = "nic";
+  std::string config;
+  std::string provider;
+  std::string block_size = "1MiB";
+  uint64_t blocks = 256;
+  size_t depth = 16;
+  std::string codec = "none";
+  int repeats = 3;
+  std::string json;
+};
+
+runtime::Status RunOffload(const OffloadArgs& a) {
+  OffloadBenchOptions o;
+  o.target = a.target;
+  o.config = a.config;
+  o.provider = a.provider;
+  LL_ASSIGN_OR_RETURN(o.block_bytes, ParseSizeFlag("--block-size", a.block_size));
+  o.blocks = a.blocks;
+  o.depth = a.depth;
+  o.codec = a.codec;
+  o.repeats = a.repeats;
+  LL_ASSIGN_OR_RETURN(OffloadBenchReport report, RunOffloadBench(o));
+  std::cout << FormatTable(report) << std::flush;
+  LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(report)));
+  return runtime::Status::Ok();
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, CommandFn& run) {
@@ -106,6 +135,33 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str();
   model->add_option("--json", m->json, "also write the results as JSON to this file");
   model->callback([m, &run] { run = [m] { return RunModel(*m); }; });
+
+  auto f = std::make_shared<OffloadArgs>();
+  CLI::App* offload = bench->add_subcommand(
+      "offload",
+      "KV offload and fetch through memory_offload vs the raw runtime, and a decode step with and without "
+      "prefetch vs max(compute, transfer)");
+  offload->add_option("--target", f->target, "nic (wall time) or sim (virtual time), as for bench transport")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nic", "sim"}));
+  offload->add_option("--config", f->config, "sim: hw_models node file");
+  offload->add_option("--provider", f->provider, "nic: libfabric provider (tcp, shm, verbs, ...)");
+  offload
+      ->add_option("--block-size", f->block_size, "KV block size (whole tokens of a 32-layer, 8-head model)")
+      ->capture_default_str();
+  offload->add_option("--blocks", f->blocks, "blocks moved per measurement")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  offload->add_option("--depth", f->depth, "operations in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  offload->add_option("--codec", f->codec, "codec on the offload path (none, fp8_e4m3, fp8_e5m2, int8, int4)")
+      ->capture_default_str();
+  offload->add_option("--repeats", f->repeats, "measurements per figure; the best is reported")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  offload->add_option("--json", f->json, "also write the results as JSON to this file");
+  offload->callback([f, &run] { run = [f] { return RunOffload(*f); }; });
 }
 
 }  // namespace lightloop::testbench

@@ -141,6 +141,9 @@ class KvBlockManager {
   // Writes every block of `seq` that is not in the remote tier yet (they
   // stay local).
   Status Offload(SequenceId seq);
+  // Moves transfers in flight along (a prefetch, write-backs) without
+  // blocking: call it between pieces of compute.
+  Status Progress() { return remote_->Progress(); }
   // Evicts until at most `keep` blocks are local.
   Status EvictTo(uint64_t keep);
 

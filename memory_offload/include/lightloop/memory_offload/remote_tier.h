@@ -41,6 +41,15 @@ class RemoteTier {
   virtual Status Wait(Ticket ticket) = 0;
   // True when Wait would return at once; drives progress, never blocks.
   virtual StatusOr<bool> Test(Ticket ticket) = 0;
+  // Moves queued transfers along without blocking (call it while computing).
+  virtual Status Progress() { return Status::Ok(); }
+  // Registers local memory that transfers will use, once, where the
+  // provider wants local registration.
+  virtual Status RegisterLocal(void* addr, size_t len) {
+    (void)addr;
+    (void)len;
+    return Status::Ok();
+  }
 };
 
 class HostTier : public RemoteTier {
@@ -74,6 +83,8 @@ class MemnodeTier : public RemoteTier {
   StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
   Status Wait(Ticket ticket) override;
   StatusOr<bool> Test(Ticket ticket) override;
+  Status Progress() override;
+  Status RegisterLocal(void* addr, size_t len) override;
   const std::vector<runtime::RemoteRegion>& regions() const { return regions_; }
 
  private:
@@ -84,6 +95,7 @@ class MemnodeTier : public RemoteTier {
   std::vector<runtime::RemoteRegion> regions_;
   uint64_t slots_ = 0, slot_bytes_ = 0, stripe_ = 16;
   uint64_t next_ticket_ = 1;
+  std::vector<void*> registered_;
   // A ticket's operations: (client index, handle).
   std::vector<std::pair<uint64_t, std::vector<std::pair<size_t, runtime::OpHandle>>>> pending_;
 };
