@@ -2,6 +2,9 @@
 #include "lightloop/memory_offload/kv_block_manager.h"
 
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h>  // libxxhash picks SSE2, AVX2 or AVX-512 at run time
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -340,6 +343,7 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
         b.checksum = Checksum(direct + k * sb, sb);
         b.remote_slot = static_cast<int64_t>(*run + k);
       }
+      LL_RETURN_IF_ERROR(remote_->Progress());  // keep the wire fed while hashing
     } else {
       for (uint64_t k = 0; k < want; ++k) {
         Block& b = s_->blocks.at(todo[i + k]);
@@ -521,11 +525,10 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
     }
     return all;
   };
-  if (policy == Prefetch::kWaitComplete) {
-    for (auto& run : f->runs) {
-      if (!run.done) run.status = remote_->Wait(run.ticket);
-      run.done = true;
-    }
+  // wait_complete waits run by run below, checking each run while the
+  // later ones are still on the wire.
+  const bool wait_all = policy == Prefetch::kWaitComplete;
+  if (wait_all) {
   } else if (policy == Prefetch::kTimeout) {
     while (!poll() && now_ns_() - start < budget_ns) {
     }
@@ -536,7 +539,7 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
   // caller recomputes: move those blocks to fresh slots and keep the old
   // ones until the read lands (or, with no slot to spare, wait for it).
   for (auto& run : f->runs) {
-    if (run.done || run.direct == nullptr) continue;
+    if (run.done || run.direct == nullptr || wait_all) continue;
     std::vector<uint64_t> fresh;
     for (size_t k = 0; k < run.count; ++k) {
       StatusOr<uint64_t> slot = TakeLocalSlot();
@@ -557,10 +560,12 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
   }
   FetchOutcome out;
   out.lost = f->lost;
-  out.waited_ns = now_ns_() - start;
-  s_->stats.stall_ns += out.waited_ns;
   std::vector<PendingFetch::Run> still_flying;
   for (auto& run : f->runs) {
+    if (wait_all && !run.done) {
+      run.status = remote_->Wait(run.ticket);
+      run.done = true;
+    }
     for (size_t k = run.first; k < run.first + run.count; ++k) {
       Block& b = s_->blocks.at(f->readable[k]);
       b.arriving = false;
@@ -592,6 +597,8 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
       if (b->second.local_slot >= 0) s_->policy->Touched(id);
     }
   }
+  out.waited_ns = now_ns_() - start;
+  s_->stats.stall_ns += out.waited_ns;
   s_->stats.lost_blocks += out.lost.size();
   s_->stats.not_arrived += out.not_arrived.size();
   if (!still_flying.empty() || !f->quarantined.empty()) {
