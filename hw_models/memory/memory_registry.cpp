@@ -39,6 +39,7 @@ class DramSpec : public MemorySpec {
     return static_cast<double>(idle.Serve(write, 0, bytes, 0)) * p_.tck_ns + 2 * p_.port_latency_ns;
   }
   double PeakGBps() const override { return DramClosedForm(p_).StreamingGBps(); }
+  bool blocking() const override { return p_.fidelity == DramFidelity::kCommand; }
   std::unique_ptr<MemoryModel> Build(const char* name) const override {
     return std::make_unique<DramController>(name, p_);
   }

@@ -22,14 +22,22 @@ namespace {
 
 using sc_core::sc_time;
 
-// Issues the traffic with `depth` transfers outstanding in annotated time
-// and records each transfer's latency.
+// Issues the traffic with `depth` transfers outstanding and records each
+// transfer's latency. Two ways:
+// - loosely timed (the default): one thread issues every transfer with its
+//   issue time as annotated delay (temporal decoupling), syncing with the
+//   kernel whenever its local time runs more than `quantum` ahead (0: never);
+// - one thread per outstanding transfer (`threads`), each synchronising on
+//   every transfer: for targets that wait inside b_transport (the
+//   command-level DRAM), so that `depth` transfers contend for real.
 struct TrafficDriver : sc_core::sc_module {
   tlm_utils::simple_initiator_socket<TrafficDriver> socket{"socket"};
   TrafficSpec spec;
   uint64_t span = 0;  // addressable bytes
+  bool threads = false;
   std::vector<double> latency_ns;
   sc_time last;
+  uint64_t syncs = 0;  // waits for the quantum
 
   SC_HAS_PROCESS(TrafficDriver);
   explicit TrafficDriver(sc_core::sc_module_name name) : sc_module(name) { SC_THREAD(Run); }
@@ -44,30 +52,68 @@ struct TrafficDriver : sc_core::sc_module {
     return 0;
   }
 
+  void Prepare(tlm::tlm_generic_payload& trans, uint64_t i, std::mt19937_64& rng,
+               std::uniform_real_distribution<double>& coin, std::vector<unsigned char>& buf) {
+    trans.set_command(coin(rng) < spec.read_fraction ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
+    trans.set_address(Address(i, rng));
+    trans.set_data_ptr(buf.data());
+    trans.set_data_length(spec.size);
+    trans.set_streaming_width(spec.size);
+    trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  }
+
   void Run() {
+    latency_ns.reserve(spec.count);
+    if (threads) {
+      RunThreads();
+      return;
+    }
     std::mt19937_64 rng(spec.seed);
     std::uniform_real_distribution<double> coin(0, 1);
     std::vector<unsigned char> buf(spec.size, 0x5a);
     tlm::tlm_generic_payload trans;
-    std::deque<sc_time> inflight;
+    std::deque<sc_time> inflight;  // completion times, absolute
+    const sc_time quantum(spec.quantum_ns, sc_core::SC_NS);
     sc_time issue = sc_core::SC_ZERO_TIME;
-    latency_ns.reserve(spec.count);
     for (uint64_t i = 0; i < spec.count; ++i) {
       if (inflight.size() >= spec.depth) {
         issue = std::max(issue, inflight.front());
         inflight.pop_front();
       }
-      trans.set_command(coin(rng) < spec.read_fraction ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-      trans.set_address(Address(i, rng));
-      trans.set_data_ptr(buf.data());
-      trans.set_data_length(spec.size);
-      trans.set_streaming_width(spec.size);
-      trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      sc_time delay = issue;
+      sc_time now = sc_core::sc_time_stamp();
+      if (quantum > sc_core::SC_ZERO_TIME && issue > now + quantum) {
+        wait(issue - now);  // the local time ran a quantum ahead: let the kernel catch up
+        ++syncs;
+        now = sc_core::sc_time_stamp();
+      }
+      Prepare(trans, i, rng, coin, buf);
+      sc_time delay = issue > now ? issue - now : sc_core::SC_ZERO_TIME;
       socket->b_transport(trans, delay);
-      latency_ns.push_back((delay - issue).to_seconds() * 1e9);
-      inflight.push_back(delay);
-      last = std::max(last, delay);
+      sc_time done = sc_core::sc_time_stamp() + delay;
+      latency_ns.push_back((done - issue).to_seconds() * 1e9);
+      inflight.push_back(done);
+      last = std::max(last, done);
+    }
+  }
+
+  void RunThreads() {
+    auto rng = std::make_shared<std::mt19937_64>(spec.seed);
+    auto coin = std::make_shared<std::uniform_real_distribution<double>>(0, 1);
+    auto next = std::make_shared<uint64_t>(0);
+    for (uint32_t w = 0; w < spec.depth; ++w) {
+      sc_core::sc_spawn([this, rng, coin, next] {
+        std::vector<unsigned char> buf(spec.size, 0x5a);
+        tlm::tlm_generic_payload trans;
+        while (*next < spec.count) {
+          uint64_t i = (*next)++;
+          Prepare(trans, i, *rng, *coin, buf);
+          sc_time start = sc_core::sc_time_stamp(), delay = sc_core::SC_ZERO_TIME;
+          socket->b_transport(trans, delay);
+          wait(delay);
+          latency_ns.push_back((sc_core::sc_time_stamp() - start).to_seconds() * 1e9);
+          last = std::max(last, sc_core::sc_time_stamp());
+        }
+      });
     }
   }
 };
@@ -217,6 +263,7 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   }
   driver.spec = traffic;
   driver.span = node.memory_size();
+  driver.threads = node.memory->blocking();
   auto start = std::chrono::steady_clock::now();
   sc_core::sc_start();
   ModelRunResult r;
@@ -249,6 +296,7 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   r.row_buffer_hit_rate = with_rows > 0 ? hit_sum / with_rows : -1;
   r.pj_per_bit = bytes > 0 ? r.joules / (bytes * 8) * 1e12 : 0;
   if (fabric_switch) r.reconfigurations = fabric_switch->reconfigurations();
+  r.quantum_syncs = driver.syncs;
   const PhotonicLinkParams* photonic = node.link->photonic();
   if (photonic == nullptr) return r;  // a link without a closed form
   // Closed form: one transfer on an idle node (circuits up), and the

@@ -9,23 +9,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "run_lightloop.h"
+
 namespace lightloop::testbench {
 namespace {
-
-struct CommandResult {
-  int code;
-  std::string out;
-};
-
-CommandResult Lightloop(const std::string& args) {
-  std::string out;
-  FILE* p = popen((std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::array<char, 512> buf;
-  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 TEST(CliTest, HelpListsTheSubcommands) {
   CommandResult r = Lightloop("--help");

@@ -15,27 +15,10 @@
 #include <nlohmann/json.hpp>
 
 #include "lightloop/hw_models/node/memory_node.h"
+#include "run_lightloop.h"
 
 namespace lightloop::testbench {
 namespace {
-
-struct CommandResult {
-  int code;
-  std::string out;
-};
-
-CommandResult Lightloop(const std::string& args) {
-  std::string out;
-  FILE* p =
-      popen(("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG " + std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1")
-                .c_str(),
-            "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::array<char, 512> buf;
-  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::string Preset(const std::string& name) {
   return std::string(LIGHTLOOP_HW_PRESETS) + "/nodes/" + name;
@@ -43,16 +26,7 @@ std::string Preset(const std::string& name) {
 
 // Runs the sim benchmark with `args` and returns its JSON (empty on failure).
 nlohmann::json RunSim(const std::string& args) {
-  std::filesystem::path json =
-      std::filesystem::temp_directory_path() /
-      ("ll-sim-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".json");
-  CommandResult r = Lightloop("bench transport --target sim " + args + " --json " + json.string());
-  EXPECT_EQ(r.code, 0) << r.out;
-  if (r.code != 0) return {};
-  std::ifstream in(json);
-  nlohmann::json j = nlohmann::json::parse(in);
-  std::filesystem::remove(json);
-  return j;
+  return LightloopJson("bench transport --target sim " + args);
 }
 
 const nlohmann::json& Find(const nlohmann::json& j, const std::string& op, uint64_t size) {
@@ -172,16 +146,7 @@ namespace {
 
 // `lightloop bench offload` with `args`; its JSON (empty on failure).
 nlohmann::json RunOffload(const std::string& args) {
-  std::filesystem::path json =
-      std::filesystem::temp_directory_path() /
-      ("ll-offload-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".json");
-  CommandResult r = Lightloop("bench offload " + args + " --json " + json.string());
-  EXPECT_EQ(r.code, 0) << r.out;
-  if (r.code != 0) return {};
-  std::ifstream in(json);
-  nlohmann::json j = nlohmann::json::parse(in);
-  std::filesystem::remove(json);
-  return j;
+  return LightloopJson("bench offload " + args);
 }
 
 // The targets on the sim target, in virtual time: offload and fetch

@@ -22,6 +22,7 @@ struct ModelArgs {
   uint32_t depth = 16;
   std::string stride = "1M";
   uint64_t seed = 1;
+  double quantum_ns = 0;
   std::string json;
 };
 
@@ -50,6 +51,7 @@ nlohmann::json ToJson(const hw::ModelRunResult& r, const ModelArgs& a) {
           {"sim_wall_s", r.sim_wall_s},
           {"simulated_s", r.simulated_s},
           {"reconfigurations", r.reconfigurations},
+          {"quantum_syncs", r.quantum_syncs},
           {"closed_form", r.closed_form_gbps < 0 ? nlohmann::json()  // the link model has none
                                                  : nlohmann::json{{"latency_ns", r.closed_form_latency_ns},
                                                                   {"gbps", r.closed_form_gbps}}}};
@@ -85,6 +87,7 @@ runtime::Status RunModel(const ModelArgs& a) {
   t.count = a.count;
   t.depth = a.depth;
   t.seed = a.seed;
+  t.quantum_ns = a.quantum_ns;
   hw::NodeConfig node;
   try {
     node = hw::ReadNode(a.config);
@@ -118,6 +121,10 @@ void AddModelCommand(CLI::App& app, CommandFn& run) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--stride", a->stride, "step of the strided pattern")->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed of addresses and the read/write mix")->capture_default_str();
+  cmd->add_option("--quantum-ns", a->quantum_ns,
+                  "temporal decoupling: how far the traffic may run ahead of the kernel (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e12));
   cmd->add_option("--json", a->json, "also write the results as JSON to this file");
   cmd->callback([a, &run] { run = [a] { return RunModel(*a); }; });
 }

@@ -48,6 +48,9 @@ class MemorySpec {
   // For the closed form: an idle access of `bytes`, and saturated bandwidth.
   virtual double IdleLatencyNs(bool write, uint64_t bytes) const = 0;
   virtual double PeakGBps() const = 0;
+  // True when the model waits inside b_transport (synchronising): the node
+  // then drives it with a thread per outstanding transfer.
+  virtual bool blocking() const { return false; }
   // Creates the module; an sc_module, so only during elaboration.
   virtual std::unique_ptr<MemoryModel> Build(const char* name) const = 0;
 };

@@ -59,6 +59,9 @@ struct TrafficSpec {
   uint32_t depth = 16;
   uint64_t stride = 1 << 20;  // for kStrided
   uint64_t seed = 1;
+  // Temporal decoupling: how far the driver's local time may run ahead of
+  // the kernel before it syncs (0: no limit).
+  double quantum_ns = 0;
 };
 
 struct ModelRunResult {
@@ -77,6 +80,7 @@ struct ModelRunResult {
   double closed_form_latency_ns = -1;
   double closed_form_gbps = -1;
   uint64_t reconfigurations = 0;  // of the switch, if the node has one
+  uint64_t quantum_syncs = 0;     // times the driver waited for the kernel
 };
 
 // Elaborates and simulates once: SystemC allows one run per process.

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Runs the `lightloop` program as a user would (LIGHTLOOP_BIN, with
+// FI_PROVIDER and FI_LIGHTLOOP_CONFIG cleared so the environment does not
+// change what a test asks for) and reads what it wrote.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace lightloop::testbench {
+
+struct CommandResult {
+  int code;
+  std::string out;  // stdout and stderr
+};
+
+inline CommandResult Lightloop(const std::string& args) {
+  std::string out;
+  FILE* p =
+      popen(("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG " + std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1")
+                .c_str(),
+            "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::array<char, 512> buf;
+  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs `lightloop <args> --json FILE` and returns the JSON (empty, with a
+// test failure, when the program failed).
+inline nlohmann::json LightloopJson(const std::string& args) {
+  std::filesystem::path json = std::filesystem::temp_directory_path() /
+                               ("ll-" + std::to_string(getpid()) + "-" + std::to_string(rand()) + ".json");
+  CommandResult r = Lightloop(args + " --json " + json.string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  if (r.code != 0) return {};
+  std::ifstream in(json);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::filesystem::remove(json);
+  return j;
+}
+
+}  // namespace lightloop::testbench
