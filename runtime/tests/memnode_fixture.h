@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "lightloop/runtime/memnode.h"
 #include "lightloop/runtime/memnode_process.h"
 #include "lightloop/runtime/remote_memory.h"
 
@@ -29,6 +30,12 @@ namespace lightloop::runtime::testing {
 
 std::vector<char> RandomBytes(size_t n, uint64_t seed);
 
+// One conformance suite for every target: each test runs over tcp and shm
+// (nic target: a memnode process) and over lightloop (sim target: the
+// simulated fabric reaches no other process until the fabric daemon exists,
+// so the memnode runs in the test's process). Tests that need a memnode
+// process are skipped on the sim target, each with its reason (kSimSkips in
+// memnode_fixture.cpp).
 class MemnodeTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override;
@@ -41,12 +48,14 @@ class MemnodeTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<RemoteMemoryClient> Connect(const std::string& tenant = "test", size_t depth = 16,
                                               size_t max_chunk = 0);
 
-  std::unique_ptr<MemnodeProcess> memnode_;
+  std::unique_ptr<MemnodeProcess> memnode_;  // nic target
+  std::unique_ptr<Memnode> in_process_;      // sim target
+  std::string address_;                      // the memnode's control plane
 };
 
-// Instantiates a MemnodeTest suite over tcp and shm.
-#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                       \
-  INSTANTIATE_TEST_SUITE_P(Providers, Suite, ::testing::Values("tcp", "shm"), \
+// Instantiates a MemnodeTest suite over tcp, shm and lightloop.
+#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                    \
+  INSTANTIATE_TEST_SUITE_P(Providers, Suite, ::testing::Values("tcp", "shm", "lightloop"), \
                            [](const ::testing::TestParamInfo<std::string>& i) { return i.param; })
 
 }  // namespace lightloop::runtime::testing

@@ -79,6 +79,7 @@ TEST_P(RoundTripTest, SplitsTransfersAboveTheChunkSize) {
 TEST_P(RoundTripTest, StripesAcrossTheMemnodesEndpoints) {
   memnode_ = SpawnMemnode("64MiB", 3);
   ASSERT_TRUE(memnode_);
+  address_ = memnode_->control_address();
   EXPECT_NE(memnode_->ready_line().find("endpoints=3"), std::string::npos) << memnode_->ready_line();
   RemoteMemoryClient::Options o = ClientOptions();
   o.stripe_bytes = 65536;
