@@ -79,6 +79,23 @@ TEST_P(KvOverMemnode, BlocksRoundTripThroughTwoMemnodes) {
   EXPECT_LT(st.offload_transfers * 2, st.bytes_offloaded / bb) << "blocks travel in batches";
 }
 
+// The same KV contents come back on every target (nic: tcp and shm; sim:
+// lightloop), through eviction, write-back and fetch.
+TEST_P(KvOverMemnode, ContentsComeBackOnEveryTarget) {
+  auto client = Connect("kv");
+  const uint64_t bb = Shape().block_bytes();
+  auto tier = MemnodeTier::Create({client.get()}, bb, 64);
+  ASSERT_TRUE(tier.ok()) << tier.status().ToString();
+  auto kv = KvBlockManager::Create(
+      {.shape = Shape(), .local_blocks = 8, .high_watermark = 1.0, .low_watermark = 0.25},
+      std::move(tier).value());
+  ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+  std::vector<SequenceId> seqs;
+  for (uint64_t i = 0; i < 5; ++i) seqs.push_back(Compute(**kv, 5, 10 + i));
+  for (uint64_t i = 0; i < 5; ++i) ExpectHolds(**kv, seqs[i], 10 + i);
+  EXPECT_GT((*kv)->stats().bytes_fetched, 0u);
+}
+
 TEST_P(KvOverMemnode, ABlockCorruptedInTheMemnodeIsLost) {
   auto client = Connect("kv");
   const uint64_t bb = Shape().block_bytes();
