@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -43,7 +44,10 @@ bool ParseCount(const std::string& text, uint32_t* out) {
   return true;
 }
 
-rt::StatusOr<std::vector<Request>> ReadAzure(const std::string& path, std::istream& in) {
+// Calls `parse(line, number)` for every non-empty line (CR stripped); a
+// parse that returns a request adds it.
+template <typename Parse>
+rt::StatusOr<std::vector<Request>> ReadLines(std::istream& in, Parse parse) {
   std::vector<Request> out;
   std::string line;
   uint64_t n = 0;
@@ -51,60 +55,57 @@ rt::StatusOr<std::vector<Request>> ReadAzure(const std::string& path, std::istre
     ++n;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    if (n == 1) {
-      if (line != "TIMESTAMP,ContextTokens,GeneratedTokens") {
-        return LineError(path, n,
-                         "expected the header TIMESTAMP,ContextTokens,GeneratedTokens, found '" + line + "'");
-      }
-      continue;
-    }
-    std::stringstream fields(line);
-    std::string ts, ctx, gen, extra;
-    if (!std::getline(fields, ts, ',') || !std::getline(fields, ctx, ',') ||
-        !std::getline(fields, gen, ',') || std::getline(fields, extra, ',')) {
-      return LineError(path, n, "expected 3 comma-separated fields");
-    }
-    Request r;
-    if (!ParseAzureTime(ts, &r.arrival_s))
-      return LineError(path, n, "TIMESTAMP '" + ts + "' is not YYYY-MM-DD HH:MM:SS.f");
-    if (!ParseCount(ctx, &r.input_tokens))
-      return LineError(path, n, "ContextTokens '" + ctx + "' is not a count");
-    if (!ParseCount(gen, &r.output_tokens))
-      return LineError(path, n, "GeneratedTokens '" + gen + "' is not a count");
-    out.push_back(std::move(r));
+    LL_ASSIGN_OR_RETURN(std::optional<Request> r, parse(line, n));
+    if (r) out.push_back(std::move(*r));
   }
   return out;
 }
 
-rt::StatusOr<std::vector<Request>> ReadMooncake(const std::string& path, std::istream& in) {
-  std::vector<Request> out;
-  std::string line;
-  uint64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return LineError(path, n, "not a JSON object");
-    Request r;
-    for (const char* key : {"timestamp", "input_length", "output_length"}) {
-      if (!j.contains(key) || !j[key].is_number() || j[key].get<double>() < 0) {
-        return LineError(path, n, std::string("key '") + key + "' must be a number >= 0");
-      }
+rt::StatusOr<std::optional<Request>> AzureRow(const std::string& path, const std::string& line, uint64_t n) {
+  if (n == 1) {
+    if (line != "TIMESTAMP,ContextTokens,GeneratedTokens") {
+      return LineError(path, n,
+                       "expected the header TIMESTAMP,ContextTokens,GeneratedTokens, found '" + line + "'");
     }
-    r.arrival_s = j["timestamp"].get<double>() / 1000.0;
-    r.input_tokens = j["input_length"].get<uint32_t>();
-    r.output_tokens = j["output_length"].get<uint32_t>();
-    if (j.contains("hash_ids")) {
-      if (!j["hash_ids"].is_array()) return LineError(path, n, "key 'hash_ids' must be a list of block ids");
-      for (const auto& h : j["hash_ids"]) {
-        if (!h.is_number_unsigned()) return LineError(path, n, "key 'hash_ids' must hold unsigned integers");
-        r.hash_ids.push_back(h.get<uint64_t>());
-      }
-    }
-    out.push_back(std::move(r));
+    return std::optional<Request>();
   }
-  return out;
+  std::stringstream fields(line);
+  std::string ts, ctx, gen, extra;
+  if (!std::getline(fields, ts, ',') || !std::getline(fields, ctx, ',') || !std::getline(fields, gen, ',') ||
+      std::getline(fields, extra, ',')) {
+    return LineError(path, n, "expected 3 comma-separated fields");
+  }
+  Request r;
+  if (!ParseAzureTime(ts, &r.arrival_s))
+    return LineError(path, n, "TIMESTAMP '" + ts + "' is not YYYY-MM-DD HH:MM:SS.f");
+  if (!ParseCount(ctx, &r.input_tokens))
+    return LineError(path, n, "ContextTokens '" + ctx + "' is not a count");
+  if (!ParseCount(gen, &r.output_tokens))
+    return LineError(path, n, "GeneratedTokens '" + gen + "' is not a count");
+  return std::optional<Request>(std::move(r));
+}
+
+rt::StatusOr<std::optional<Request>> MooncakeRow(const std::string& path, const std::string& line,
+                                                 uint64_t n) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return LineError(path, n, "not a JSON object");
+  for (const char* key : {"timestamp", "input_length", "output_length"}) {
+    if (!j.contains(key) || !j[key].is_number() || j[key].get<double>() < 0) {
+      return LineError(path, n, std::string("key '") + key + "' must be a number >= 0");
+    }
+  }
+  Request r;
+  r.arrival_s = j["timestamp"].get<double>() / 1000.0;
+  r.input_tokens = j["input_length"].get<uint32_t>();
+  r.output_tokens = j["output_length"].get<uint32_t>();
+  if (j.contains("hash_ids")) {
+    if (!j["hash_ids"].is_array()) return LineError(path, n, "key 'hash_ids' must be a list of block ids");
+    for (const auto& h : j["hash_ids"]) {
+      if (!h.is_number_unsigned()) return LineError(path, n, "key 'hash_ids' must hold unsigned integers");
+      r.hash_ids.push_back(h.get<uint64_t>());
+    }
+  }
+  return std::optional<Request>(std::move(r));
 }
 
 }  // namespace
@@ -118,9 +119,11 @@ rt::StatusOr<std::vector<Request>> ReadTrace(const std::string& path, const Trac
   if (!in) return rt::NotFound(path + ": cannot open the trace");
   std::vector<Request> raw;
   if (EndsWith(path, ".csv")) {
-    LL_ASSIGN_OR_RETURN(raw, ReadAzure(path, in));
+    LL_ASSIGN_OR_RETURN(
+        raw, ReadLines(in, [&](const std::string& l, uint64_t n) { return AzureRow(path, l, n); }));
   } else if (EndsWith(path, ".jsonl")) {
-    LL_ASSIGN_OR_RETURN(raw, ReadMooncake(path, in));
+    LL_ASSIGN_OR_RETURN(
+        raw, ReadLines(in, [&](const std::string& l, uint64_t n) { return MooncakeRow(path, l, n); }));
   } else {
     return rt::InvalidArgument(path + ": a trace is .csv (Azure) or .jsonl (Mooncake)");
   }
