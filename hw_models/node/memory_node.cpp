@@ -40,6 +40,19 @@ auto ReadPart(ConfigReader& top, const std::string& path, const std::string& key
 
 }  // namespace
 
+TransferShare StripedShare(const NodeConfig& node, uint64_t bytes) {
+  const uint64_t rails = static_cast<uint64_t>(std::max<int64_t>(node.rails, 1));
+  const uint64_t k = static_cast<uint64_t>(std::max<int64_t>(node.controllers, 1));
+  TransferShare share;
+  share.per_rail = std::max<uint64_t>((bytes + rails - 1) / rails, 1);
+  share.per_controller = share.per_rail;
+  if (k > 1) {
+    uint64_t units = (share.per_rail + node.interleave_bytes - 1) / node.interleave_bytes;
+    share.per_controller = std::min(share.per_rail, (units + k - 1) / k * node.interleave_bytes);
+  }
+  return share;
+}
+
 NodeConfig ReadNode(const std::string& path) {
   ConfigReader top = ConfigReader::Load(path);
   return ReadNode(top, path);

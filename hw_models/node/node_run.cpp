@@ -302,15 +302,13 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   // Closed form: one transfer on an idle node (circuits up), and the
   // saturated rate of the slower of the links and the memory.
   LinkClosedForm cf(*photonic);
+  // Behind a switch a transfer goes whole over one rail to one controller.
   const bool striped = !node.fabric_switch;
   const uint64_t rails = static_cast<uint64_t>(node.rails);
-  const uint64_t slice = striped ? (traffic.size + rails - 1) / rails : traffic.size;
   const uint64_t k = static_cast<uint64_t>(node.controllers);
-  uint64_t per_controller = slice;
-  if (k > 1 && striped) {
-    uint64_t units = (slice + node.interleave_bytes - 1) / node.interleave_bytes;
-    per_controller = std::min(slice, (units + k - 1) / k * node.interleave_bytes);
-  }
+  const TransferShare share =
+      striped ? StripedShare(node, traffic.size) : TransferShare{traffic.size, traffic.size};
+  const uint64_t slice = share.per_rail, per_controller = share.per_controller;
   double rf = traffic.read_fraction;
   double write_ns = cf.TransferLatencyNs(slice) + node.memory->IdleLatencyNs(true, per_controller) +
                     cf.TransferLatencyNs(1);

@@ -35,8 +35,7 @@ Timing::Timing(hw_models::NodeConfig node)
       busy_scale_(link_.PayloadGBps() / link_.ExpectedGoodputGBps()) {}
 
 uint64_t Timing::Slice(uint64_t bytes) const {
-  const uint64_t rails = static_cast<uint64_t>(std::max<int64_t>(node_.rails, 1));
-  return std::max<uint64_t>((bytes + rails - 1) / rails, 1);
+  return hw_models::StripedShare(node_, bytes).per_rail;
 }
 
 uint64_t Timing::WireBusyPs(uint64_t bytes) const {
@@ -48,13 +47,7 @@ uint64_t Timing::FlightPs(uint64_t bytes) const {
 }
 
 uint64_t Timing::MemoryLatencyPs(bool write, uint64_t bytes) const {
-  uint64_t per_controller = Slice(bytes);
-  const uint64_t k = static_cast<uint64_t>(std::max<int64_t>(node_.controllers, 1));
-  if (k > 1) {
-    uint64_t units = (per_controller + node_.interleave_bytes - 1) / node_.interleave_bytes;
-    per_controller = std::min(per_controller, (units + k - 1) / k * node_.interleave_bytes);
-  }
-  return Ps(node_.memory->IdleLatencyNs(write, per_controller));
+  return Ps(node_.memory->IdleLatencyNs(write, hw_models::StripedShare(node_, bytes).per_controller));
 }
 
 uint64_t Timing::MemoryBusyPs(uint64_t bytes) const {

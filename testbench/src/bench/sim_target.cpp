@@ -66,13 +66,9 @@ PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint
   hw_models::LinkClosedForm cf(*node.link->photonic());
   const uint64_t rails = static_cast<uint64_t>(std::max<int64_t>(node.rails, 1));
   const uint64_t k = static_cast<uint64_t>(std::max<int64_t>(node.controllers, 1));
-  const uint64_t slice = std::max<uint64_t>((size + rails - 1) / rails, 1);
-  uint64_t per_controller = slice;
-  if (k > 1) {
-    uint64_t units = (slice + node.interleave_bytes - 1) / node.interleave_bytes;
-    per_controller = std::min(slice, (units + k - 1) / k * node.interleave_bytes);
-  }
-  const double memory_ns = node.memory->IdleLatencyNs(write, per_controller);
+  const hw_models::TransferShare share = hw_models::StripedShare(node, size);
+  const uint64_t slice = share.per_rail;
+  const double memory_ns = node.memory->IdleLatencyNs(write, share.per_controller);
   const double lat_ns = write ? cf.TransferLatencyNs(slice) + memory_ns + cf.TransferLatencyNs(1)
                               : cf.TransferLatencyNs(1) + memory_ns + cf.TransferLatencyNs(slice);
   // Whole flits on the wire, slowed by the credit limit and the replays.

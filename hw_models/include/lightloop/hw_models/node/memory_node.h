@@ -43,6 +43,16 @@ struct NodeConfig {
   uint64_t memory_size() const { return memory->size() * static_cast<uint64_t>(controllers); }
 };
 
+// How one transfer of `bytes` divides over a node whose rails are striped
+// and whose controllers are interleaved: what each rail carries and what the
+// busiest controller serves. The node model, its closed form and the sim
+// provider all divide transfers this way.
+struct TransferShare {
+  uint64_t per_rail = 0;
+  uint64_t per_controller = 0;
+};
+TransferShare StripedShare(const NodeConfig& node, uint64_t bytes);
+
 // Throws ConfigError (file, line, column, key) for any bad input.
 NodeConfig ReadNode(const std::string& path);
 // The same from a node already parsed (`top`, its top-level mapping), with
