@@ -12,8 +12,6 @@
 #include "bench/sim_target.h"
 #include "lightloop/memory_offload/kv_block_manager.h"
 #include "lightloop/runtime/fabric.h"
-#include "lightloop/runtime/memnode.h"
-#include "lightloop/runtime/memnode_process.h"
 #include "lightloop/runtime/remote_memory.h"
 
 namespace lightloop::testbench {
@@ -67,12 +65,6 @@ rt::StatusOr<uint64_t> RawPass(rt::RemoteMemoryClient& c, const rt::RemoteRegion
   return c.clock().now_ps() - t0;
 }
 
-struct Memnode {
-  std::unique_ptr<rt::MemnodeProcess> process;
-  std::unique_ptr<rt::Memnode> in_process;
-  std::string address;
-};
-
 }  // namespace
 
 rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
@@ -92,17 +84,7 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
   const mo::KvShape shape = ShapeFor(o.block_bytes);
   const uint64_t bb = shape.block_bytes();
   const uint64_t capacity = 3 * o.blocks * bb + (64 << 20);
-  Memnode node;
-  if (sim) {
-    rt::MemnodeOptions mopts{.provider = "lightloop", .listen = "127.0.0.1:0", .capacity = capacity};
-    LL_ASSIGN_OR_RETURN(node.in_process, rt::Memnode::Start(mopts));
-    node.address = node.in_process->control_address();
-  } else {
-    rt::MemnodeProcess::Options mopts{
-        .binary = o.memnode_binary, .provider = o.provider, .capacity = std::to_string(capacity)};
-    LL_ASSIGN_OR_RETURN(node.process, rt::MemnodeProcess::Spawn(mopts));
-    node.address = node.process->control_address();
-  }
+  LL_ASSIGN_OR_RETURN(BenchMemnode node, StartBenchMemnode(sim, "", o.provider, o.memnode_binary, capacity));
   rt::RemoteMemoryClient::Options co;
   co.memnode = node.address;
   co.tenant = "offload-bench";

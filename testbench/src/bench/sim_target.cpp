@@ -81,4 +81,28 @@ PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint
   return {gbps, lat_ns / 1000.0};
 }
 
+runtime::StatusOr<BenchMemnode> StartBenchMemnode(bool sim, const std::string& address,
+                                                  const std::string& provider, const std::string& binary,
+                                                  uint64_t capacity) {
+  BenchMemnode h;
+  h.address = address;
+  if (sim) {
+    runtime::MemnodeOptions mo{.provider = "lightloop", .listen = "127.0.0.1:0", .capacity = capacity};
+    auto started = runtime::Memnode::Start(mo);
+    if (!started.ok()) {  // libfabric reads FI_PROVIDER_PATH once, at its first use in the process
+      return started.status().WithContext(
+          "the sim target's in-process memnode (had this process used libfabric before the sim target "
+          "set FI_PROVIDER_PATH?)");
+    }
+    h.in_process = std::move(*started);
+    h.address = h.in_process->control_address();
+  } else if (h.address.empty()) {
+    runtime::MemnodeProcess::Options mo{
+        .binary = binary, .provider = provider, .capacity = std::to_string(capacity)};
+    LL_ASSIGN_OR_RETURN(h.process, runtime::MemnodeProcess::Spawn(mo));
+    h.address = h.process->control_address();
+  }
+  return h;
+}
+
 }  // namespace lightloop::testbench

@@ -7,9 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "lightloop/hw_models/node/memory_node.h"
+#include "lightloop/runtime/memnode.h"
+#include "lightloop/runtime/memnode_process.h"
 #include "lightloop/runtime/status.h"
 
 namespace lightloop::testbench {
@@ -37,5 +40,18 @@ struct PointClosedForm {
 // and the saturated rate of the slower of the link and the memory, bounded
 // by depth over latency (Little's law).
 PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint64_t size, size_t depth);
+
+// Where a benchmark's client connects: `address` when given (nic), else a
+// memnode process on `provider` (nic), or on the sim target a memnode in
+// this process on the lightloop provider (the simulated fabric cannot reach
+// another process yet).
+struct BenchMemnode {
+  std::unique_ptr<runtime::MemnodeProcess> process;
+  std::unique_ptr<runtime::Memnode> in_process;
+  std::string address;
+};
+runtime::StatusOr<BenchMemnode> StartBenchMemnode(bool sim, const std::string& address,
+                                                  const std::string& provider, const std::string& binary,
+                                                  uint64_t capacity);
 
 }  // namespace lightloop::testbench

@@ -11,8 +11,6 @@
 
 #include "bench/sim_target.h"
 #include "lightloop/runtime/fabric.h"
-#include "lightloop/runtime/memnode.h"
-#include "lightloop/runtime/memnode_process.h"
 #include "lightloop/runtime/remote_memory.h"
 #include "lightloop/runtime/size.h"
 
@@ -187,37 +185,6 @@ uint64_t Capacity(const TransportBenchOptions& o) {
   return need + (64 << 20);
 }
 
-// Where the client connects: --memnode, a memnode process (nic), or a
-// memnode in this process on the lightloop provider (sim: the simulated
-// fabric cannot reach another process yet).
-struct MemnodeHandle {
-  std::unique_ptr<rt::MemnodeProcess> process;
-  std::unique_ptr<rt::Memnode> in_process;
-  std::string address;
-};
-
-rt::StatusOr<MemnodeHandle> StartMemnode(const TransportBenchOptions& o, bool sim) {
-  MemnodeHandle h;
-  h.address = o.memnode;
-  if (sim) {
-    rt::MemnodeOptions mo{.provider = "lightloop", .listen = "127.0.0.1:0", .capacity = Capacity(o)};
-    auto started = rt::Memnode::Start(mo);
-    if (!started.ok()) {  // libfabric reads FI_PROVIDER_PATH once, at its first use in the process
-      return started.status().WithContext(
-          "the sim target's in-process memnode (had this process used libfabric before the sim target "
-          "set FI_PROVIDER_PATH?)");
-    }
-    h.in_process = std::move(*started);
-    h.address = h.in_process->control_address();
-  } else if (h.address.empty()) {
-    rt::MemnodeProcess::Options mo{
-        .binary = o.memnode_binary, .provider = o.provider, .capacity = std::to_string(Capacity(o))};
-    LL_ASSIGN_OR_RETURN(h.process, rt::MemnodeProcess::Spawn(mo));
-    h.address = h.process->control_address();
-  }
-  return h;
-}
-
 }  // namespace
 
 rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions& o) {
@@ -227,7 +194,8 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
   if (sim_target) {
     LL_ASSIGN_OR_RETURN(sim, PrepareSimTarget(o.config));
   }
-  LL_ASSIGN_OR_RETURN(MemnodeHandle node, StartMemnode(o, sim_target));
+  LL_ASSIGN_OR_RETURN(BenchMemnode node,
+                      StartBenchMemnode(sim_target, o.memnode, o.provider, o.memnode_binary, Capacity(o)));
   rt::RemoteMemoryClient::Options co;
   co.memnode = node.address;
   co.tenant = "bench";
