@@ -35,7 +35,7 @@ DramEngine::DramEngine(const DramParams& params) : p_(params), map_(params), cha
 }
 
 int DramEngine::BankIndex(const DramCoord& c) const {
-  return static_cast<int>((c.rank * p_.bankgroups + c.bankgroup) * p_.banks_per_group + c.bank);
+  return DramBankIndex(p_, c);
 }
 
 uint64_t DramEngine::Earliest(DramCommand command, const DramCoord& c) const {

@@ -67,7 +67,7 @@ uint64_t DramTransactionModel::Serve(bool write, uint64_t address, uint64_t byte
   const int64_t block = int64_t{1} << (low_bits_ + column_bits_);
   auto segment_of = [&](int64_t burst, int64_t n, int64_t first_burst) {
     DramCoord c = map_.Decode(static_cast<uint64_t>(burst) * bb);
-    int bank = static_cast<int>((c.rank * p_.bankgroups + c.bankgroup) * p_.banks_per_group + c.bank);
+    int bank = DramBankIndex(p_, c);
     Segment(c.channel, bank, c.bankgroup, c.row, static_cast<uint64_t>(n), first_burst);
   };
   // A transfer shorter than one round of the fields below the column: each

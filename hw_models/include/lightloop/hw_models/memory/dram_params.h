@@ -96,6 +96,11 @@ struct DramCoord {
   int64_t row = 0, column = 0;                         // column in bursts
 };
 
+// A bank's index within its channel: rank-major, then bank group, then bank.
+inline int DramBankIndex(const DramParams& p, const DramCoord& c) {
+  return static_cast<int>((c.rank * p.bankgroups + c.bankgroup) * p.banks_per_group + c.bank);
+}
+
 class DramAddressMap {
  public:
   explicit DramAddressMap(const DramParams& p);
