@@ -68,6 +68,13 @@ void RegisterFile::set_inputs(const RegisterFileInputs& in) {
   m.rx_flits = in.rx_flits;
   m.cycles = in.cycles;
   m.stall_cycles = in.stall_cycles;
+  m.dma_status = in.dma_status;
+  m.ring_tail = in.ring_tail;
+  m.dma_completed = in.dma_completed;
+  m.dma_errors = in.dma_errors;
+  m.dma_bad_length = in.dma_bad_length;
+  m.dma_out_of_range = in.dma_out_of_range;
+  m.mem_size = in.mem_size;
 }
 
 void RegisterFile::PulseIrq(uint32_t causes) {

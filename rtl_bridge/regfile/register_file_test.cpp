@@ -83,6 +83,26 @@ TEST(RegisterFileTest, ReadOnlyCountersShowTheHardware) {
   EXPECT_EQ(regs.Read(board_regs::kCyclesOffset), 999u);
 }
 
+TEST(RegisterFileTest, DmaRegistersShowTheEngine) {
+  RegisterFile regs;
+  regs.set_inputs({.dma_status = 0xFFFFFFFFu,
+                   .ring_tail = 0xFFFF1234u,
+                   .dma_completed = 7,
+                   .dma_errors = 3,
+                   .dma_bad_length = 2,
+                   .dma_out_of_range = 1,
+                   .mem_size = 0x1'2345'6788ull});
+  EXPECT_EQ(regs.Read(board_regs::kDmaStatusOffset), 0xFF03u);  // only the defined fields
+  EXPECT_EQ(regs.Read(board_regs::kRingTailOffset), 0x1234u);
+  EXPECT_EQ(regs.Read(board_regs::kDmaCompletedOffset), 7u);
+  EXPECT_EQ(regs.Read(board_regs::kDmaErrorsOffset), 3u);
+  EXPECT_EQ(regs.Read(board_regs::kDmaBadLengthOffset), 2u);
+  EXPECT_EQ(regs.Read(board_regs::kDmaOutOfRangeOffset), 1u);
+  EXPECT_EQ(regs.Read(board_regs::kMemSizeLoOffset), 0x23456788u);
+  EXPECT_EQ(regs.Read(board_regs::kMemSizeHiOffset), 0x1u);
+  EXPECT_EQ(regs.Read(board_regs::kDmaMaxLenOffset), board_regs::kDmaMaxLenReset);
+}
+
 TEST(RegisterFileTest, ControlDrivesTheBoard) {
   RegisterFile regs;
   regs.Write(board_regs::kControlOffset, board_regs::control::kLinkEnableMask);

@@ -30,8 +30,12 @@ TEST(RegmapTest, TheCheckedInReferenceIsUpToDate) {
 TEST(RegmapTest, HasTheRegistersTheDriverNeeds) {
   std::set<std::string_view> names;
   for (const RegisterInfo& r : kRegisters) names.insert(r.name);
-  for (const char* n : {"ID", "VERSION", "CONTROL", "STATUS", "CRC_ERRORS", "REPLAYS", "TX_FLITS", "RX_FLITS",
-                        "CYCLES", "DOORBELL", "IRQ_STATUS", "IRQ_MASK"}) {
+  for (const char* n :
+       {"ID",          "VERSION",       "CONTROL",      "STATUS",         "CRC_ERRORS",       "REPLAYS",
+        "TX_FLITS",    "RX_FLITS",      "CYCLES",       "DOORBELL",       "IRQ_STATUS",       "IRQ_MASK",
+        "DMA_CONTROL", "DMA_STATUS",    "RING_BASE_LO", "RING_BASE_HI",   "RING_SIZE",        "RING_HEAD",
+        "RING_TAIL",   "DMA_COMPLETED", "DMA_ERRORS",   "DMA_BAD_LENGTH", "DMA_OUT_OF_RANGE", "DMA_MAX_LEN",
+        "MEM_SIZE_LO", "MEM_SIZE_HI"}) {
     EXPECT_TRUE(names.contains(n)) << n;
   }
   EXPECT_EQ(kIdReset, 0x4C4C4B31u);

@@ -110,10 +110,17 @@ module ll_link_board
     end
   end
 
+  // The DMA registers drive nothing on the link board (ll_board has the engine).
+  logic [31:0] unused_dma_control, unused_ring_size, unused_ring_head;
+  logic [63:0] unused_ring_base;
   ll_regfile u_regs (
       .clk, .rst,
       .req_valid, .req_write, .req_addr, .req_wdata, .rsp_valid, .rsp_rdata,
       .status, .crc_errors, .replays, .seq_errors, .tx_flits, .rx_flits,
       .cycles(cycles_q), .stall_cycles, .irq_set,
-      .control, .doorbell_valid, .doorbell_data, .irq);
+      .dma_status(32'h0), .ring_tail(32'h0), .dma_completed(32'h0), .dma_errors(32'h0),
+      .dma_bad_length(32'h0), .dma_out_of_range(32'h0), .mem_size(64'h0),
+      .control, .dma_control(unused_dma_control), .ring_base(unused_ring_base),
+      .ring_size(unused_ring_size), .ring_head(unused_ring_head),
+      .doorbell_valid, .doorbell_data, .irq);
 endmodule

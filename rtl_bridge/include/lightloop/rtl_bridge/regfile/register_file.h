@@ -22,6 +22,13 @@ struct RegisterFileInputs {
   uint32_t rx_flits = 0;
   uint32_t cycles = 0;
   uint32_t stall_cycles = 0;
+  uint32_t dma_status = 0;
+  uint32_t ring_tail = 0;
+  uint32_t dma_completed = 0;
+  uint32_t dma_errors = 0;
+  uint32_t dma_bad_length = 0;
+  uint32_t dma_out_of_range = 0;
+  uint64_t mem_size = 0;
 };
 
 class RegisterFile {
