@@ -12,6 +12,7 @@ find_program(LIGHTLOOP_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
 # Checksums of offloaded KV blocks (memory_offload).
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)  # SHA-256 of generated tokens in run reports
 
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)

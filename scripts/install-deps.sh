@@ -12,7 +12,7 @@ PACKAGES=(
   libsystemc-dev verilator
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libxxhash-dev python3-numpy
+  libxxhash-dev libssl-dev python3-numpy
 )
 
 missing=()

@@ -119,7 +119,13 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   kv->slot_bytes_ = slot_bytes;
   State& s = *kv->s_;
   s.policy = std::move(policy);
-  s.local.resize(o.local_blocks * o.shape.block_bytes());
+  if (o.local_physical_blocks > o.local_blocks) {
+    return runtime::InvalidArgument("kv cache: local_physical_blocks (" +
+                                    std::to_string(o.local_physical_blocks) + ") exceeds local_blocks (" +
+                                    std::to_string(o.local_blocks) + ")");
+  }
+  kv->physical_blocks_ = o.local_physical_blocks == 0 ? o.local_blocks : o.local_physical_blocks;
+  s.local.resize(kv->physical_blocks_ * o.shape.block_bytes());
   for (uint64_t i = o.local_blocks; i > 0; --i) s.free_local.push_back(i - 1);
   s.remote_used.assign(kv->remote_->slots(), false);
   // The local tier is registered once; staging buffers are not.
@@ -196,6 +202,10 @@ StatusOr<AppendResult> KvBlockManager::AppendBlock(SequenceId seq, uint64_t pref
   return AppendResult{id, false};
 }
 
+bool KvBlockManager::HasPrefix(uint64_t prefix_hash) const {
+  return prefix_hash != 0 && s_->by_hash.count(prefix_hash) > 0;
+}
+
 StatusOr<SequenceId> KvBlockManager::Fork(SequenceId parent) {
   auto it = s_->sequences.find(parent);
   if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(parent));
@@ -245,7 +255,11 @@ StatusOr<unsigned char*> KvBlockManager::Data(BlockId block) {
                                        (it->second.arriving ? " is arriving; finish its fetch first"
                                                             : " is not resident; Fetch its sequence first"));
   }
-  return s_->local.data() + static_cast<uint64_t>(it->second.local_slot) * o_.shape.block_bytes();
+  return SlotData(it->second.local_slot);
+}
+
+unsigned char* KvBlockManager::SlotData(int64_t slot) const {
+  return s_->local.data() + (static_cast<uint64_t>(slot) % physical_blocks_) * o_.shape.block_bytes();
 }
 
 Status KvBlockManager::MarkWritten(BlockId block) {
@@ -307,7 +321,9 @@ const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>&
   for (size_t k = 1; k < count; ++k) {
     if (s_->blocks.at(blocks[first + k]).local_slot != base + static_cast<int64_t>(k)) return nullptr;
   }
-  return s_->local.data() + static_cast<uint64_t>(base) * o_.shape.block_bytes();
+  // Aliased slots are contiguous only up to the end of the physical area.
+  if (static_cast<uint64_t>(base) % physical_blocks_ + count > physical_blocks_) return nullptr;
+  return SlotData(base);
 }
 
 Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
@@ -347,7 +363,7 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
     } else {
       for (uint64_t k = 0; k < want; ++k) {
         Block& b = s_->blocks.at(todo[i + k]);
-        const unsigned char* src = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
+        const unsigned char* src = SlotData(b.local_slot);
         codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
         b.checksum = Checksum(dst + k * sb, sb);
         b.remote_slot = static_cast<int64_t>(*run + k);
@@ -383,21 +399,37 @@ Status KvBlockManager::EvictTo(uint64_t keep) {
   while (local_used() > keep) {
     std::vector<BlockId> victims = s_->policy->Victims(local_used() - keep, evictable, sharers);
     if (victims.empty()) break;
-    LL_RETURN_IF_ERROR(WriteBack(victims));
-    std::vector<uint64_t> freed;
-    for (BlockId id : victims) {
-      Block& b = s_->blocks.at(id);
-      freed.push_back(static_cast<uint64_t>(b.local_slot));
-      b.local_slot = -1;
-      s_->policy->Removed(id);
-      ++s_->stats.evictions;
-    }
-    // Highest first on the stack, so that slots are taken again in rising
-    // order and blocks fetched together sit side by side (zero-copy).
-    std::sort(freed.rbegin(), freed.rend());
-    s_->free_local.insert(s_->free_local.end(), freed.begin(), freed.end());
+    LL_RETURN_IF_ERROR(EvictBlocks(victims));
   }
   return Status::Ok();
+}
+
+Status KvBlockManager::EvictBlocks(const std::vector<BlockId>& victims) {
+  LL_RETURN_IF_ERROR(WriteBack(victims));
+  std::vector<uint64_t> freed;
+  for (BlockId id : victims) {
+    Block& b = s_->blocks.at(id);
+    freed.push_back(static_cast<uint64_t>(b.local_slot));
+    b.local_slot = -1;
+    s_->policy->Removed(id);
+    ++s_->stats.evictions;
+  }
+  // Highest first on the stack, so that slots are taken again in rising
+  // order and blocks fetched together sit side by side (zero-copy).
+  std::sort(freed.rbegin(), freed.rend());
+  s_->free_local.insert(s_->free_local.end(), freed.begin(), freed.end());
+  return Status::Ok();
+}
+
+Status KvBlockManager::EvictSequence(SequenceId seq) {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  std::vector<BlockId> victims;
+  for (BlockId id : it->second) {
+    const Block& b = s_->blocks.at(id);
+    if (b.local_slot >= 0 && !b.pinned && b.written && b.sharers == 1) victims.push_back(id);
+  }
+  return victims.empty() ? Status::Ok() : EvictBlocks(victims);
 }
 
 Status KvBlockManager::Offload(SequenceId seq) {
@@ -579,7 +611,7 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
       bool good = run.status.ok() && Checksum(src, sb) == b.checksum;
       if (run.status.ok() && !good) ++s_->stats.checksum_failures;
       if (good) {
-        unsigned char* dst = s_->local.data() + static_cast<uint64_t>(b.local_slot) * bb;
+        unsigned char* dst = SlotData(b.local_slot);
         if (!run.direct) codec_->Decode(src, bb / 2, reinterpret_cast<uint16_t*>(dst));
         b.written = true;
         s_->stats.bytes_fetched += sb;

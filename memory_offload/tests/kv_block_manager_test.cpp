@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 
 #include "eviction/i_eviction_policy.h"
 #include "tests/delay_tier.h"
@@ -103,6 +104,50 @@ TEST(KvBlockManager, ContentsSurviveEvictionAndFetch) {
   EXPECT_EQ(st.bytes_fetched % bb, 0u);
   EXPECT_GT(st.bytes_fetched, 0u);
   EXPECT_EQ(st.checksum_failures, 0u);
+}
+
+TEST(KvBlockManager, EvictSequenceFreesItsOwnBlocksOnly) {
+  Harness h = Make({.local_blocks = 16});
+  KvBlockManager& kv = *h.kv;
+  const uint64_t bb = kv.options().shape.block_bytes();
+  SequenceId a = kv.NewSequence();
+  for (int b = 0; b < 4; ++b) Append(kv, a, 0, 10 + b);
+  ASSERT_OK_AND_ASSIGN(SequenceId child, kv.Fork(a));
+  Append(kv, child, 0, 99);  // the child's own block
+  ASSERT_OK(kv.EvictSequence(child));
+  // The shared blocks stay; the child's own block left, written back first.
+  EXPECT_EQ(kv.local_used(), 4u);
+  EXPECT_EQ(kv.stats().bytes_offloaded, bb);
+  for (BlockId id : kv.BlockTable(a)) EXPECT_TRUE(kv.IsResident(id));
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(child));
+  EXPECT_TRUE(lost.empty());
+  ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(kv.BlockTable(child).back()));
+  EXPECT_TRUE(Holds(p, bb, 99));
+  EXPECT_FALSE(kv.EvictSequence(12345).ok());
+}
+
+TEST(KvBlockManager, AliasedLocalSlotsKeepAccountingAndTiming) {
+  // 16 slots on 4 real ones: shape mode's budget of real size in little memory.
+  Harness h = Make({.local_blocks = 16, .local_physical_blocks = 4});
+  KvBlockManager& kv = *h.kv;
+  SequenceId s = kv.NewSequence();
+  std::set<unsigned char*> addresses;
+  for (int b = 0; b < 12; ++b) {
+    ASSERT_OK_AND_ASSIGN(AppendResult r, kv.AppendBlock(s, 0));
+    ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(r.block));
+    addresses.insert(p);
+    ASSERT_OK(kv.MarkWritten(r.block));
+  }
+  EXPECT_EQ(kv.local_used(), 12u);  // counted as 12...
+  EXPECT_EQ(addresses.size(), 4u);  // ...held in 4
+  ASSERT_OK(kv.EvictTo(0));
+  EXPECT_EQ(kv.stats().bytes_offloaded, 12 * kv.options().shape.block_bytes());
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  // More real slots than counted ones is a mistake.
+  KvBlockManager::Options bad{.shape = SmallShape(), .local_blocks = 4, .local_physical_blocks = 8};
+  ASSERT_OK_AND_ASSIGN(uint64_t slot, KvBlockManager::RemoteSlotBytes(bad));
+  EXPECT_FALSE(KvBlockManager::Create(bad, std::make_unique<HostTier>(8, slot)).ok());
 }
 
 TEST(KvBlockManager, KnownPrefixesAreReusedNotRecomputed) {

@@ -68,4 +68,29 @@ StepCost PrefillStep(const ModelShape& m, const Accelerator& a, uint64_t tokens,
   return Roofline(m, a, flops, weights + kv);
 }
 
+StepCost BatchStep(const ModelShape& m, const Accelerator& a, const std::vector<StepWork>& work) {
+  double flops = 0, kv = 0, tokens = 0;
+  for (const StepWork& w : work) {
+    double n = static_cast<double>(w.tokens), c = static_cast<double>(w.cached);
+    tokens += n;
+    flops += AttentionFlops(m, c * n + n * (n + 1) / 2);
+    kv += static_cast<double>(m.kv_bytes_per_token()) * (c + n);
+  }
+  flops += 2.0 * static_cast<double>(m.active_parameters()) * tokens;
+  double weights =
+      work.empty() ? 0 : static_cast<double>(m.active_parameters() * static_cast<uint64_t>(m.dtype_bytes));
+  return Roofline(m, a, flops, weights + kv);
+}
+
+Accelerator Replicate(const Accelerator& a, int count) {
+  if (count <= 1) return a;
+  Accelerator r = a;
+  r.name = std::to_string(count) + " x " + a.name;
+  r.bf16_flops *= count;
+  r.fp8_flops *= count;
+  r.hbm_bytes_per_s *= count;
+  r.hbm_bytes *= count;
+  return r;
+}
+
 }  // namespace lightloop::workloads

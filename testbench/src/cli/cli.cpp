@@ -43,6 +43,7 @@ int RunCli(int argc, char** argv) {
   AddBenchCommand(app, run);
   AddInfoCommand(app, run);
   AddModelCommand(app, run);
+  AddRunCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -91,6 +91,11 @@ class KvBlockManager {
   struct Options {
     KvShape shape;
     uint64_t local_blocks = 1024;
+    // Shape mode: the local slots' bytes alias onto this many physical
+    // slots (slot s uses physical slot s % local_physical_blocks), so a
+    // budget of real size needs no real memory. The contents are then
+    // meaningless; timing and accounting are not. 0: every slot is real.
+    uint64_t local_physical_blocks = 0;
     double high_watermark = 0.95;  // of local_blocks: eviction starts above it...
     double low_watermark = 0.80;   // ...and stops here
     std::string eviction = "lru";
@@ -117,6 +122,8 @@ class KvBlockManager {
   // is a prefix hit; otherwise a local slot is taken (evicting if needed)
   // and the caller fills it, then calls MarkWritten.
   StatusOr<AppendResult> AppendBlock(SequenceId seq, uint64_t prefix_hash);
+  // True when a block named `prefix_hash` exists (AppendBlock would hit).
+  bool HasPrefix(uint64_t prefix_hash) const;
   // A new sequence sharing every block of `parent`.
   StatusOr<SequenceId> Fork(SequenceId parent);
   // The sequence ends; its blocks stay cached while nothing evicts them.
@@ -146,6 +153,9 @@ class KvBlockManager {
   Status Progress() { return remote_->Progress(); }
   // Evicts until at most `keep` blocks are local.
   Status EvictTo(uint64_t keep);
+  // Evicts the blocks of `seq` that no other sequence uses (written back
+  // first if needed): preemption by offload frees the local tier at once.
+  Status EvictSequence(SequenceId seq);
 
   KvStats stats() const;
   uint64_t local_used() const;
@@ -159,15 +169,18 @@ class KvBlockManager {
   // consecutive local slots and the codec stores them as they are; else null.
   const unsigned char* ContiguousLocal(const std::vector<BlockId>& blocks, size_t first, size_t count) const;
   KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote);
+  unsigned char* SlotData(int64_t slot) const;
   StatusOr<uint64_t> TakeLocalSlot();
   Status WriteBack(const std::vector<BlockId>& blocks);
+  Status EvictBlocks(const std::vector<BlockId>& victims);
   StatusOr<uint64_t> TakeRemoteRun(uint64_t count);
   void ReleaseRemote(Block& b);
   void DropIfUnused(BlockId id);
 
   Options o_;
   std::unique_ptr<KvCodec> codec_;
-  uint64_t slot_bytes_ = 0;  // of the remote tier
+  uint64_t slot_bytes_ = 0;       // of the remote tier
+  uint64_t physical_blocks_ = 0;  // of the local tier
   std::unique_ptr<RemoteTier> remote_;
   struct State;
   std::unique_ptr<State> s_;

@@ -43,4 +43,17 @@ StepCost DecodeStep(const ModelShape& m, const Accelerator& a, const std::vector
 // Prefill of `tokens` new tokens after `cached` tokens already in the KV cache.
 StepCost PrefillStep(const ModelShape& m, const Accelerator& a, uint64_t tokens, uint64_t cached = 0);
 
+// One step of continuous batching: each sequence computes `tokens` new
+// tokens after `cached` (a decode is {1, context}, a prefill chunk
+// {chunk, done so far}); the weights are read once for the whole batch.
+struct StepWork {
+  uint64_t tokens = 0;
+  uint64_t cached = 0;
+};
+StepCost BatchStep(const ModelShape& m, const Accelerator& a, const std::vector<StepWork>& work);
+
+// `count` accelerators serving one model (tensor parallel): FLOP/s, HBM
+// bandwidth and capacity times count; the name says so.
+Accelerator Replicate(const Accelerator& a, int count);
+
 }  // namespace lightloop::workloads

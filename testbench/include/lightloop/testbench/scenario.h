@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// A scenario: one YAML file that describes a run of `lightloop run` — the
+// model and its mode, the accelerator, the requests (a trace or synthetic
+// arrivals), the scheduler, the KV cache and its tiers, sampling, the SLO,
+// and how each target is reached. Every key is declared once with its unit,
+// default and range (docs/config-reference.md lists them); a misspelled key,
+// a wrong type or a value out of range is an error naming the file, line,
+// column and key. Relative paths are relative to the scenario's folder.
+//
+//   LL_ASSIGN_OR_RETURN(Scenario s, LoadScenario("testbench/scenarios/quickstart.yaml"));
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lightloop/hw_models/config/config_reader.h"
+#include "lightloop/runtime/status.h"
+#include "lightloop/workloads/llama.h"
+#include "lightloop/workloads/synthetic.h"
+#include "lightloop/workloads/trace.h"
+
+namespace lightloop::testbench {
+
+struct Scenario {
+  std::string path;  // the file it came from
+  std::string name;
+  uint64_t seed = 1;
+
+  // model
+  std::string mode = "functional";  // functional | shape
+  std::string model_dir;            // functional: config.json + safetensors; empty: a random model
+  workloads::RandomModelSpec random;
+  std::string model_config;  // shape: a config.json (preset name resolved to a path)
+  int threads = 0;           // functional: 0 = every core
+
+  // accelerator
+  std::string accelerator;  // a preset file
+  int accelerators = 1;
+
+  // workload
+  std::string trace;  // empty: synthetic
+  workloads::TraceOptions trace_options;
+  workloads::SyntheticSpec synthetic;
+  uint32_t max_input_tokens = 0, max_output_tokens = 0;  // 0: as given
+
+  // scheduler
+  uint32_t max_batch_tokens = 2048, max_seqs = 256, prefill_chunk = 512;
+  std::string preemption = "offload";
+
+  // kv cache
+  int64_t block_tokens = 16;
+  uint64_t local_blocks = 0;  // 0: from local_bytes
+  uint64_t local_bytes = 0;
+  uint64_t remote_blocks = 0;  // 0: four times the local tier
+  double high_watermark = 0.95, low_watermark = 0.80;
+  std::string eviction = "lru", codec = "none", prefetch = "wait_complete";
+  double prefetch_budget_us = 0;
+  bool prefix_cache = true;
+  uint64_t coalesce_bytes = 2 << 20;
+  uint64_t local_physical_blocks = 0;  // shape mode aliases the local slots onto this many
+
+  // sampling
+  double temperature = 0;
+  int64_t top_k = 0;
+
+  // slo
+  double slo_ttft_ms = 0, slo_tpot_ms = 0;
+
+  // targets
+  std::string nic_provider = "shm";
+  std::string nic_memnode;  // host:port of a running memnode; empty: start one
+  std::string sim_config;   // hw_models node file; empty: the provider's default
+  uint64_t sample_every_ms = 100;
+};
+
+runtime::StatusOr<Scenario> LoadScenario(const std::string& path);
+
+// The declarations of every scenario key, for the generated reference.
+std::vector<hw_models::ParamInfo> ScenarioReference();
+
+}  // namespace lightloop::testbench

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <optional>
+#include <sstream>
+
+#include "bench/sim_target.h"
+#include "cli/commands.h"
+#include "lightloop/memory_offload/kv_block_manager.h"
+#include "lightloop/runtime/clock.h"
+#include "lightloop/runtime/remote_memory.h"
+#include "lightloop/testbench/run.h"
+#include "lightloop/workloads/accelerator.h"
+#include "lightloop/workloads/engine.h"
+#include "lightloop/workloads/executors.h"
+#include "lightloop/workloads/llama.h"
+#include "lightloop/workloads/synthetic.h"
+
+namespace lightloop::testbench {
+namespace {
+
+namespace fs = std::filesystem;
+namespace mo = lightloop::memory_offload;
+namespace rt = lightloop::runtime;
+namespace wl = lightloop::workloads;
+
+// SHA-256 of every token id (4 bytes, little-endian), request after request.
+std::string TokensSha256(const std::vector<std::vector<int32_t>>& outputs) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (const std::vector<int32_t>& out : outputs) {
+    for (int32_t t : out) {
+      auto u = static_cast<uint32_t>(t);
+      unsigned char b[4] = {static_cast<unsigned char>(u), static_cast<unsigned char>(u >> 8),
+                            static_cast<unsigned char>(u >> 16), static_cast<unsigned char>(u >> 24)};
+      EVP_DigestUpdate(ctx, b, sizeof b);
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  std::ostringstream hex;
+  for (unsigned int i = 0; i < len; ++i)
+    hex << std::hex << std::setw(2) << std::setfill('0') << int{digest[i]};
+  return hex.str();
+}
+
+nlohmann::json ToJson(const wl::Distribution& d) {
+  return {{"p50", d.p50},   {"p90", d.p90}, {"p95", d.p95},    {"p99", d.p99},
+          {"mean", d.mean}, {"max", d.max}, {"count", d.count}};
+}
+
+rt::StatusOr<std::vector<wl::Request>> LoadRequests(const Scenario& s) {
+  std::vector<wl::Request> rs;
+  if (!s.trace.empty()) {
+    LL_ASSIGN_OR_RETURN(rs, wl::ReadTrace(s.trace, s.trace_options));
+  } else {
+    rs = wl::Generate(s.synthetic);
+  }
+  for (wl::Request& r : rs) {
+    if (s.max_input_tokens > 0) r.input_tokens = std::min(r.input_tokens, s.max_input_tokens);
+    if (s.max_output_tokens > 0) r.output_tokens = std::min(r.output_tokens, s.max_output_tokens);
+  }
+  if (rs.empty()) return rt::InvalidArgument(s.path + ": the workload has no requests");
+  return rs;
+}
+
+// Where the remote tier lives, and the run's clock.
+struct Target {
+  std::optional<SimTarget> sim;
+  BenchMemnode memnode;
+  std::unique_ptr<rt::RemoteMemoryClient> client;
+  rt::Clock wall;
+  const rt::Clock* clock = &wall;
+  std::string provider = "host";
+};
+
+rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, const std::string& target,
+                                                         Target& t, uint64_t slot_bytes, uint64_t slots) {
+  if (target == "local") return std::unique_ptr<mo::RemoteTier>(new mo::HostTier(slots, slot_bytes));
+  if (target == "fpga") {
+    return rt::Unimplemented(
+        "--target fpga: the lightloop provider's fpga backend (the board behind libfabric) is not built yet; "
+        "the virtual board and its driver are in rtl_bridge/ (see docs/targets.md)");
+  }
+  if (target != "nic" && target != "sim") {
+    return rt::InvalidArgument("--target: '" + target + "' is not one of: local, nic, sim, fpga");
+  }
+  const bool sim = target == "sim";
+  if (sim) {
+    LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(s.sim_config));
+  }
+  const uint64_t capacity = slots * slot_bytes + (64ull << 20);
+  LL_ASSIGN_OR_RETURN(t.memnode, StartBenchMemnode(sim, s.nic_memnode, s.nic_provider, "", capacity));
+  rt::RemoteMemoryClient::Options co;
+  co.memnode = t.memnode.address;
+  co.tenant = "run-" + s.name;
+  co.provider = sim ? "lightloop" : s.nic_provider;
+  LL_ASSIGN_OR_RETURN(t.client, rt::RemoteMemoryClient::Connect(co));
+  t.clock = &t.client->clock();
+  t.provider = t.client->provider();
+  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({t.client.get()}, slot_bytes, slots));
+  return std::unique_ptr<mo::RemoteTier>(std::move(tier));
+}
+
+rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r) {
+  std::ostringstream csv;
+  csv << "t_s,running,waiting,batch_tokens,tokens_out,local_blocks,remote_blocks,bytes_offloaded,bytes_"
+         "fetched\n";
+  for (const wl::SeriesSample& p : r.series) {
+    csv << static_cast<double>(p.t_ns) / 1e9 << ',' << p.running << ',' << p.waiting << ',' << p.batch_tokens
+        << ',' << p.tokens_out << ',' << p.local_blocks << ',' << p.remote_blocks << ',' << p.bytes_offloaded
+        << ',' << p.bytes_fetched << '\n';
+  }
+  return WriteFileAtomically(path, csv.str());
+}
+
+}  // namespace
+
+rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  LL_ASSIGN_OR_RETURN(std::vector<wl::Request> requests, LoadRequests(s));
+  LL_ASSIGN_OR_RETURN(wl::Accelerator accel, wl::ReadAccelerator(s.accelerator));
+  accel = wl::Replicate(accel, s.accelerators);
+  if (!o.out.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.out, ec);
+    if (ec) return rt::Unavailable("--out: cannot create " + o.out + ": " + ec.message());
+  }
+
+  // The model and how a step is computed.
+  std::unique_ptr<wl::LlamaModel> llama;
+  std::unique_ptr<wl::StepExecutor> exec;
+  wl::ModelShape shape;
+  mo::KvShape kv_shape;
+  std::string model_source;
+  if (s.mode == "functional") {
+    std::string dir = s.model_dir;
+    if (dir.empty()) {  // a random model of the scenario's size
+      dir = (o.out.empty() ? fs::temp_directory_path() / ("lightloop-model-" + std::to_string(::getpid()))
+                           : fs::path(o.out) / "model")
+                .string();
+      LL_RETURN_IF_ERROR(wl::WriteRandomModel(dir, s.random));
+      model_source = "random (seed " + std::to_string(s.random.seed) + ")";
+    } else {
+      model_source = dir;
+    }
+    LL_ASSIGN_OR_RETURN(llama,
+                        wl::LlamaModel::Load(dir, {.block_tokens = s.block_tokens, .threads = s.threads}));
+    shape = llama->config().shape;
+    kv_shape = {.layers = shape.layers,
+                .kv_heads = shape.kv_heads,
+                .head_dim = shape.head_dim,
+                .dtype_bytes = 2,  // the functional model's cache is bf16 (llama.h)
+                .block_tokens = s.block_tokens};
+    exec = std::make_unique<wl::FunctionalExecutor>(llama.get(), accel, static_cast<float>(s.temperature),
+                                                    static_cast<int>(s.top_k), s.seed);
+  } else {
+    LL_ASSIGN_OR_RETURN(shape, wl::ReadModelShape(s.model_config));
+    model_source = s.model_config;
+    kv_shape = {.layers = shape.layers,
+                .kv_heads = shape.kv_heads,
+                .head_dim = shape.head_dim,
+                .dtype_bytes = shape.dtype_bytes,
+                .block_tokens = s.block_tokens};
+    exec = std::make_unique<wl::ShapeExecutor>(shape, accel);
+  }
+  if (shape.vocab_size <= 0) return rt::InvalidArgument(model_source + ": vocab_size must be positive");
+
+  // The tiers.
+  const uint64_t bb = kv_shape.block_bytes();
+  uint64_t local_blocks = s.local_blocks;
+  if (local_blocks == 0 && s.local_bytes > 0) local_blocks = s.local_bytes / bb;
+  if (local_blocks == 0 && s.mode == "functional") local_blocks = 1024;
+  if (local_blocks == 0) {  // the accelerators' memory less the weights
+    double weights = static_cast<double>(shape.parameters() * static_cast<uint64_t>(shape.dtype_bytes));
+    if (accel.hbm_bytes <= weights) {
+      return rt::InvalidArgument(s.path + ": the weights (" + std::to_string(weights / 1e9) + " GB) fill " +
+                                 accel.name + "; set accelerator.count or kv.local_bytes");
+    }
+    local_blocks = static_cast<uint64_t>((accel.hbm_bytes - weights) / static_cast<double>(bb));
+  }
+  if (local_blocks == 0) return rt::InvalidArgument(s.path + ": kv: the local tier holds no block");
+  const uint64_t remote_blocks = s.remote_blocks > 0 ? s.remote_blocks : 4 * local_blocks;
+  mo::KvBlockManager::Options ko{.shape = kv_shape,
+                                 .local_blocks = local_blocks,
+                                 .local_physical_blocks = 0,
+                                 .high_watermark = s.high_watermark,
+                                 .low_watermark = s.low_watermark,
+                                 .eviction = s.eviction,
+                                 .coalesce_bytes = s.coalesce_bytes,
+                                 .codec = s.codec};
+  if (s.mode == "shape")
+    ko.local_physical_blocks =
+        std::min<uint64_t>(local_blocks, s.local_physical_blocks > 0 ? s.local_physical_blocks : 64);
+  LL_ASSIGN_OR_RETURN(uint64_t slot_bytes, mo::KvBlockManager::RemoteSlotBytes(ko));
+  Target target;
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
+                      OpenTarget(s, o.target, target, slot_bytes, remote_blocks));
+  const rt::Clock* clock = target.clock;
+  ko.now_ns = [clock] { return clock->now_ns(); };
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::KvBlockManager> kv,
+                      mo::KvBlockManager::Create(ko, std::move(tier)));
+
+  wl::EngineOptions eo;
+  eo.max_batch_tokens = s.max_batch_tokens;
+  eo.max_seqs = s.max_seqs;
+  eo.prefill_chunk = s.prefill_chunk;
+  LL_ASSIGN_OR_RETURN(eo.preemption, wl::ParsePreemption(s.preemption));
+  LL_ASSIGN_OR_RETURN(eo.prefetch, mo::ParsePrefetch(s.prefetch));
+  eo.prefetch_budget_ns = static_cast<uint64_t>(s.prefetch_budget_us * 1e3);
+  eo.prefix_cache = s.prefix_cache;
+  eo.vocab = shape.vocab_size;
+  eo.sample_every_ns = s.sample_every_ms * 1'000'000;
+  eo.cancelled = o.cancelled;
+  if (o.progress) {
+    auto last = std::chrono::steady_clock::now();
+    eo.progress = [&o, last](uint64_t done, uint64_t total, uint64_t now_ns) mutable {
+      auto t = std::chrono::steady_clock::now();
+      if (t - last < std::chrono::milliseconds(200) && done < total) return;
+      last = t;
+      o.progress(done, total, static_cast<double>(now_ns) / 1e9);
+    };
+  }
+  wl::EngineClock ec{.now_ns = [clock] { return clock->now_ns(); },
+                     .advance_ns = [clock](uint64_t ns) { clock->advance_ns(ns); },
+                     .is_virtual = clock->is_virtual()};
+  wl::Engine engine(eo, kv.get(), exec.get(), ec);
+  LL_ASSIGN_OR_RETURN(wl::EngineResult r, engine.Run(requests));
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+
+  const wl::RunSummary sum = wl::Summarize(r.times, {.ttft_ms = s.slo_ttft_ms, .tpot_ms = s.slo_tpot_ms});
+  const double run_s = static_cast<double>(r.elapsed_ns) / 1e9;
+  const uint64_t lookups = r.kv.prefix_hits + r.kv.prefix_misses;
+  nlohmann::json link = nullptr;
+  if (target.sim) {
+    PointClosedForm peak = ClosedFormOf(target.sim->node, true, 1 << 20, 64);
+    double moved = static_cast<double>(r.kv.bytes_offloaded + r.kv.bytes_fetched);
+    link = {{"peak_gbps", peak.gbps},
+            {"utilization", run_s > 0 && peak.gbps > 0 ? moved / 1e9 / run_s / peak.gbps : 0.0}};
+  }
+  nlohmann::json report = {
+      {"scenario", s.name},
+      {"scenario_file", s.path},
+      {"target", o.target},
+      {"provider", target.provider},
+      {"mode", s.mode},
+      {"model",
+       {{"name", shape.name},
+        {"source", model_source},
+        {"layers", shape.layers},
+        {"hidden_size", shape.hidden_size},
+        {"parameters", shape.parameters()}}},
+      {"accelerator", accel.name},
+      {"seed", s.seed},
+      {"version", LIGHTLOOP_VERSION},
+      {"requests", requests.size()},
+      {"finished", sum.finished},
+      {"rejected", r.rejected},
+      {"interrupted", r.interrupted},
+      {"output_tokens", sum.output_tokens},
+      {"tokens_sha256", TokensSha256(r.outputs)},
+      {"virtual_time", clock->is_virtual()},
+      {"wall_s", wall_s},
+      {"run_s", run_s},
+      {"simulated_per_wall", wall_s > 0 ? run_s / wall_s : 0.0},
+      {"steps", r.steps},
+      {"metrics",
+       {{"queue_ms", ToJson(sum.queue_ms)},
+        {"ttft_ms", ToJson(sum.ttft_ms)},
+        {"itl_ms", ToJson(sum.itl_ms)},
+        {"tpot_ms", ToJson(sum.tpot_ms)},
+        {"e2e_ms", ToJson(sum.e2e_ms)},
+        {"throughput_tok_s", sum.throughput_tok_s},
+        {"throughput_req_s", sum.throughput_req_s},
+        {"goodput_req_s", sum.goodput_req_s},
+        {"slo", {{"ttft_ms", s.slo_ttft_ms}, {"tpot_ms", s.slo_tpot_ms}, {"met", sum.slo_met}}}}},
+      {"kv",
+       {{"block_bytes", bb},
+        {"local_blocks", local_blocks},
+        {"remote_blocks", remote_blocks},
+        {"codec", s.codec},
+        {"bytes_offloaded", r.kv.bytes_offloaded},
+        {"bytes_fetched", r.kv.bytes_fetched},
+        {"bytes_saved_by_codec", r.kv.bytes_saved},
+        {"offload_transfers", r.kv.offload_transfers},
+        {"fetch_transfers", r.kv.fetch_transfers},
+        {"prefix_hits", r.kv.prefix_hits},
+        {"prefix_misses", r.kv.prefix_misses},
+        {"prefix_hit_rate",
+         lookups ? static_cast<double>(r.kv.prefix_hits) / static_cast<double>(lookups) : 0.0},
+        {"evictions", r.kv.evictions},
+        {"lost_blocks", r.kv.lost_blocks},
+        {"not_arrived", r.kv.not_arrived},
+        {"stall_ms", static_cast<double>(r.kv.stall_ns) / 1e6}}},
+      {"scheduler",
+       {{"preemptions", r.preemptions},
+        {"recomputed_tokens", r.recomputed_tokens},
+        {"compute_ms", static_cast<double>(r.compute_ns) / 1e6}}},
+      {"link", link},
+      {"energy_j", nullptr},  // no target reports energy to the engine yet
+  };
+  if (!o.out.empty()) {
+    LL_RETURN_IF_ERROR(
+        WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));
+    LL_RETURN_IF_ERROR(WriteSeries((fs::path(o.out) / "series.csv").string(), r));
+    std::ifstream in(s.path);
+    std::stringstream text;
+    text << in.rdbuf();
+    LL_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out) / "scenario.yaml").string(), text.str()));
+  }
+  return report;
+}
+
+std::string CompareTable(const std::vector<nlohmann::json>& reports) {
+  std::ostringstream out;
+  out << std::left << std::setw(7) << "target" << std::setw(9) << "time" << std::right << std::setw(22)
+      << "TTFT ms p50/p99" << std::setw(20) << "TPOT ms p50/p99" << std::setw(12) << "tok/s" << std::setw(14)
+      << "KV MB out/in" << std::setw(10) << "wall s"
+      << "  tokens identical\n";
+  const std::string first = reports.empty() ? "" : reports.front().value("tokens_sha256", "");
+  for (const nlohmann::json& r : reports) {
+    const nlohmann::json& m = r["metrics"];
+    auto pair = [](const nlohmann::json& d) {
+      std::ostringstream p;
+      p << std::fixed << std::setprecision(2) << d["p50"].get<double>() << " / " << d["p99"].get<double>();
+      return p.str();
+    };
+    std::ostringstream bytes;
+    bytes << std::fixed << std::setprecision(1) << r["kv"]["bytes_offloaded"].get<double>() / 1e6 << "/"
+          << r["kv"]["bytes_fetched"].get<double>() / 1e6;
+    out << std::left << std::setw(7) << r["target"].get<std::string>() << std::setw(9)
+        << (r["virtual_time"].get<bool>() ? "virtual" : "wall") << std::right << std::setw(22)
+        << pair(m["ttft_ms"]) << std::setw(20) << pair(m["tpot_ms"]) << std::setw(12) << std::fixed
+        << std::setprecision(1) << m["throughput_tok_s"].get<double>() << std::setw(14) << bytes.str()
+        << std::setw(10) << std::setprecision(2) << r["wall_s"].get<double>() << "  "
+        << (r["tokens_sha256"] == first ? "yes" : "NO") << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace lightloop::testbench

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lightloop/testbench/scenario.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "lightloop/runtime/size.h"
+
+namespace lightloop::testbench {
+namespace {
+
+namespace fs = std::filesystem;
+namespace hw = lightloop::hw_models;
+namespace rt = lightloop::runtime;
+namespace wl = lightloop::workloads;
+
+constexpr double kBig = 1e15;
+
+// Top level.
+const hw::TextParam kName{"name", "", "text", "what the scenario is called in reports"};
+const hw::NumberParam kSeed{"seed", "", 1, 0, kBig, "seed of sampling, synthetic arrivals and random weights",
+                            true};
+
+// model:
+const hw::ChoiceParam kMode{
+    "mode",
+    {"functional", "shape"},
+    "functional",
+    "functional: real arithmetic on a small model; shape: sizes and times of a large one"};
+const hw::TextParam kModelPath{"path", "", "folder",
+                               "functional: a folder with config.json and model.safetensors (Llama family); "
+                               "empty: a random model written into the run's folder"};
+const hw::TextParam kPreset{"preset", "llama-3-8b", "name or file",
+                            "shape: a preset of workloads/models/ (llama-3-8b, llama-3-70b, mixtral-8x7b, "
+                            "qwen2-7b) or a config.json"};
+const hw::NumberParam kThreads{"threads", "", 0, 0, 1024, "functional: compute threads (0: every core)",
+                               true};
+// model.random:
+const hw::NumberParam kRLayers{"layers", "", 4, 1, 128, "layers of the random model", true};
+const hw::NumberParam kRHidden{"hidden", "", 256, 16, 16384, "hidden size of the random model", true};
+const hw::NumberParam kRHeads{"heads", "", 8, 1, 256, "attention heads", true};
+const hw::NumberParam kRKvHeads{"kv_heads", "", 2, 1, 256, "KV heads (grouped-query attention)", true};
+const hw::NumberParam kRInter{"intermediate", "", 688, 16, 65536, "MLP intermediate size", true};
+const hw::NumberParam kRVocab{"vocab", "", 4096, 16, 262144, "vocabulary size", true};
+
+// accelerator:
+const hw::TextParam kAccel{"preset", "h100-sxm", "name or file",
+                           "a preset of workloads/accelerators/ (h100-sxm, h200, mi300x) or a JSON file"};
+const hw::NumberParam kAccelCount{"count", "", 1, 1, 1024, "accelerators serving the model (tensor parallel)",
+                                  true};
+
+// workload:
+const hw::TextParam kTrace{"trace", "", "file",
+                           "an Azure (.csv) or Mooncake (.jsonl) trace; empty: the synthetic section"};
+const hw::NumberParam kWinStart{
+    "window_start_s", "s", 0, 0, kBig, "keep arrivals from this time of the trace"};
+const hw::NumberParam kWinEnd{"window_end_s", "s", 0, 0, kBig, "...up to this time (0: the end)"};
+const hw::NumberParam kTimeScale{"time_scale", "", 1, 1e-9, 1e9, "arrival times are multiplied by this"};
+const hw::NumberParam kSample{"sample", "", 1, 0, 1, "keep each request with this probability"};
+const hw::NumberParam kMaxReq{"max_requests", "", 0, 0, kBig, "at most this many requests (0: all)", true};
+const hw::NumberParam kMaxIn{
+    "max_input_tokens", "tokens", 0, 0, 1e9, "prompts are cut to this length (0: as given)", true};
+const hw::NumberParam kMaxOut{
+    "max_output_tokens", "tokens", 0, 0, 1e9, "outputs are cut to this length (0: as given)", true};
+// workload.synthetic:
+const hw::NumberParam kSynReq{"requests", "", 100, 1, 1e9, "how many requests", true};
+const hw::NumberParam kSynRate{"rate_per_s", "1/s", 10, 1e-9, 1e9, "mean arrival rate"};
+const hw::ChoiceParam kSynArrival{"arrival", {"poisson", "gamma"}, "poisson", "arrival process"};
+const hw::NumberParam kSynBurst{"burstiness", "", 1, 1e-6, 1e6, "gamma: squared coefficient of variation"};
+const hw::NumberParam kSynIn{"input_mean", "tokens", 512, 1, 1e7, "mean prompt length"};
+const hw::NumberParam kSynOut{"output_mean", "tokens", 128, 1, 1e7, "mean output length"};
+const hw::ChoiceParam kSynLengths{
+    "lengths", {"fixed", "uniform", "lognormal"}, "fixed", "length distribution"};
+const hw::NumberParam kSynGroups{"prefix_groups", "", 0, 0, 1e6, "shared-prefix groups (0: none)", true};
+const hw::NumberParam kSynPrefix{
+    "prefix_tokens", "tokens", 0, 0, 1e7, "tokens of a group's shared prefix", true};
+
+// scheduler:
+const hw::NumberParam kBatchTok{"max_batch_tokens", "tokens", 2048, 1, 1e7, "token budget of one step", true};
+const hw::NumberParam kMaxSeqs{"max_seqs", "", 256, 1, 1e6, "sequences running at once", true};
+const hw::NumberParam kChunk{
+    "prefill_chunk", "tokens", 512, 1, 1e7, "prompt tokens of one sequence per step", true};
+const hw::ChoiceParam kPreempt{
+    "preemption",
+    {"offload", "recompute"},
+    "offload",
+    "what a preempted sequence's KV does: go to the remote tier, or be recomputed"};
+
+// kv:
+const hw::NumberParam kBlockTok{"block_tokens", "tokens", 16, 1, 65536, "tokens per KV block", true};
+const hw::NumberParam kLocalBlocks{"local_blocks",
+                                   "blocks",
+                                   0,
+                                   0,
+                                   1e12,
+                                   "local tier (accelerator memory) in blocks; 0: from local_bytes",
+                                   true};
+const hw::TextParam kLocalBytes{
+    "local_bytes", "", "size (e.g. 16GiB)",
+    "local tier in bytes; empty with local_blocks 0: the accelerator's HBM less the "
+    "weights"};
+const hw::NumberParam kRemoteBlocks{"remote_blocks",
+                                    "blocks",
+                                    0,
+                                    0,
+                                    1e12,
+                                    "remote tier (memnode pool) in blocks; 0: four times the local tier",
+                                    true};
+const hw::NumberParam kHigh{"high_watermark", "", 0.95, 0.01, 1, "eviction starts above this share of local"};
+const hw::NumberParam kLow{
+    "low_watermark", "", 0.80, 0, 0.99, "...and stops here; the running set fits below"};
+const hw::ChoiceParam kEviction{"eviction", {"lru", "prefix_aware"}, "lru", "eviction policy"};
+const hw::ChoiceParam kCodec{"codec",
+                             {"none", "fp8_e4m3", "fp8_e5m2", "int8", "int4"},
+                             "none",
+                             "how KV is encoded in the remote tier"};
+const hw::ChoiceParam kPrefetch{"prefetch",
+                                {"best_effort", "wait_complete", "timeout"},
+                                "wait_complete",
+                                "how long a step waits for KV being fetched"};
+const hw::NumberParam kBudget{"prefetch_budget_us", "us", 0, 0, 1e9, "timeout: the wait before recomputing"};
+const hw::FlagParam kPrefix{"prefix_cache", true, "reuse KV blocks of identical prompt prefixes"};
+const hw::TextParam kCoalesce{"coalesce_bytes", "2MiB", "size", "largest write-back transfer"};
+const hw::NumberParam kPhysical{"local_physical_blocks",
+                                "blocks",
+                                0,
+                                0,
+                                1e12,
+                                "shape mode: local slots alias onto this many real ones (0: 64, or all in "
+                                "functional mode)",
+                                true};
+
+// sampling:
+const hw::NumberParam kTemp{"temperature", "", 0, 0, 100, "0: greedy"};
+const hw::NumberParam kTopK{"top_k", "", 0, 0, 1e7, "sample from the k most likely (0: all)", true};
+
+// slo:
+const hw::NumberParam kSloTtft{"ttft_ms", "ms", 0,
+                               0,         1e9,  "goodput: time to first token at most this (0: any)"};
+const hw::NumberParam kSloTpot{"tpot_ms", "ms", 0,
+                               0,         1e9,  "goodput: time per output token at most this (0: any)"};
+
+// targets.nic / targets.sim / report:
+const hw::TextParam kProvider{"provider", "shm", "libfabric provider",
+                              "nic: the provider (tcp, shm, verbs, ...)"};
+const hw::TextParam kMemnode{"memnode", "", "host:port", "nic: a running memnode; empty: start one"};
+const hw::TextParam kSimConfig{"config", "", "file",
+                               "sim: the hw_models node file (empty: the default preset)"};
+const hw::NumberParam kSampleEvery{
+    "sample_every_ms", "ms", 100, 0.001, 1e9, "time series: one sample this often"};
+
+std::string Resolve(const fs::path& base, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (base / p).lexically_normal().string();
+}
+
+uint64_t Size(hw::ConfigReader& r, const hw::TextParam& p) {
+  std::string text = r.Text(p);
+  if (text.empty()) return 0;
+  rt::StatusOr<uint64_t> v = rt::ParseSize(text);
+  if (!v.ok()) r.Fail(p.name, v.status().message());
+  return *v;
+}
+
+// A preset by name in `dir` (name.json) or a file relative to the scenario.
+std::string PresetOrFile(hw::ConfigReader& r, const std::string& key, const std::string& value,
+                         const fs::path& base, const char* dir) {
+  fs::path preset = fs::path(LIGHTLOOP_SOURCE_DIR) / dir / (value + ".json");
+  if (value.find('/') == std::string::npos && value.find(".json") == std::string::npos) {
+    if (!fs::exists(preset))
+      r.Fail(key, "no preset '" + value + "' in " + (fs::path(LIGHTLOOP_SOURCE_DIR) / dir).string());
+    return preset.string();
+  }
+  std::string file = Resolve(base, value);
+  if (!fs::exists(file)) r.Fail(key, "no file " + file);
+  return file;
+}
+
+void Read(hw::ConfigReader& top, Scenario& s) {
+  const fs::path base = fs::path(top.path().empty() ? s.path : s.path).parent_path();
+  s.name = top.Text(kName);
+  if (s.name.empty()) s.name = fs::path(s.path).stem().string();
+  s.seed = static_cast<uint64_t>(top.Integer(kSeed));
+
+  hw::ConfigReader model = top.Section("model");
+  s.mode = model.Choice(kMode);
+  s.threads = static_cast<int>(model.Integer(kThreads));
+  if (s.mode == "functional") {
+    s.model_dir = Resolve(base, model.Text(kModelPath));
+    if (!s.model_dir.empty() && !fs::exists(fs::path(s.model_dir) / "config.json")) {
+      model.Fail(kModelPath.name, "no config.json in " + s.model_dir);
+    }
+    hw::ConfigReader rnd = model.Section("random", false);
+    s.random.layers = rnd.Integer(kRLayers);
+    s.random.hidden_size = rnd.Integer(kRHidden);
+    s.random.heads = rnd.Integer(kRHeads);
+    s.random.kv_heads = rnd.Integer(kRKvHeads);
+    s.random.intermediate_size = rnd.Integer(kRInter);
+    s.random.vocab_size = rnd.Integer(kRVocab);
+    s.random.seed = s.seed;
+    if (s.random.hidden_size % s.random.heads != 0 || s.random.heads % s.random.kv_heads != 0) {
+      rnd.Fail(kRHeads.name, "hidden must be a multiple of heads, and heads of kv_heads");
+    }
+    s.random.head_dim = s.random.hidden_size / s.random.heads;
+    rnd.Finish();
+  } else {
+    s.model_config = PresetOrFile(model, kPreset.name, model.Text(kPreset), base, "workloads/models");
+  }
+  model.Finish();
+
+  hw::ConfigReader acc = top.Section("accelerator", false);
+  s.accelerator = PresetOrFile(acc, kAccel.name, acc.Text(kAccel), base, "workloads/accelerators");
+  s.accelerators = static_cast<int>(acc.Integer(kAccelCount));
+  acc.Finish();
+
+  hw::ConfigReader wl = top.Section("workload");
+  s.trace = Resolve(base, wl.Text(kTrace));
+  if (!s.trace.empty() && !fs::exists(s.trace)) wl.Fail(kTrace.name, "no file " + s.trace);
+  s.trace_options.window_start_s = wl.Number(kWinStart);
+  double end = wl.Number(kWinEnd);
+  if (end > 0) s.trace_options.window_end_s = end;
+  s.trace_options.time_scale = wl.Number(kTimeScale);
+  s.trace_options.sample = wl.Number(kSample);
+  s.trace_options.max_requests = static_cast<uint64_t>(wl.Integer(kMaxReq));
+  s.trace_options.seed = s.seed;
+  s.max_input_tokens = static_cast<uint32_t>(wl.Integer(kMaxIn));
+  s.max_output_tokens = static_cast<uint32_t>(wl.Integer(kMaxOut));
+  hw::ConfigReader syn = wl.Section("synthetic", false);
+  if (s.trace.empty() != wl.Has("synthetic")) {
+    wl.Fail(s.trace.empty() ? "synthetic" : "trace", "give exactly one of trace and synthetic");
+  }
+  s.synthetic.requests = static_cast<uint64_t>(syn.Integer(kSynReq));
+  s.synthetic.rate_per_s = syn.Number(kSynRate);
+  s.synthetic.arrival = syn.Choice(kSynArrival) == "gamma" ? wl::Arrival::kGamma : wl::Arrival::kPoisson;
+  s.synthetic.burstiness = syn.Number(kSynBurst);
+  const std::string lengths = syn.Choice(kSynLengths);
+  const wl::Lengths kind = lengths == "uniform"     ? wl::Lengths::kUniform
+                           : lengths == "lognormal" ? wl::Lengths::kLognormal
+                                                    : wl::Lengths::kFixed;
+  s.synthetic.input = {.kind = kind, .mean = syn.Number(kSynIn), .min = 1, .max = 2 * syn.Number(kSynIn)};
+  s.synthetic.output = {.kind = kind, .mean = syn.Number(kSynOut), .min = 1, .max = 2 * syn.Number(kSynOut)};
+  s.synthetic.prefix_groups = static_cast<uint32_t>(syn.Integer(kSynGroups));
+  s.synthetic.prefix_tokens = static_cast<uint32_t>(syn.Integer(kSynPrefix));
+  s.synthetic.seed = s.seed;
+  syn.Finish();
+  wl.Finish();
+
+  hw::ConfigReader sch = top.Section("scheduler", false);
+  s.max_batch_tokens = static_cast<uint32_t>(sch.Integer(kBatchTok));
+  s.max_seqs = static_cast<uint32_t>(sch.Integer(kMaxSeqs));
+  s.prefill_chunk = static_cast<uint32_t>(sch.Integer(kChunk));
+  s.preemption = sch.Choice(kPreempt);
+  sch.Finish();
+
+  hw::ConfigReader kv = top.Section("kv", false);
+  s.block_tokens = kv.Integer(kBlockTok);
+  s.local_blocks = static_cast<uint64_t>(kv.Integer(kLocalBlocks));
+  s.local_bytes = Size(kv, kLocalBytes);
+  s.remote_blocks = static_cast<uint64_t>(kv.Integer(kRemoteBlocks));
+  s.high_watermark = kv.Number(kHigh);
+  s.low_watermark = kv.Number(kLow);
+  if (s.low_watermark >= s.high_watermark) kv.Fail(kLow.name, "must be below high_watermark");
+  s.eviction = kv.Choice(kEviction);
+  s.codec = kv.Choice(kCodec);
+  s.prefetch = kv.Choice(kPrefetch);
+  s.prefetch_budget_us = kv.Number(kBudget);
+  s.prefix_cache = kv.Flag(kPrefix);
+  s.coalesce_bytes = Size(kv, kCoalesce);
+  s.local_physical_blocks = static_cast<uint64_t>(kv.Integer(kPhysical));
+  kv.Finish();
+
+  hw::ConfigReader smp = top.Section("sampling", false);
+  s.temperature = smp.Number(kTemp);
+  s.top_k = smp.Integer(kTopK);
+  smp.Finish();
+
+  hw::ConfigReader slo = top.Section("slo", false);
+  s.slo_ttft_ms = slo.Number(kSloTtft);
+  s.slo_tpot_ms = slo.Number(kSloTpot);
+  slo.Finish();
+
+  hw::ConfigReader targets = top.Section("targets", false);
+  hw::ConfigReader nic = targets.Section("nic", false);
+  s.nic_provider = nic.Text(kProvider);
+  s.nic_memnode = nic.Text(kMemnode);
+  nic.Finish();
+  hw::ConfigReader sim = targets.Section("sim", false);
+  s.sim_config = Resolve(base, sim.Text(kSimConfig));
+  if (!s.sim_config.empty() && !fs::exists(s.sim_config))
+    sim.Fail(kSimConfig.name, "no file " + s.sim_config);
+  sim.Finish();
+  targets.Finish();
+
+  hw::ConfigReader report = top.Section("report", false);
+  s.sample_every_ms = static_cast<uint64_t>(report.Number(kSampleEvery));
+  report.Finish();
+  top.Finish();
+}
+
+}  // namespace
+
+rt::StatusOr<Scenario> LoadScenario(const std::string& path) {
+  Scenario s;
+  s.path = path;
+  try {
+    hw::ConfigReader top = hw::ConfigReader::Load(path);
+    Read(top, s);
+  } catch (const hw::ConfigError& e) {
+    return rt::InvalidArgument(e.what());
+  }
+  return s;
+}
+
+std::vector<hw::ParamInfo> ScenarioReference() {
+  std::vector<hw::ParamInfo> all;
+  for (const char* mode : {"functional", "shape"}) {
+    Scenario s;
+    s.path = "reference.yaml";
+    hw::ConfigReader top = hw::ConfigReader::Parse(
+        std::string("model: {mode: ") + mode + "}\nworkload: {synthetic: {}}\n", s.path);
+    Read(top, s);
+    for (const hw::ParamInfo& p : top.declared()) {
+      if (std::none_of(all.begin(), all.end(), [&](const hw::ParamInfo& q) { return q.key == p.key; })) {
+        all.push_back(p);
+      }
+    }
+  }
+  return all;
+}
+
+}  // namespace lightloop::testbench

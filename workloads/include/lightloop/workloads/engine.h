@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// The serving engine: continuous batching at iteration level over
+// memory_offload's paged KV cache, the same on every target and in both
+// modes. Each step it
+//   1. lets in the requests that have arrived (on the run's clock);
+//   2. keeps every running sequence's KV in the local tier (fetching what
+//      eviction sent away), and when the running set outgrows the local
+//      budget preempts the latest admitted sequence: by offload (its KV is
+//      written to the remote tier and fetched back when it resumes, one step
+//      ahead so the transfer overlaps a step of compute) or by recomputation
+//      (its KV is dropped and its prompt plus what it generated is prefilled
+//      again);
+//   3. fills a token budget: one token for each decoding sequence, then
+//      prefill chunks of at most `prefill_chunk` tokens, then new requests
+//      admitted first come first served while their KV fits;
+//   4. computes the batch through a StepExecutor: the functional model
+//      (real arithmetic, llama.h) or shape mode (the accelerator roofline);
+//   5. lets the step's time pass: in virtual time by the accelerator model's
+//      time (the simulation moves transfers on meanwhile), on the wall clock
+//      by computing (functional) or by waiting that long (shape).
+//
+// Prompts are made of token ids derived from the request: a trace's
+// hash_ids name 512-token prefix blocks, so requests with the same hash_ids
+// start with the same tokens and share KV blocks through the prefix cache
+// (blocks are named by a chained hash of their tokens). Lost or late blocks
+// (checksum failures, a prefetch not waited for) are recomputed, so the
+// generated tokens do not depend on the target.
+//
+//   Engine engine(options, kv.get(), &executor, clock);
+//   LL_ASSIGN_OR_RETURN(EngineResult r, engine.Run(requests));
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lightloop/memory_offload/kv_block_manager.h"
+#include "lightloop/runtime/status.h"
+#include "lightloop/workloads/metrics.h"
+#include "lightloop/workloads/trace.h"
+
+namespace lightloop::workloads {
+
+enum class Preemption { kOffload, kRecompute };
+runtime::StatusOr<Preemption> ParsePreemption(const std::string& name);
+
+struct EngineOptions {
+  uint32_t max_batch_tokens = 2048;  // tokens computed per step
+  uint32_t max_seqs = 256;           // sequences running at once
+  uint32_t prefill_chunk = 512;      // prompt tokens of one sequence per step
+  Preemption preemption = Preemption::kOffload;
+  memory_offload::Prefetch prefetch = memory_offload::Prefetch::kWaitComplete;
+  uint64_t prefetch_budget_ns = 0;  // Prefetch::kTimeout
+  bool prefix_cache = true;
+  int64_t vocab = 32000;              // token ids of synthetic prompts are below it
+  uint32_t trace_block_tokens = 512;  // tokens per hash_id
+  // Time series: one sample at most this often (run clock).
+  uint64_t sample_every_ns = 100'000'000;
+  // Polled between steps: true stops the run; what finished is reported.
+  std::function<bool()> cancelled;
+  // Called after each step with the requests done so far and the total.
+  std::function<void(uint64_t done, uint64_t total, uint64_t now_ns)> progress;
+};
+
+// The run's clock: runtime::Clock of the client (virtual on sim, wall on a NIC).
+struct EngineClock {
+  std::function<uint64_t()> now_ns;
+  std::function<void(uint64_t)> advance_ns;
+  bool is_virtual = false;
+};
+
+// One sequence's part of a step: compute tokens [start_pos, start_pos +
+// tokens.size()) over the KV of positions before them.
+struct StepItem {
+  uint64_t request_id = 0;
+  const int32_t* tokens = nullptr;
+  size_t count = 0;
+  int64_t start_pos = 0;
+  bool emits = false;                  // the last token's logits give the sequence's next token
+  std::vector<unsigned char*> blocks;  // the sequence's KV blocks, all resident
+};
+
+struct StepOutput {
+  std::vector<int32_t> tokens;  // one for each item that emits, in order
+  uint64_t modelled_ns = 0;     // the accelerator model's time for the step
+};
+
+class StepExecutor {
+ public:
+  virtual ~StepExecutor() = default;
+  // Computes a step. `items` of one sequence appear at most once.
+  virtual runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items) = 0;
+  // True when Run does the arithmetic (its wall time is the compute time);
+  // false when only the model's time stands for it.
+  virtual bool computes() const = 0;
+};
+
+struct SeriesSample {
+  uint64_t t_ns = 0;  // since the run began
+  uint32_t running = 0, waiting = 0, batch_tokens = 0;
+  uint64_t local_blocks = 0, remote_blocks = 0;
+  uint64_t bytes_offloaded = 0, bytes_fetched = 0;  // so far
+  uint64_t tokens_out = 0;                          // so far
+};
+
+struct EngineResult {
+  std::vector<RequestTimes> times;            // in request order, times from the run's start
+  std::vector<std::vector<int32_t>> outputs;  // generated token ids, in request order
+  uint64_t steps = 0, preemptions = 0, recomputed_tokens = 0, rejected = 0;
+  uint64_t compute_ns = 0;  // modelled
+  uint64_t elapsed_ns = 0;  // run clock
+  memory_offload::KvStats kv;
+  std::vector<SeriesSample> series;
+  bool interrupted = false;
+};
+
+class Engine {
+ public:
+  // `kv` and `executor` must outlive the engine; the KV shape's block_tokens
+  // is the page size.
+  Engine(const EngineOptions& options, memory_offload::KvBlockManager* kv, StepExecutor* executor,
+         EngineClock clock);
+  runtime::StatusOr<EngineResult> Run(const std::vector<Request>& requests);
+
+ private:
+  EngineOptions o_;
+  memory_offload::KvBlockManager* kv_;
+  StepExecutor* exec_;
+  EngineClock clock_;
+};
+
+// The prompt token ids of `r`, `vocab` ids, `block` tokens per hash_id.
+std::vector<int32_t> PromptTokens(const Request& r, int64_t vocab, uint32_t block);
+// The token a shape-mode step emits for request `id` at `position`.
+int32_t ShapeToken(uint64_t id, uint64_t position, int64_t vocab);
+
+}  // namespace lightloop::workloads
