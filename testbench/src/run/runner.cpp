@@ -329,7 +329,8 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
     const nlohmann::json& m = r["metrics"];
     auto pair = [](const nlohmann::json& d) {
       std::ostringstream p;
-      p << std::fixed << std::setprecision(2) << d["p50"].get<double>() << " / " << d["p99"].get<double>();
+      // Three significant digits: virtual-time runs of small models are in microseconds.
+      p << std::setprecision(3) << d["p50"].get<double>() << " / " << d["p99"].get<double>();
       return p.str();
     };
     std::ostringstream bytes;

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// `lightloop run` end to end: the quick start's functional model generates
+// the same tokens with its KV cache in host memory, behind a memnode over
+// shm (nic) and on the simulated fabric (sim); the sim run is in virtual
+// time and repeats exactly; the report has what the issue names; bad
+// scenarios are refused with file, line and key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "run_lightloop.h"
+
+namespace lightloop::testbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kQuickstart = std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/quickstart.yaml";
+
+fs::path Out(const std::string& name) {
+  return fs::temp_directory_path() / ("ll-run-" + std::to_string(getpid()) + "-" + name);
+}
+
+nlohmann::json RunOn(const std::string& target, const std::string& scenario = kQuickstart) {
+  fs::path out = Out(target);
+  CommandResult r = Lightloop("run " + scenario + " --quiet --target " + target + " --out " + out.string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  std::ifstream in(out / "report.json");
+  if (!in) return {};
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_TRUE(fs::exists(out / "series.csv"));
+  EXPECT_TRUE(fs::exists(out / "scenario.yaml"));
+  fs::remove_all(out);
+  return j;
+}
+
+TEST(Run, TokensAreIdenticalOnEveryTarget) {
+  nlohmann::json local = RunOn("local"), nic = RunOn("nic"), sim = RunOn("sim");
+  ASSERT_FALSE(local.empty());
+  ASSERT_FALSE(nic.empty());
+  ASSERT_FALSE(sim.empty());
+  EXPECT_EQ(local["requests"], 12);
+  EXPECT_EQ(local["finished"], 12);
+  EXPECT_EQ(local["tokens_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(nic["tokens_sha256"], local["tokens_sha256"]);
+  EXPECT_EQ(sim["tokens_sha256"], local["tokens_sha256"]);
+  EXPECT_EQ(nic["provider"].get<std::string>().find("shm") != std::string::npos, true) << nic["provider"];
+  EXPECT_EQ(sim["provider"], "lightloop");
+  // The quick start's local tier is small: KV really crossed the fabric.
+  EXPECT_GT(nic["kv"]["bytes_offloaded"].get<uint64_t>(), 0u);
+  EXPECT_GT(sim["kv"]["bytes_fetched"].get<uint64_t>(), 0u);
+  EXPECT_GT(sim["scheduler"]["preemptions"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(local["virtual_time"].get<bool>());
+  EXPECT_TRUE(sim["virtual_time"].get<bool>());
+  for (const char* m : {"ttft_ms", "tpot_ms", "e2e_ms"}) {
+    for (const char* q : {"p50", "p99", "mean"}) {
+      EXPECT_GT(sim["metrics"][m][q].get<double>(), 0) << m << "." << q;
+    }
+  }
+  EXPECT_GT(sim["metrics"]["throughput_tok_s"].get<double>(), 0);
+  EXPECT_GT(sim["wall_s"].get<double>(), 0);
+}
+
+TEST(Run, VirtualTimeRunsRepeatExactly) {
+  nlohmann::json a = RunOn("sim"), b = RunOn("sim");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a["metrics"], b["metrics"]);
+  EXPECT_EQ(a["kv"], b["kv"]);
+  EXPECT_EQ(a["run_s"], b["run_s"]);
+}
+
+TEST(Run, CompareShowsReportsSideBySide) {
+  fs::path a = Out("cmp-a"), b = Out("cmp-b");
+  ASSERT_EQ(Lightloop("run " + kQuickstart + " --quiet --target local --out " + a.string()).code, 0);
+  ASSERT_EQ(Lightloop("run " + kQuickstart + " --quiet --target sim --out " + b.string()).code, 0);
+  CommandResult r = Lightloop("compare " + (a / "report.json").string() + " " + (b / "report.json").string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sim"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("NO"), std::string::npos) << r.out;
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(Run, BadScenariosNameFileLineAndKey) {
+  fs::path dir = Out("bad");
+  fs::create_directories(dir);
+  std::ifstream in(kQuickstart);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("../../"), 6, std::string(LIGHTLOOP_SOURCE_DIR) + "/");
+  auto write = [&](const std::string& name, const std::string& body) {
+    std::ofstream(dir / name) << body;
+    return (dir / name).string();
+  };
+  // A misspelled key.
+  std::string typo = text;
+  typo.replace(typo.find("prefill_chunk"), 13, "prefil_chunk");
+  std::string f = write("typo.yaml", typo);
+  CommandResult r = Lightloop("run " + f + " --target local");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(f + ":"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scheduler.prefil_chunk"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("prefill_chunk"), std::string::npos) << r.out;  // did you mean
+  // A value out of range, a missing trace, malformed YAML.
+  std::string range = text;
+  range.replace(range.find("block_tokens: 16"), 16, "block_tokens: 0");
+  r = Lightloop("run " + write("range.yaml", range) + " --target local");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("kv.block_tokens"), std::string::npos) << r.out;
+  std::string trace = text;
+  trace.replace(trace.find("azure_conv_sample.csv"), 21, "missing.csv");
+  r = Lightloop("run " + write("trace.yaml", trace) + " --target local");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("workload.trace"), std::string::npos) << r.out;
+  r = Lightloop("run " + write("broken.yaml", "model: {mode: [\n") + " --target local");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("broken.yaml:"), std::string::npos) << r.out;
+  // The fpga target says what is missing instead of failing later.
+  r = Lightloop("run " + kQuickstart + " --target fpga");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("fpga backend"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
+TEST(Run, MakeModelWritesALoadableModel) {
+  fs::path dir = Out("model");
+  CommandResult r =
+      Lightloop("make-model --out " + dir.string() + " --layers 2 --hidden 64 --heads 4 --kv-heads 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "config.json"));
+  EXPECT_TRUE(fs::exists(dir / "model.safetensors"));
+  r = Lightloop("make-model --out " + dir.string() + " --hidden 65 --heads 4");
+  EXPECT_EQ(r.code, 1);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace lightloop::testbench
