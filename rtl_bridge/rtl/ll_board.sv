@@ -11,9 +11,9 @@
 // The link counters in the register map (CRC_ERRORS, REPLAYS, SEQ_ERRORS,
 // TX_FLITS, RX_FLITS, STALL_CYCLES) add both directions; STATUS shows the
 // downstream link. CONTROL.ERR_INJECT enables random bit errors on both data
-// lanes; force_flip corrupts the next downstream data flit. The lane, credit,
-// timer and memory-size inputs are the virtual board's knobs, set before reset
-// is released; a real board ties them to constants.
+// lanes; a rising force_flip corrupts the next downstream data flit. The lane,
+// credit, timer and memory-size inputs are the virtual board's knobs, sampled
+// during reset; a real board ties them to constants.
 module ll_board
   import board_regs_pkg::*;
 #(
@@ -79,20 +79,55 @@ module ll_board
 );
   logic [31:0] control, dma_control, ring_size, ring_head;
   logic [63:0] ring_base;
+
+  // The knobs are sampled during reset, so that no logic depends on the
+  // top-level inputs combinationally: Verilator then evaluates it once per
+  // cycle instead of at every eval() (about 20% of the board's time).
+  logic [LW-1:0] fwd_latency_q, rev_latency_q;
+  logic [31:0] seed_q;
+  logic [15:0] err_threshold_q, timeout_q;
+  logic [7:0] credits_q;
+  logic [63:0] mem_size_q;
+  logic force_prev_q, force_q;
+  logic [6:0] force_bit_q;
+  logic [31:0] d_inj;
+  logic [31:0] d_inj_q;
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      fwd_latency_q <= fwd_latency;
+      rev_latency_q <= rev_latency;
+      seed_q <= seed;
+      err_threshold_q <= err_threshold;
+      timeout_q <= timeout_cycles;
+      credits_q <= credits;
+      mem_size_q <= mem_size;
+      force_prev_q <= 1'b0;
+      force_q <= 1'b0;
+      d_inj_q <= '0;
+    end else begin
+      // A rising force_flip arms one flip of the next downstream data flit.
+      force_prev_q <= force_flip;
+      force_bit_q <= force_bit;
+      d_inj_q <= d_inj;
+      if (force_flip && !force_prev_q) force_q <= 1'b1;
+      else if (d_inj != d_inj_q) force_q <= 1'b0;
+    end
+  end
   wire link_enable = control[CONTROL_LINK_ENABLE_LSB];
-  wire [15:0] errs = control[CONTROL_ERR_INJECT_LSB] ? err_threshold : 16'h0;
+  wire [15:0] errs = control[CONTROL_ERR_INJECT_LSB] ? err_threshold_q : 16'h0;
 
   // DMA engine <-> links <-> far end.
   logic d_in_valid, d_in_ready, d_out_valid, d_out_ready;
   logic u_in_valid, u_in_ready, u_out_valid, u_out_ready;
   logic [63:0] d_in, d_out, u_in, u_out;
   logic d_up, d_replaying, d_stall, u_up, u_replaying, u_stall;
-  logic [31:0] d_tx, d_rx, d_rep, d_crc, d_seq, d_stc, d_inj, d_nak;
+  logic [31:0] d_tx, d_rx, d_rep, d_crc, d_seq, d_stc, d_nak;
   logic [31:0] u_tx, u_rx, u_rep, u_crc, u_seq, u_stc, u_inj, u_nak;
 
   ll_link #(.MAX_LAT(MAX_LAT)) u_link_down (
-      .clk, .rst, .enable(link_enable), .fwd_latency, .rev_latency, .seed, .err_threshold(errs),
-      .credits, .timeout_cycles, .force_flip, .force_bit,
+      .clk, .rst, .enable(link_enable), .fwd_latency(fwd_latency_q), .rev_latency(rev_latency_q), .seed(seed_q),
+      .err_threshold(errs), .credits(credits_q), .timeout_cycles(timeout_q), .force_flip(force_q),
+      .force_bit(force_bit_q),
       .in_valid(d_in_valid), .in_payload(d_in), .in_ready(d_in_ready),
       .out_valid(d_out_valid), .out_payload(d_out), .out_ready(d_out_ready),
       .link_up(d_up), .replaying(d_replaying), .credit_stall(d_stall),
@@ -100,8 +135,9 @@ module ll_board
       .stall_cycles(d_stc), .errors_injected(d_inj), .naks_sent(d_nak));
 
   ll_link #(.MAX_LAT(MAX_LAT)) u_link_up (
-      .clk, .rst, .enable(link_enable), .fwd_latency, .rev_latency, .seed(seed ^ 32'h5A5A_0000),
-      .err_threshold(errs), .credits, .timeout_cycles, .force_flip(1'b0), .force_bit(7'h0),
+      .clk, .rst, .enable(link_enable), .fwd_latency(fwd_latency_q), .rev_latency(rev_latency_q),
+      .seed(seed_q ^ 32'h5A5A_0000), .err_threshold(errs), .credits(credits_q), .timeout_cycles(timeout_q),
+      .force_flip(1'b0), .force_bit(7'h0),
       .in_valid(u_in_valid), .in_payload(u_in), .in_ready(u_in_ready),
       .out_valid(u_out_valid), .out_payload(u_out), .out_ready(u_out_ready),
       .link_up(u_up), .replaying(u_replaying), .credit_stall(u_stall),
@@ -116,7 +152,7 @@ module ll_board
   ll_dma u_dma (
       .clk, .rst,
       .enable(dma_control[DMA_CONTROL_ENABLE_LSB]), .ring_base, .ring_size(ring_size[16:0]),
-      .ring_head(ring_head[15:0]), .mem_size, .max_len(DMA_MAX_LEN_RESET),
+      .ring_head(ring_head[15:0]), .mem_size(mem_size_q), .max_len(DMA_MAX_LEN_RESET),
       .busy, .head_invalid, .last_status, .ring_tail, .completed, .errors(dma_errors), .bad_length,
       .out_of_range, .done_pulse, .error_pulse,
       .hm_rd_valid, .hm_rd_ready, .hm_rd_addr, .hm_rsp_valid, .hm_rsp_data, .hm_rsp_err,
@@ -172,7 +208,7 @@ module ll_board
       .status, .crc_errors, .replays, .seq_errors(d_seq + u_seq), .tx_flits(d_tx + u_tx),
       .rx_flits(d_rx + u_rx), .cycles(cycles_q), .stall_cycles(d_stc + u_stc), .irq_set,
       .dma_status, .ring_tail({16'h0, ring_tail}), .dma_completed(completed), .dma_errors, .dma_bad_length(bad_length),
-      .dma_out_of_range(out_of_range), .mem_size,
+      .dma_out_of_range(out_of_range), .mem_size(mem_size_q),
       .control, .dma_control, .ring_base, .ring_size, .ring_head,
       .doorbell_valid(unused_doorbell_valid), .doorbell_data(unused_doorbell_data), .irq);
 endmodule

@@ -74,12 +74,18 @@ module ll_far_end #(
   wire w_fire = wvalid && wready;
   assign bready = 1'b1;
 
-  assign rready = reading && tx_ready;
+  // R beats go through one register before the upstream link (a pipeline
+  // stage, full rate), so no link logic depends on the memory port's inputs.
+  logic rbuf_valid_q;
+  logic [63:0] rbuf_q;
+  logic [21:0] r_left_q;  // beats still to accept
+  assign rready = reading && r_left_q != 0 && (!rbuf_valid_q || tx_ready);
   wire r_fire = rvalid && rready;
+  wire rbuf_out = reading && rbuf_valid_q && tx_ready;
 
   assign rx_ready = (state_q == F_CMD) || (w_allowed && wready);
-  assign tx_valid = (reading && rvalid) || (state_q == F_STATUS);
-  assign tx_payload = reading ? rdata : {56'h0, bad_op_q ? 8'd5 : err_q ? 8'd6 : 8'd1};
+  assign tx_valid = (reading && rbuf_valid_q) || (state_q == F_STATUS);
+  assign tx_payload = reading ? rbuf_q : {56'h0, bad_op_q ? 8'd5 : err_q ? 8'd6 : 8'd1};
 
   wire write_done = a_left_q == 0 && d_left_q == 0 && b_count_q == bursts_q;
 
@@ -93,6 +99,8 @@ module ll_far_end #(
       d_left_q <= '0;
       err_q <= 1'b0;
       bad_op_q <= 1'b0;
+      rbuf_valid_q <= 1'b0;
+      r_left_q <= '0;
     end else begin
       if (a_fire) begin
         a_word_q <= a_word_q + 37'(beats);
@@ -109,9 +117,13 @@ module ll_far_end #(
         if (bresp != 2'b00) err_q <= 1'b1;
       end
       if (r_fire) begin
-        d_left_q <= d_left_q - 1'b1;
+        rbuf_q <= rdata;
+        r_left_q <= r_left_q - 1'b1;
         if (rresp != 2'b00) err_q <= 1'b1;
       end
+      if (r_fire) rbuf_valid_q <= 1'b1;
+      else if (rbuf_out) rbuf_valid_q <= 1'b0;
+      if (rbuf_out) d_left_q <= d_left_q - 1'b1;
       unique case (state_q)
         F_CMD: begin
           if (rx_valid) begin
@@ -119,6 +131,7 @@ module ll_far_end #(
             w_word_q <= rx_payload[39:3];
             a_left_q <= rx_payload[61:40];
             d_left_q <= rx_payload[61:40];
+            r_left_q <= rx_payload[63:62] == 2'b10 ? rx_payload[61:40] : 22'h0;
             bursts_q <= '0;
             w_bursts_q <= '0;
             b_count_q <= '0;
@@ -128,7 +141,7 @@ module ll_far_end #(
           end
         end
         F_WRITE: if (write_done) state_q <= F_STATUS;
-        F_READ: if (d_left_q == 0 || (r_fire && d_left_q == 22'd1)) state_q <= F_STATUS;
+        F_READ: if (d_left_q == 0 || (rbuf_out && d_left_q == 22'd1)) state_q <= F_STATUS;
         F_STATUS: if (tx_ready) state_q <= F_CMD;
         default: state_q <= F_CMD;
       endcase
