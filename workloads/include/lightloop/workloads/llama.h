@@ -93,7 +93,8 @@ class LlamaModel {
   // blocks and attending, for the token at position p, over positions
   // [0, p] (earlier ones read from the blocks). Returns one vector per
   // chunk: the vocab_size logits of its last token when want_logits, else
-  // empty. Chunks of one call must not write the same block.
+  // empty. Chunks of one call must not write the same block. One Forward
+  // at a time per model (it owns the thread pool).
   runtime::StatusOr<std::vector<std::vector<float>>> Forward(std::span<const SeqChunk> chunks);
 
  private:
