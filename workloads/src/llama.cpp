@@ -308,7 +308,11 @@ void LlamaModel::AttentionBlock(const Batch& b, int64_t l, std::vector<float>& x
       ToBf16(row + qd + kvd + g * d, at(b.chunk[t]->kv, l, 1, b.pos[t], g), d);
     }
   }
-  pool_->ParallelFor(n * s.kv_heads, 1, [&](int64_t begin, int64_t end) {
+  int64_t macs = 0;  // of the attention, to size its pieces
+  for (int64_t t = 0; t < n; ++t) macs += 2 * (b.pos[t] + 1) * qd;
+  const int64_t tasks = n * s.kv_heads;
+  const int64_t grain = std::max<int64_t>(1, internal::kMinPieceMacs / std::max<int64_t>(1, macs / tasks));
+  pool_->ParallelFor(tasks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t t = i / s.kv_heads, g = i % s.kv_heads;
       AttendGroup(&qkv[t * width + g * group * d], b.chunk[t]->kv, at, l, b.pos[t], g, group,

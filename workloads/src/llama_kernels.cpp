@@ -107,26 +107,34 @@ ThreadPool::~ThreadPool() {
   for (std::thread& w : workers_) w.join();
 }
 
-void ThreadPool::RunPieces() {
+void ThreadPool::RunPieces(const Job& job) {
+  const uint64_t tag = static_cast<uint64_t>(job.generation) << 32;
   for (;;) {
-    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
-    if (begin >= n_) return;
-    (*fn_)(begin, std::min(begin + grain_, n_));
+    uint64_t c = claim_.load(std::memory_order_relaxed);
+    do {
+      if ((c & ~0xffffffffull) != tag || static_cast<int64_t>(c & 0xffffffffull) >= job.pieces) return;
+    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed));
+    const int64_t begin = static_cast<int64_t>(c & 0xffffffffull) * job.grain;
+    (*job.fn)(begin, std::min(begin + job.grain, job.n));
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == job.pieces) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_cv_.notify_one();
+    }
   }
 }
 
 void ThreadPool::WorkerLoop() {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
+    Job job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      start_cv_.wait(lock, [&] { return stop_ || job_.generation != seen; });
       if (stop_) return;
-      seen = generation_;
+      job = job_;
+      seen = job.generation;
     }
-    RunPieces();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--active_ == 0) done_cv_.notify_one();
+    RunPieces(job);
   }
 }
 
@@ -136,19 +144,22 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, const std::function<void(
     for (int64_t b = 0; b < n; b += grain) fn(b, std::min(b + grain, n));
     return;
   }
+  Job job;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
-    n_ = n;
-    grain_ = grain;
-    next_.store(0, std::memory_order_relaxed);
-    active_ = static_cast<int>(workers_.size());
-    ++generation_;
+    job = {.fn = &fn,
+           .n = n,
+           .grain = grain,
+           .pieces = (n + grain - 1) / grain,
+           .generation = job_.generation + 1};
+    job_ = job;
+    done_.store(0, std::memory_order_relaxed);
+    claim_.store(static_cast<uint64_t>(job.generation) << 32, std::memory_order_release);
   }
   start_cv_.notify_all();
-  RunPieces();
+  RunPieces(job);
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return active_ == 0; });
+  done_cv_.wait(lock, [&] { return done_.load(std::memory_order_acquire) == job.pieces; });
 }
 
 LL_KERNEL float Dot(const float* a, const float* b, int64_t n) {
@@ -159,8 +170,10 @@ LL_KERNEL float Dot(const float* a, const float* b, int64_t n) {
 
 void Matmul(ThreadPool& pool, const float* w, const float* x, float* y, int64_t in, int64_t out,
             int64_t tokens) {
-  // Pieces of whole 4-row blocks, about eight per thread.
-  const int64_t per_piece = std::max<int64_t>(4, (out / (8 * pool.threads()) + 3) / 4 * 4);
+  // Pieces of whole 4-row blocks, about eight per thread, and none under
+  // kMinPieceMacs multiply-adds: waking a thread costs microseconds.
+  const int64_t per_piece = std::max({int64_t{4}, (out / (8 * pool.threads()) + 3) / 4 * 4,
+                                      (kMinPieceMacs / std::max<int64_t>(1, in * tokens) + 3) / 4 * 4});
   pool.ParallelFor(out, per_piece,
                    [&](int64_t begin, int64_t end) { MatmulRows(w, x, y, in, out, tokens, begin, end); });
 }

@@ -21,7 +21,9 @@
 namespace lightloop::workloads::internal {
 
 // Runs fn(begin, end) over pieces of [0, n) on the calling thread and
-// threads - 1 workers; pieces are claimed dynamically, each runs once.
+// threads - 1 workers; pieces are claimed dynamically, each runs once. The
+// caller waits for the pieces, not for the workers: on a busy machine a
+// worker that has not woken up yet costs nothing.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);  // 0: hardware_concurrency
@@ -34,20 +36,28 @@ class ThreadPool {
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
+  struct Job {
+    const std::function<void(int64_t, int64_t)>* fn = nullptr;
+    int64_t n = 0, grain = 1, pieces = 0;
+    uint32_t generation = 0;
+  };
   void WorkerLoop();
-  void RunPieces();
+  void RunPieces(const Job& job);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
-  uint64_t generation_ = 0;  // guarded by mu_: one per ParallelFor
-  int active_ = 0;           // guarded by mu_: workers still in this generation
-  bool stop_ = false;        // guarded by mu_
-  // The current job, written under mu_ before generation_ moves.
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t n_ = 0, grain_ = 1;
-  std::atomic<int64_t> next_{0};
+  Job job_;            // guarded by mu_: the current job, its generation one per ParallelFor
+  bool stop_ = false;  // guarded by mu_
+  // The current generation (high 32 bits) and its next piece (low 32 bits):
+  // a worker holding an older job can claim nothing.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int64_t> done_{0};  // pieces of the current job finished
 };
+
+// The least work worth a piece of its own in ParallelFor, in multiply-adds
+// (about 10 us on one core).
+inline constexpr int64_t kMinPieceMacs = 64 * 1024;
 
 float Dot(const float* a, const float* b, int64_t n);
 

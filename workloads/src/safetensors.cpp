@@ -141,6 +141,7 @@ rt::Status CheckNoOverlap(std::vector<Entry>& entries, const std::string& path) 
 }
 
 void Convert(const unsigned char* src, Dtype dtype, float* dst, size_t n) {
+  if (n == 0) return;  // an empty tensor's data() may be null
   if (dtype == Dtype::kF32) {
     std::memcpy(dst, src, n * sizeof(float));
     return;
