@@ -8,7 +8,9 @@
 //   workloads_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"  // V8 is passed only inside this file
+#endif
 
 #include <cstring>
 #include <filesystem>

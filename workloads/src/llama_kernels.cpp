@@ -6,7 +6,9 @@
 #include <cstring>
 
 // The V8 helpers are always inlined: no vector crosses a call, whatever the ABI.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 // The kernels are built twice on x86-64, for AVX2 and for the baseline, and
 // the loader picks one per process. Both perform the same IEEE operations in
