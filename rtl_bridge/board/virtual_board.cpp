@@ -64,6 +64,15 @@ struct HostRegion {
   uint8_t* host;
 };
 
+constexpr size_t kReadBursts = 4;
+
+struct ReadBurst {
+  uint64_t addr;
+  uint32_t beats;
+  uint64_t due;
+  bool err;
+};
+
 struct PendingRead {
   uint64_t due;
   uint64_t addr;
@@ -163,8 +172,10 @@ struct VirtualBoard::Impl {
     }
   }
 
-  // AXI-like slave: one write burst and one read burst at a time; a burst
-  // outside board memory is answered SLVERR without touching it.
+  // AXI-like slave: one write burst at a time (the next address is taken with
+  // the last beat, so bursts follow back to back) and up to kReadBursts read
+  // bursts in flight, each answered mem_latency cycles after its address; a
+  // burst outside board memory is answered SLVERR without touching it.
   void ServeAxi() {
     m->m_bvalid = b_pending;
     b_pending = false;
@@ -181,31 +192,35 @@ struct VirtualBoard::Impl {
         m->m_bresp = w_err ? 2 : 0;
       }
     }
-    m->m_awready = !w_active && !b_pending;
+    m->m_awready = !w_active;
     if (m->m_awvalid && m->m_awready) {
       w_active = true;
       w_addr = m->m_awaddr;
       w_err = !mem.Contains(w_addr, (uint64_t{m->m_awlen} + 1) * 8);
     }
-    const bool beat = r_active && cycle >= r_due;
+    ServeRead();
+  }
+
+  void ServeRead() {
+    ReadBurst* r = bursts.empty() ? nullptr : &bursts.front();
+    const bool beat = r != nullptr && cycle >= r->due;
     m->m_rvalid = beat;
     if (beat) {
       uint64_t v = 0;
-      if (!r_err) std::memcpy(&v, mem.data() + r_addr, 8);
+      if (!r->err) std::memcpy(&v, mem.data() + r->addr, 8);
       m->m_rdata = v;
-      m->m_rresp = r_err ? 2 : 0;
+      m->m_rresp = r->err ? 2 : 0;
       if (m->m_rready) {
-        r_addr += 8;
-        if (--r_beats == 0) r_active = false;
+        r->addr += 8;
+        if (--r->beats == 0) bursts.pop_front();
       }
     }
-    m->m_arready = !r_active;
+    m->m_arready = bursts.size() < kReadBursts;
     if (m->m_arvalid && m->m_arready) {
-      r_active = true;
-      r_addr = m->m_araddr;
-      r_beats = uint32_t{m->m_arlen} + 1;
-      r_due = cycle + 1 + config.mem_latency;
-      r_err = !mem.Contains(r_addr, uint64_t{r_beats} * 8);
+      const uint64_t addr = m->m_araddr;
+      const uint32_t beats = uint32_t{m->m_arlen} + 1;
+      bursts.push_back(
+          {addr, beats, cycle + 1 + config.mem_latency, !mem.Contains(addr, uint64_t{beats} * 8)});
     }
   }
 
@@ -241,9 +256,7 @@ struct VirtualBoard::Impl {
   uint64_t host_read_faults = 0, host_write_faults = 0, dma_done = 0;
   bool w_active = false, w_err = false, b_pending = false;
   uint64_t w_addr = 0;
-  bool r_active = false, r_err = false;
-  uint64_t r_addr = 0, r_due = 0;
-  uint32_t r_beats = 0;
+  std::deque<ReadBurst> bursts;
 };
 
 VirtualBoard::VirtualBoard(const VirtualBoardConfig& config) {

@@ -23,8 +23,9 @@ struct VirtualBoardConfig {
   LinkConfig link;                    // both links; fwd_err_threshold applies while CONTROL.ERR_INJECT
   uint64_t mem_bytes = 256ull << 20;  // board memory, 8..2^40 bytes, a multiple of 8
   uint32_t host_latency = 32;         // cycles from a host-memory read request to its data, 1..4096
-  uint32_t mem_latency = 8;           // cycles from an AXI read address to its first beat, 0..4096
-  double clock_hz = 250e6;            // the board clock: cycles -> seconds
+  uint32_t mem_latency =
+      8;                    // cycles from an AXI read address to its first beat, 0..4096 (4 bursts in flight)
+  double clock_hz = 250e6;  // the board clock: cycles -> seconds
   // Board memory backed by this file (mapped shared, created/truncated to
   // mem_bytes) instead of anonymous memory; lets another process see it.
   std::string mem_file;
