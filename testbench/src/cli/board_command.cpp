@@ -46,6 +46,11 @@ runtime::Status RunBoard(const BoardArgs& a) {
   rtl_bridge::BoardServerOptions o;
   LL_ASSIGN_OR_RETURN(o.board.mem_bytes, ParseSizeFlag("--mem", a.mem));
   LL_ASSIGN_OR_RETURN(o.dma_bytes, ParseSizeFlag("--dma", a.dma));
+  if (o.board.mem_bytes < 8 || o.board.mem_bytes % 8 != 0 || o.board.mem_bytes > (uint64_t{1} << 40)) {
+    return runtime::InvalidArgument("--mem " + a.mem + ": must be a multiple of 8 B between 8 B and 1 TiB");
+  }
+  if (o.dma_bytes < (uint64_t{1} << 16))
+    return runtime::InvalidArgument("--dma " + a.dma + ": at least 64KiB");
   o.prefix = a.prefix;
   o.board.link = {.fwd_latency = a.fwd_latency,
                   .rev_latency = a.rev_latency,
