@@ -192,6 +192,42 @@ TEST(BoardDriverTest, OneFlippedBitCostsOneCrcErrorAndOneReplay) {
   EXPECT_EQ(b.driver->Read32(regs::kReplaysOffset), 1u);
 }
 
+// A long transfer runs at the link's closed-form rate, min(1, C / RTT) flits
+// of 8 bytes per cycle with C credits and RTT = fwd + rev + 4 (README), plus
+// a fixed cost per descriptor that does not grow with the length.
+struct RatePoint {
+  uint32_t credits, fwd, rev;
+};
+class DmaRateTest : public ::testing::TestWithParam<RatePoint> {};
+
+TEST_P(DmaRateTest, LongTransfersRunAtTheLinkClosedFormRate) {
+  const RatePoint p = GetParam();
+  VirtualBoardConfig config{.mem_bytes = 4 << 20};
+  config.link.credits = p.credits;
+  config.link.fwd_latency = p.fwd;
+  config.link.rev_latency = p.rev;
+  Board b(config);
+  DmaBuffer buf = b.driver->AllocDma(1 << 20);
+  const double rate = std::min(1.0, double(p.credits) / (p.fwd + p.rev + 4));
+  for (DmaOp op : {DmaOp::kWrite, DmaOp::kRead}) {
+    uint64_t cycles[2];
+    int i = 0;
+    for (uint32_t bytes : {1u << 18, 1u << 20}) {
+      const uint64_t c0 = b.driver->cycles();
+      ASSERT_EQ(b.driver->Wait(*b.driver->Submit({op, buf.bus_addr, 0, bytes})), DmaStatus::kOk);
+      cycles[i++] = b.driver->cycles() - c0;
+    }
+    // The difference of two lengths removes the fixed cost.
+    const double per_flit = double(cycles[1] - cycles[0]) / (((1u << 20) - (1u << 18)) / 8);
+    EXPECT_NEAR(per_flit, 1.0 / rate, 0.01 / rate) << (op == DmaOp::kWrite ? "write" : "read");
+    EXPECT_LT(cycles[0] - (1u << 18) / 8 / rate, 300.0) << "fixed cost per descriptor";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, DmaRateTest,
+                         ::testing::Values(RatePoint{32, 4, 4}, RatePoint{32, 16, 16}, RatePoint{8, 8, 8},
+                                           RatePoint{4, 16, 4}));
+
 TEST(OpenBoardTest, AMissingBarFileIsNamed) {
   try {
     OpenBoard("pcie:/sys/bus/pci/devices/0000:99:00.0/resource0");

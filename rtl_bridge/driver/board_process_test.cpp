@@ -17,7 +17,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -204,6 +206,21 @@ TEST(BoardProcessTest, AStoppedBoardIsRefusedAtOpen) {
   } catch (const BoardError& e) {
     EXPECT_THAT(e.what(), HasSubstr(p.prefix()));
   }
+}
+
+TEST(BenchBoardTest, WritesTheJsonKeys) {
+  const std::string json = "/tmp/ll-bench-board-" + std::to_string(getpid()) + ".json";
+  const std::string cmd = std::string(LIGHTLOOP_BIN) + " bench board --cycles 200000 --repeats 1 --json " +
+                          json + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(json);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const char* key :
+       {"\"cycles_per_s\"", "\"baseline_cycles_per_s\"", "\"cycles_per_4k\"", "\"cycles_per_1m\""}) {
+    EXPECT_THAT(text.str(), HasSubstr(key));
+  }
+  std::filesystem::remove(json);
 }
 
 }  // namespace
