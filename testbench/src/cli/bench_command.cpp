@@ -162,6 +162,8 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
       ->check(CLI::Range(1, 1000));
   offload->add_option("--json", f->json, "also write the results as JSON to this file");
   offload->callback([f, &run] { run = [f] { return RunOffload(*f); }; });
+
+  AddBoardBenchCommand(*bench, run);
 }
 
 }  // namespace lightloop::testbench

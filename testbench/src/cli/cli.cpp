@@ -44,6 +44,7 @@ int RunCli(int argc, char** argv) {
   AddInfoCommand(app, run);
   AddModelCommand(app, run);
   AddRunCommand(app, run);
+  AddBoardCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

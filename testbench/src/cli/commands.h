@@ -18,6 +18,8 @@ void AddBenchCommand(CLI::App& app, CommandFn& run);
 void AddInfoCommand(CLI::App& app, CommandFn& run);
 void AddModelCommand(CLI::App& app, CommandFn& run);
 void AddRunCommand(CLI::App& app, CommandFn& run);  // run, compare, make-model
+void AddBoardCommand(CLI::App& app, CommandFn& run);
+void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
 
 // Writes `text` to `path` through a temporary file, so no half-written file is left.
 runtime::Status WriteFileAtomically(const std::string& path, const std::string& text);
