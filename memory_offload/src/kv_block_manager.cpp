@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <unordered_set>
 
 #include "eviction/i_eviction_policy.h"
 
@@ -22,6 +23,7 @@ struct KvBlockManager::Block {
   bool written = false;    // the local copy holds computed contents
   bool in_remote = false;  // the remote copy equals them
   bool pinned = false;     // being fetched: not evictable
+  int active = 0;          // active sequences holding it: not evictable
   bool arriving = false;   // its read is in flight
   uint64_t checksum = 0;   // of the remote copy
 };
@@ -52,6 +54,7 @@ struct KvBlockManager::State {
   std::unordered_map<BlockId, Block> blocks;
   std::unordered_map<uint64_t, BlockId> by_hash;
   std::unordered_map<SequenceId, std::vector<BlockId>> sequences;
+  std::unordered_set<SequenceId> active;
   std::unique_ptr<EvictionPolicy> policy;
   std::vector<unsigned char> write_staging;
   BlockId next_block = 1;
@@ -183,6 +186,7 @@ StatusOr<AppendResult> KvBlockManager::AppendBlock(SequenceId seq, uint64_t pref
     if (auto hit = s_->by_hash.find(prefix_hash); hit != s_->by_hash.end()) {
       Block& b = s_->blocks.at(hit->second);
       ++b.sharers;
+      if (s_->active.count(seq)) ++b.active;
       if (b.local_slot >= 0) s_->policy->Touched(hit->second);
       table->second.push_back(hit->second);
       ++s_->stats.prefix_hits;
@@ -194,12 +198,26 @@ StatusOr<AppendResult> KvBlockManager::AppendBlock(SequenceId seq, uint64_t pref
   Block& b = s_->blocks[id];
   b.hash = prefix_hash;
   b.sharers = 1;
+  b.active = s_->active.count(seq) ? 1 : 0;
   b.local_slot = static_cast<int64_t>(slot);
   if (prefix_hash != 0) s_->by_hash[prefix_hash] = id;
   s_->policy->Touched(id);
   s_->sequences.at(seq).push_back(id);  // TakeLocalSlot may have rehashed nothing here, but look it up again
   ++s_->stats.prefix_misses;
   return AppendResult{id, false};
+}
+
+Status KvBlockManager::SetActive(SequenceId seq, bool active) {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  if (active == (s_->active.count(seq) > 0)) return Status::Ok();
+  if (active) {
+    s_->active.insert(seq);
+  } else {
+    s_->active.erase(seq);
+  }
+  for (BlockId id : it->second) s_->blocks.at(id).active += active ? 1 : -1;
+  return Status::Ok();
 }
 
 bool KvBlockManager::HasPrefix(uint64_t prefix_hash) const {
@@ -221,7 +239,9 @@ Status KvBlockManager::Free(SequenceId seq) {
   if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
   std::vector<BlockId> table = std::move(it->second);
   s_->sequences.erase(it);
+  const bool active = s_->active.erase(seq) > 0;
   for (BlockId id : table) {
+    if (active) --s_->blocks.at(id).active;
     --s_->blocks.at(id).sharers;
     DropIfUnused(id);
   }
@@ -356,7 +376,7 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
       ++s_->stats.zero_copy_transfers;
       for (uint64_t k = 0; k < want; ++k) {
         Block& b = s_->blocks.at(todo[i + k]);
-        b.checksum = Checksum(direct + k * sb, sb);
+        b.checksum = o_.checksums ? Checksum(direct + k * sb, sb) : 0;
         b.remote_slot = static_cast<int64_t>(*run + k);
       }
       LL_RETURN_IF_ERROR(remote_->Progress());  // keep the wire fed while hashing
@@ -365,7 +385,7 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
         Block& b = s_->blocks.at(todo[i + k]);
         const unsigned char* src = SlotData(b.local_slot);
         codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
-        b.checksum = Checksum(dst + k * sb, sb);
+        b.checksum = o_.checksums ? Checksum(dst + k * sb, sb) : 0;
         b.remote_slot = static_cast<int64_t>(*run + k);
       }
       LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
@@ -393,7 +413,7 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
 Status KvBlockManager::EvictTo(uint64_t keep) {
   auto evictable = [&](BlockId id) {
     const Block& b = s_->blocks.at(id);
-    return b.local_slot >= 0 && !b.pinned && b.written;
+    return b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written;
   };
   auto sharers = [&](BlockId id) { return s_->blocks.at(id).sharers; };
   while (local_used() > keep) {
@@ -427,7 +447,7 @@ Status KvBlockManager::EvictSequence(SequenceId seq) {
   std::vector<BlockId> victims;
   for (BlockId id : it->second) {
     const Block& b = s_->blocks.at(id);
-    if (b.local_slot >= 0 && !b.pinned && b.written && b.sharers == 1) victims.push_back(id);
+    if (b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written && b.sharers == 1) victims.push_back(id);
   }
   return victims.empty() ? Status::Ok() : EvictBlocks(victims);
 }
@@ -608,7 +628,7 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
       }
       const unsigned char* src = run.direct ? run.direct + (k - run.first) * sb
                                             : f->staging.get() + run.staging_offset + (k - run.first) * sb;
-      bool good = run.status.ok() && Checksum(src, sb) == b.checksum;
+      bool good = run.status.ok() && (!o_.checksums || Checksum(src, sb) == b.checksum);
       if (run.status.ok() && !good) ++s_->stats.checksum_failures;
       if (good) {
         unsigned char* dst = SlotData(b.local_slot);

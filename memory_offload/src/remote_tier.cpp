@@ -1,24 +1,93 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/memory_offload/remote_tier.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 
 namespace lightloop::memory_offload {
 
-HostTier::HostTier(uint64_t slots, uint64_t slot_bytes)
-    : slots_(slots), slot_bytes_(slot_bytes), bytes_(slots * slot_bytes) {}
+HostTier::HostTier(uint64_t slots, uint64_t slot_bytes) : slots_(slots), slot_bytes_(slot_bytes) {
+  if (slots * slot_bytes == 0) return;
+  void* p = mmap(nullptr, slots * slot_bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p != MAP_FAILED) data_ = static_cast<unsigned char*>(p);
+}
+
+HostTier::~HostTier() {
+  if (data_ != nullptr) munmap(data_, slots_ * slot_bytes_);
+}
+
+Status HostTier::Check(uint64_t first, uint64_t count) const {
+  if (data_ == nullptr) {
+    return runtime::ResourceExhausted("host tier: cannot map " + std::to_string(slots_) + " slots of " +
+                                      std::to_string(slot_bytes_) + " bytes");
+  }
+  if (first + count > slots_) return runtime::OutOfRange("host tier: slots past the end");
+  return Status::Ok();
+}
 
 StatusOr<Ticket> HostTier::Write(uint64_t first, uint64_t count, const void* src) {
-  if (first + count > slots_) return runtime::OutOfRange("host tier: slots past the end");
-  std::memcpy(bytes_.data() + first * slot_bytes_, src, count * slot_bytes_);
+  LL_RETURN_IF_ERROR(Check(first, count));
+  std::memcpy(data_ + first * slot_bytes_, src, count * slot_bytes_);
   return Ticket{};
 }
 
 StatusOr<Ticket> HostTier::Read(uint64_t first, uint64_t count, void* dst) {
-  if (first + count > slots_) return runtime::OutOfRange("host tier: slots past the end");
-  std::memcpy(dst, bytes_.data() + first * slot_bytes_, count * slot_bytes_);
+  LL_RETURN_IF_ERROR(Check(first, count));
+  std::memcpy(dst, data_ + first * slot_bytes_, count * slot_bytes_);
   return Ticket{};
+}
+
+AliasTier::AliasTier(std::unique_ptr<RemoteTier> inner, uint64_t slots)
+    : inner_(std::move(inner)), slots_(slots) {}
+
+StatusOr<Ticket> AliasTier::Split(bool write, uint64_t first, uint64_t count, unsigned char* buf) {
+  if (first + count > slots_) return runtime::OutOfRange("alias tier: slots past the end");
+  const uint64_t real = inner_->slots(), sb = inner_->slot_bytes();
+  std::vector<Ticket> parts;
+  for (uint64_t done = 0; done < count;) {
+    const uint64_t at = (first + done) % real;
+    const uint64_t n = std::min(count - done, real - at);
+    unsigned char* p = buf + done * sb;
+    LL_ASSIGN_OR_RETURN(Ticket t, write ? inner_->Write(at, n, p) : inner_->Read(at, n, p));
+    parts.push_back(t);
+    done += n;
+  }
+  const uint64_t id = next_++;
+  pending_[id] = std::move(parts);
+  return Ticket{id};
+}
+
+StatusOr<Ticket> AliasTier::Write(uint64_t first, uint64_t count, const void* src) {
+  return Split(true, first, count, static_cast<unsigned char*>(const_cast<void*>(src)));
+}
+
+StatusOr<Ticket> AliasTier::Read(uint64_t first, uint64_t count, void* dst) {
+  return Split(false, first, count, static_cast<unsigned char*>(dst));
+}
+
+Status AliasTier::Wait(Ticket ticket) {
+  auto it = pending_.find(ticket.id);
+  if (it == pending_.end()) return runtime::NotFound("alias tier: no ticket " + std::to_string(ticket.id));
+  Status result = Status::Ok();
+  for (Ticket t : it->second) {
+    Status s = inner_->Wait(t);
+    if (result.ok() && !s.ok()) result = s;
+  }
+  pending_.erase(it);
+  return result;
+}
+
+StatusOr<bool> AliasTier::Test(Ticket ticket) {
+  auto it = pending_.find(ticket.id);
+  if (it == pending_.end()) return runtime::NotFound("alias tier: no ticket " + std::to_string(ticket.id));
+  for (Ticket t : it->second) {
+    LL_ASSIGN_OR_RETURN(bool done, inner_->Test(t));
+    if (!done) return false;
+  }
+  return true;
 }
 
 StatusOr<std::unique_ptr<MemnodeTier>> MemnodeTier::Create(std::vector<runtime::RemoteMemoryClient*> clients,

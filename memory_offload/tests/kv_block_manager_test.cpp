@@ -150,6 +150,31 @@ TEST(KvBlockManager, AliasedLocalSlotsKeepAccountingAndTiming) {
   EXPECT_FALSE(KvBlockManager::Create(bad, std::make_unique<HostTier>(8, slot)).ok());
 }
 
+TEST(AliasTier, RunsWrapAroundTheRealSlots) {
+  // 10 slots of 4 bytes over 4 real ones: slot s is real slot s % 4.
+  auto host = std::make_unique<HostTier>(4, 4);
+  HostTier* real = host.get();
+  AliasTier tier(std::move(host), 10);
+  EXPECT_EQ(tier.slots(), 10u);
+  EXPECT_EQ(tier.slot_bytes(), 4u);
+  std::vector<unsigned char> src(12);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i + 1);
+  ASSERT_OK_AND_ASSIGN(Ticket w, tier.Write(6, 3, src.data()));  // slots 6, 7, 8: real 2, 3, 0
+  ASSERT_OK(tier.Wait(w));
+  std::span<unsigned char> bytes = real->bytes();
+  EXPECT_EQ(bytes[8], 1);   // slot 6 -> real 2
+  EXPECT_EQ(bytes[12], 5);  // slot 7 -> real 3
+  EXPECT_EQ(bytes[0], 9);   // slot 8 -> real 0, after the wrap
+  std::vector<unsigned char> back(12);
+  ASSERT_OK_AND_ASSIGN(Ticket r, tier.Read(6, 3, back.data()));
+  ASSERT_OK_AND_ASSIGN(bool done, tier.Test(r));
+  EXPECT_TRUE(done);
+  ASSERT_OK(tier.Wait(r));
+  EXPECT_EQ(back, src);
+  EXPECT_FALSE(tier.Write(8, 3, src.data()).ok());  // past the 10 slots
+  EXPECT_FALSE(tier.Wait(r).ok());                  // already waited for
+}
+
 TEST(KvBlockManager, KnownPrefixesAreReusedNotRecomputed) {
   Harness h = Make({.local_blocks = 16});
   KvBlockManager& kv = *h.kv;
@@ -211,7 +236,7 @@ TEST(KvBlockManager, ACorruptedRemoteCopyIsLostAndRecomputed) {
   for (int b = 0; b < 4; ++b) Append(kv, s, 0, b);
   ASSERT_OK(kv.EvictTo(0));
   // Flip one byte of every stored slot's second block... of the whole tier.
-  std::vector<unsigned char>& stored = h.host->bytes();
+  std::span<unsigned char> stored = h.host->bytes();
   BlockId victim = kv.BlockTable(s)[2];
   bool flipped = false;
   for (uint64_t slot = 0; slot < 256 && !flipped; ++slot) {

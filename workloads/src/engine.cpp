@@ -30,6 +30,7 @@ struct Seq {
   uint64_t cached = 0;           // tokens whose K and V are in the cache
   uint64_t prompt = 0;           // tokens of the request's prompt
   uint64_t fetch = 0;            // StartFetch ticket while swapping in
+  uint64_t want = 0;             // tokens this step
   bool admitted = false;
 };
 
@@ -117,6 +118,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       LL_ASSIGN_OR_RETURN(mo::FetchOutcome out, kv_->FinishFetch(s.fetch, mo::Prefetch::kWaitComplete));
       (void)out;  // whatever arrived or not, the sequence leaves the local tier again
     }
+    LL_RETURN_IF_ERROR(kv_->SetActive(s.kv, false));
     if (o_.preemption == Preemption::kOffload) {
       LL_RETURN_IF_ERROR(kv_->EvictSequence(s.kv));
       s.state = State::kSwappedOut;
@@ -188,7 +190,6 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     }
 
     // The running set and its growth must fit: preempt from the back.
-    std::vector<uint64_t> want(requests.size(), 0);
     uint64_t tokens_left = o_.max_batch_tokens;
     auto plan = [&](const Seq& s) -> uint64_t {
       uint64_t rest = s.tokens.size() - s.cached;
@@ -217,7 +218,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
               1, std::min(n, (budget_blocks - held + Blocks(s.cached + 1, bt)) * bt - s.cached));
         }
         held += blocks_after(s, n) - blocks_after(s, 1);
-        want[i] = n;
+        s.want = n;
         tokens_left -= n;
         batch.push_back(i);
       }
@@ -229,9 +230,13 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         s.tokens = PromptTokens(*s.request, o_.vocab, o_.trace_block_tokens);
         s.prompt = s.tokens.size();
         if (o_.prefix_cache) {
-          // Full blocks before the last prompt token (which is always computed).
+          // Full blocks before the last prompt token (which is always
+          // computed), within the part of the prompt the trace says others
+          // may share (its hash_ids): the rest is this request's own.
+          const uint64_t shareable = std::min<uint64_t>(
+              s.tokens.size() - 1, s.request->hash_ids.size() * static_cast<uint64_t>(o_.trace_block_tokens));
           uint64_t h = 0x1ce5eedull;
-          for (uint64_t b = 0; (b + 1) * bt < s.tokens.size(); ++b) {
+          for (uint64_t b = 0; (b + 1) * bt <= shareable; ++b) {
             for (uint64_t p = b * bt; p < (b + 1) * bt; ++p) h = Mix(h ^ static_cast<uint32_t>(s.tokens[p]));
             s.hashes.push_back(h | 1);
           }
@@ -247,6 +252,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       if (s.state == State::kSwappedOut) {
         uint64_t need = blocks_after(s, 1);
         if (held + need > budget_blocks) break;
+        LL_RETURN_IF_ERROR(kv_->SetActive(s.kv, true));
         LL_ASSIGN_OR_RETURN(s.fetch, kv_->StartFetch(s.kv));
         s.state = State::kSwappingIn;
         held += need;
@@ -270,6 +276,10 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
           if (!a.prefix_hit) return rt::Internal("engine: a prefix block vanished during admission");
         }
         s.cached = from;
+        // The hits may be in the remote tier; from now on nothing evicts them.
+        LL_RETURN_IF_ERROR(kv_->SetActive(s.kv, true));
+        LL_ASSIGN_OR_RETURN(std::vector<mo::BlockId> lost, kv_->Fetch(s.kv));
+        if (!lost.empty()) LL_RETURN_IF_ERROR(recompute_from(s, first_of(s, lost)));
       }
       if (!s.admitted) {
         s.admitted = true;
@@ -277,27 +287,18 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       }
       s.state = State::kRunning;
       held += blocks_after(s, n);
-      want[s.index] = n;
+      s.want = n;
       tokens_left -= n;
       batch.push_back(s.index);
       running.push_back(waiting.front());
       waiting.pop_front();
     }
 
-    // Every running sequence's KV in the local tier (this also keeps it
-    // recently used, so eviction looks elsewhere).
-    for (size_t i : running) {
-      Seq& s = seqs[i];
-      if (s.state != State::kRunning) continue;
-      LL_ASSIGN_OR_RETURN(std::vector<mo::BlockId> lost, kv_->Fetch(s.kv));
-      if (!lost.empty()) LL_RETURN_IF_ERROR(recompute_from(s, first_of(s, lost)));
-    }
-
     std::vector<StepItem> items;
     uint32_t batch_tokens = 0;
     for (size_t i : batch) {
       Seq& s = seqs[i];
-      const uint64_t n = want[i];
+      const uint64_t n = s.want;
       // Blocks for the new tokens; full prompt blocks carry their prefix hash.
       while (kv_->BlockTable(s.kv).size() < Blocks(s.cached + n, bt)) {
         uint64_t b = kv_->BlockTable(s.kv).size();
@@ -347,7 +348,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     std::vector<size_t> finished;
     for (size_t k = 0; k < batch.size(); ++k) {
       Seq& s = seqs[batch[k]];
-      const uint64_t n = want[batch[k]];
+      const uint64_t n = s.want;
       const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
       for (uint64_t b = s.cached / bt; b < Blocks(s.cached + n, bt); ++b) {
         LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));

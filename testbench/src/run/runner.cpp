@@ -81,9 +81,15 @@ struct Target {
   std::string provider = "host";
 };
 
+// `slots` of the remote tier on `real` slots of memory (fewer in shape mode: AliasTier).
 rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, const std::string& target,
-                                                         Target& t, uint64_t slot_bytes, uint64_t slots) {
-  if (target == "local") return std::unique_ptr<mo::RemoteTier>(new mo::HostTier(slots, slot_bytes));
+                                                         Target& t, uint64_t slot_bytes, uint64_t slots,
+                                                         uint64_t real) {
+  if (target == "local") {
+    auto host = std::make_unique<mo::HostTier>(real, slot_bytes);
+    if (real == slots) return std::unique_ptr<mo::RemoteTier>(std::move(host));
+    return std::unique_ptr<mo::RemoteTier>(new mo::AliasTier(std::move(host), slots));
+  }
   if (target == "fpga") {
     return rt::Unimplemented(
         "--target fpga: the lightloop provider's fpga backend (the board behind libfabric) is not built yet; "
@@ -96,7 +102,7 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   if (sim) {
     LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(s.sim_config));
   }
-  const uint64_t capacity = slots * slot_bytes + (64ull << 20);
+  const uint64_t capacity = real * slot_bytes + (64ull << 20);
   LL_ASSIGN_OR_RETURN(t.memnode, StartBenchMemnode(sim, s.nic_memnode, s.nic_provider, "", capacity));
   rt::RemoteMemoryClient::Options co;
   co.memnode = t.memnode.address;
@@ -105,8 +111,9 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   LL_ASSIGN_OR_RETURN(t.client, rt::RemoteMemoryClient::Connect(co));
   t.clock = &t.client->clock();
   t.provider = t.client->provider();
-  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({t.client.get()}, slot_bytes, slots));
-  return std::unique_ptr<mo::RemoteTier>(std::move(tier));
+  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({t.client.get()}, slot_bytes, real));
+  if (real == slots) return std::unique_ptr<mo::RemoteTier>(std::move(tier));
+  return std::unique_ptr<mo::RemoteTier>(new mo::AliasTier(std::move(tier), slots));
 }
 
 rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r) {
@@ -196,13 +203,16 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
                                  .eviction = s.eviction,
                                  .coalesce_bytes = s.coalesce_bytes,
                                  .codec = s.codec};
-  if (s.mode == "shape")
-    ko.local_physical_blocks =
-        std::min<uint64_t>(local_blocks, s.local_physical_blocks > 0 ? s.local_physical_blocks : 64);
+  const bool alias = s.mode == "shape";
+  if (alias) {  // shape mode: real sizes, meaningless contents
+    ko.local_physical_blocks = std::min<uint64_t>(local_blocks, s.alias_blocks);
+    ko.checksums = false;
+  }
   LL_ASSIGN_OR_RETURN(uint64_t slot_bytes, mo::KvBlockManager::RemoteSlotBytes(ko));
   Target target;
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
-                      OpenTarget(s, o.target, target, slot_bytes, remote_blocks));
+                      OpenTarget(s, o.target, target, slot_bytes, remote_blocks,
+                                 alias ? std::min(remote_blocks, s.alias_blocks) : remote_blocks));
   const rt::Clock* clock = target.clock;
   ko.now_ns = [clock] { return clock->now_ns(); };
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::KvBlockManager> kv,

@@ -121,14 +121,15 @@ const hw::ChoiceParam kPrefetch{"prefetch",
 const hw::NumberParam kBudget{"prefetch_budget_us", "us", 0, 0, 1e9, "timeout: the wait before recomputing"};
 const hw::FlagParam kPrefix{"prefix_cache", true, "reuse KV blocks of identical prompt prefixes"};
 const hw::TextParam kCoalesce{"coalesce_bytes", "2MiB", "size", "largest write-back transfer"};
-const hw::NumberParam kPhysical{"local_physical_blocks",
-                                "blocks",
-                                0,
-                                0,
-                                1e12,
-                                "shape mode: local slots alias onto this many real ones (0: 64, or all in "
-                                "functional mode)",
-                                true};
+const hw::NumberParam kAlias{
+    "alias_blocks",
+    "blocks",
+    64,
+    1,
+    1e12,
+    "shape mode: the local and the remote tier's slots alias onto this many real ones "
+    "each, so tiers of real size need little memory (transfers keep their sizes)",
+    true};
 
 // sampling:
 const hw::NumberParam kTemp{"temperature", "", 0, 0, 100, "0: greedy"};
@@ -266,7 +267,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.prefetch_budget_us = kv.Number(kBudget);
   s.prefix_cache = kv.Flag(kPrefix);
   s.coalesce_bytes = Size(kv, kCoalesce);
-  s.local_physical_blocks = static_cast<uint64_t>(kv.Integer(kPhysical));
+  s.alias_blocks = static_cast<uint64_t>(kv.Integer(kAlias));
   kv.Finish();
 
   hw::ConfigReader smp = top.Section("sampling", false);

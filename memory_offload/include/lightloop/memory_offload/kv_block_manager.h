@@ -96,6 +96,9 @@ class KvBlockManager {
     // budget of real size needs no real memory. The contents are then
     // meaningless; timing and accounting are not. 0: every slot is real.
     uint64_t local_physical_blocks = 0;
+    // Checksums of offloaded blocks, verified on fetch. Off only where the
+    // contents mean nothing (shape mode, aliased slots).
+    bool checksums = true;
     double high_watermark = 0.95;  // of local_blocks: eviction starts above it...
     double low_watermark = 0.80;   // ...and stops here
     std::string eviction = "lru";
@@ -122,6 +125,11 @@ class KvBlockManager {
   // is a prefix hit; otherwise a local slot is taken (evicting if needed)
   // and the caller fills it, then calls MarkWritten.
   StatusOr<AppendResult> AppendBlock(SequenceId seq, uint64_t prefix_hash);
+  // An active sequence's blocks (those it has and those it appends) are
+  // never evicted: the running set of a scheduler stays in the local tier
+  // without being touched every step. Inactive again, they are ordinary
+  // cached blocks. Free ends it too.
+  Status SetActive(SequenceId seq, bool active);
   // True when a block named `prefix_hash` exists (AppendBlock would hit).
   bool HasPrefix(uint64_t prefix_hash) const;
   // A new sequence sharing every block of `parent`.

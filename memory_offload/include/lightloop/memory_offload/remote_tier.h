@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "lightloop/runtime/remote_memory.h"
@@ -54,7 +56,12 @@ class RemoteTier {
 
 class HostTier : public RemoteTier {
  public:
+  // The slots are mapped, not allocated: untouched ones cost no memory, so
+  // a tier of real size works in shape mode.
   HostTier(uint64_t slots, uint64_t slot_bytes);
+  ~HostTier() override;
+  HostTier(const HostTier&) = delete;
+  HostTier& operator=(const HostTier&) = delete;
   uint64_t slots() const override { return slots_; }
   uint64_t slot_bytes() const override { return slot_bytes_; }
   StatusOr<Ticket> Write(uint64_t first, uint64_t count, const void* src) override;
@@ -62,11 +69,36 @@ class HostTier : public RemoteTier {
   Status Wait(Ticket) override { return Status::Ok(); }
   StatusOr<bool> Test(Ticket) override { return true; }
   // The stored bytes, e.g. to check what was offloaded.
-  std::vector<unsigned char>& bytes() { return bytes_; }
+  std::span<unsigned char> bytes() { return {data_, data_ ? slots_ * slot_bytes_ : 0}; }
 
  private:
+  Status Check(uint64_t first, uint64_t count) const;
   uint64_t slots_, slot_bytes_;
-  std::vector<unsigned char> bytes_;
+  unsigned char* data_ = nullptr;  // null: the mapping failed
+};
+
+// Shape mode: `slots` slots of real size over the fewer real ones of
+// `inner` (slot s is inner slot s % inner->slots()), so a remote tier of
+// hundreds of GiB needs a pool of a few. Transfers keep their sizes (a run
+// that wraps around becomes two or more transfers); contents alias.
+class AliasTier : public RemoteTier {
+ public:
+  AliasTier(std::unique_ptr<RemoteTier> inner, uint64_t slots);
+  uint64_t slots() const override { return slots_; }
+  uint64_t slot_bytes() const override { return inner_->slot_bytes(); }
+  StatusOr<Ticket> Write(uint64_t first, uint64_t count, const void* src) override;
+  StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
+  Status Wait(Ticket ticket) override;
+  StatusOr<bool> Test(Ticket ticket) override;
+  Status Progress() override { return inner_->Progress(); }
+  Status RegisterLocal(void* addr, size_t len) override { return inner_->RegisterLocal(addr, len); }
+
+ private:
+  StatusOr<Ticket> Split(bool write, uint64_t first, uint64_t count, unsigned char* buf);
+  std::unique_ptr<RemoteTier> inner_;
+  uint64_t slots_;
+  uint64_t next_ = 1;
+  std::unordered_map<uint64_t, std::vector<Ticket>> pending_;
 };
 
 class MemnodeTier : public RemoteTier {

@@ -58,7 +58,7 @@ struct Scenario {
   double prefetch_budget_us = 0;
   bool prefix_cache = true;
   uint64_t coalesce_bytes = 2 << 20;
-  uint64_t local_physical_blocks = 0;  // shape mode aliases the local slots onto this many
+  uint64_t alias_blocks = 64;  // shape mode: real slots behind each tier
 
   // sampling
   double temperature = 0;

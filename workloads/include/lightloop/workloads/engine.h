@@ -3,13 +3,14 @@
 // memory_offload's paged KV cache, the same on every target and in both
 // modes. Each step it
 //   1. lets in the requests that have arrived (on the run's clock);
-//   2. keeps every running sequence's KV in the local tier (fetching what
-//      eviction sent away), and when the running set outgrows the local
-//      budget preempts the latest admitted sequence: by offload (its KV is
-//      written to the remote tier and fetched back when it resumes, one step
-//      ahead so the transfer overlaps a step of compute) or by recomputation
-//      (its KV is dropped and its prompt plus what it generated is prefilled
-//      again);
+//   2. keeps the running set's KV in the local tier (its sequences are
+//      active in the KV cache: nothing evicts their blocks) and, when the
+//      running set would outgrow the local budget (the low watermark),
+//      preempts the latest admitted sequence: by offload (its blocks are
+//      written to the remote tier and leave the local one; it resumes with a
+//      fetch started one step ahead, so the transfer overlaps a step of
+//      compute) or by recomputation (its KV is dropped and its prompt plus
+//      what it generated is prefilled again);
 //   3. fills a token budget: one token for each decoding sequence, then
 //      prefill chunks of at most `prefill_chunk` tokens, then new requests
 //      admitted first come first served while their KV fits;
