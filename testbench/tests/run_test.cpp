@@ -123,6 +123,21 @@ TEST(Run, BadScenariosNameFileLineAndKey) {
   fs::remove_all(dir);
 }
 
+TEST(Run, TheScenarioReferenceIsUpToDate) {
+  CommandResult r = Lightloop("info --scenario-reference");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* row :
+       {"| `kv.block_tokens` | integer | tokens | 16 |", "| `scheduler.preemption` | choice |",
+        "| `model.random.layers` | integer |", "| `model.preset` | text |"}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row;
+  }
+  std::ifstream in(std::string(LIGHTLOOP_SOURCE_DIR) + "/docs/scenario-reference.md");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(text == r.out)
+      << "docs/scenario-reference.md is stale; regenerate it from the repository root:\n"
+      << "  build/bin/lightloop info --scenario-reference > docs/scenario-reference.md";
+}
+
 TEST(Run, MakeModelWritesALoadableModel) {
   fs::path dir = Out("model");
   CommandResult r =

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "lightloop/hw_models/config/config_reference.h"
 #include "lightloop/runtime/fabric.h"
+#include "lightloop/testbench/scenario.h"
 
 namespace lightloop::testbench {
 namespace {
@@ -43,8 +44,20 @@ void AddInfoCommand(CLI::App& app, CommandFn& run) {
   auto config_reference = std::make_shared<bool>(false);
   cmd->add_flag("--config-reference", *config_reference,
                 "Print the configuration reference (every YAML key of the hardware models) as markdown");
-  cmd->callback([&run, config_reference] {
-    if (*config_reference) {
+  auto scenario_reference = std::make_shared<bool>(false);
+  cmd->add_flag("--scenario-reference", *scenario_reference,
+                "Print the scenario reference (every key of a `lightloop run` scenario) as markdown");
+  cmd->callback([&run, config_reference, scenario_reference] {
+    if (*scenario_reference) {
+      run = [] {
+        try {
+          std::cout << ScenarioReferenceMarkdown();
+        } catch (const hw_models::ConfigError& e) {  // a reader rejected its own defaults
+          return runtime::Internal(e.what());
+        }
+        return runtime::Status::Ok();
+      };
+    } else if (*config_reference) {
       run = [] { return PrintConfigReference(); };
     } else {
       run = [] { return RunInfo(); };

@@ -330,9 +330,9 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
 
 std::string CompareTable(const std::vector<nlohmann::json>& reports) {
   std::ostringstream out;
-  out << std::left << std::setw(7) << "target" << std::setw(9) << "time" << std::right << std::setw(22)
-      << "TTFT ms p50/p99" << std::setw(20) << "TPOT ms p50/p99" << std::setw(12) << "tok/s" << std::setw(14)
-      << "KV MB out/in" << std::setw(10) << "wall s"
+  out << std::left << std::setw(22) << "scenario" << std::setw(7) << "target" << std::setw(9) << "time"
+      << std::right << std::setw(22) << "TTFT ms p50/p99" << std::setw(20) << "TPOT ms p50/p99"
+      << std::setw(12) << "tok/s" << std::setw(14) << "KV MB out/in" << std::setw(10) << "wall s"
       << "  tokens identical\n";
   const std::string first = reports.empty() ? "" : reports.front().value("tokens_sha256", "");
   for (const nlohmann::json& r : reports) {
@@ -346,7 +346,8 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
     std::ostringstream bytes;
     bytes << std::fixed << std::setprecision(1) << r["kv"]["bytes_offloaded"].get<double>() / 1e6 << "/"
           << r["kv"]["bytes_fetched"].get<double>() / 1e6;
-    out << std::left << std::setw(7) << r["target"].get<std::string>() << std::setw(9)
+    out << std::left << std::setw(22) << r.value("scenario", "") << std::setw(7)
+        << r["target"].get<std::string>() << std::setw(9)
         << (r["virtual_time"].get<bool>() ? "virtual" : "wall") << std::right << std::setw(22)
         << pair(m["ttft_ms"]) << std::setw(20) << pair(m["tpot_ms"]) << std::setw(12) << std::fixed
         << std::setprecision(1) << m["throughput_tok_s"].get<double>() << std::setw(14) << bytes.str()

@@ -78,5 +78,7 @@ runtime::StatusOr<Scenario> LoadScenario(const std::string& path);
 
 // The declarations of every scenario key, for the generated reference.
 std::vector<hw_models::ParamInfo> ScenarioReference();
+// The same as markdown: docs/scenario-reference.md (`lightloop info --scenario-reference`).
+std::string ScenarioReferenceMarkdown();
 
 }  // namespace lightloop::testbench
