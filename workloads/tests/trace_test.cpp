@@ -87,13 +87,9 @@ TEST(Trace, BadRowsNameFileAndLine) {
   std::filesystem::remove_all(dir);
 }
 
-// A full trace, when the user points LIGHTLOOP_TRACES_DIR at a folder that
-// holds AzureLLMInferenceTrace_conv.csv (the published file).
+// The full Azure conversation trace, as published (workloads/traces/azure_conv.csv).
 TEST(Trace, FullAzureConversationTraceMatchesItsSummary) {
-  const char* dir = std::getenv("LIGHTLOOP_TRACES_DIR");
-  if (dir == nullptr) GTEST_SKIP() << "LIGHTLOOP_TRACES_DIR is not set";
-  const std::string conv = std::string(dir) + "/AzureLLMInferenceTrace_conv.csv";
-  if (!std::filesystem::exists(conv)) GTEST_SKIP() << conv << " is not there";
+  const std::string conv = std::string(LIGHTLOOP_WORKLOADS_DIR) + "/traces/azure_conv.csv";
   auto rs = ReadTrace(conv);
   ASSERT_TRUE(rs.ok()) << rs.status().ToString();
   TraceSummary s = Summarize(*rs);
