@@ -88,15 +88,7 @@ void AddBoardBenchCommand(CLI::App& bench, CommandFn& run) {
   cmd->add_option("--repeats", a->repeats, "transfers per size; the median is reported")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--fwd-latency", a->fwd_latency, "data lane latency, cycles")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--rev-latency", a->rev_latency, "control lane latency, cycles")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--host-latency", a->host_latency, "host-memory read latency, cycles")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+  AddBoardLatencyFlags(cmd, a->fwd_latency, a->rev_latency, a->host_latency);
   cmd->add_option("--trace-fst", a->trace_fst, "FST waveforms of the transfer measurements");
   cmd->add_option("--json", a->json, "also write the results as JSON to this file");
   cmd->callback([a, &run] { run = [a] { return RunBoardBenchCommand(*a); }; });

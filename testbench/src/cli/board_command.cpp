@@ -80,6 +80,19 @@ runtime::Status RunBoard(const BoardArgs& a) {
 
 }  // namespace
 
+void AddBoardLatencyFlags(CLI::App* cmd, uint32_t& fwd_latency, uint32_t& rev_latency,
+                          uint32_t& host_latency) {
+  cmd->add_option("--fwd-latency", fwd_latency, "data lane latency, cycles")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--rev-latency", rev_latency, "control lane latency, cycles")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--host-latency", host_latency, "host-memory read latency, cycles")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+}
+
 void AddBoardCommand(CLI::App& app, CommandFn& run) {
   auto a = std::make_shared<BoardArgs>();
   CLI::App* cmd = app.add_subcommand(
@@ -88,12 +101,7 @@ void AddBoardCommand(CLI::App& app, CommandFn& run) {
   cmd->add_option("--prefix", a->prefix, "file prefix (default /dev/shm/lightloop-board-<pid>)");
   cmd->add_option("--mem", a->mem, "board memory size (sparse)")->capture_default_str();
   cmd->add_option("--dma", a->dma, "size of the DMA area clients allocate from")->capture_default_str();
-  cmd->add_option("--fwd-latency", a->fwd_latency, "data lane latency, cycles")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--rev-latency", a->rev_latency, "control lane latency, cycles")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  AddBoardLatencyFlags(cmd, a->fwd_latency, a->rev_latency, a->host_latency);
   cmd->add_option("--credits", a->credits, "receiver credits")
       ->capture_default_str()
       ->check(CLI::Range(1, 32));
@@ -102,9 +110,6 @@ void AddBoardCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--seed", a->seed, "lane error LFSR seed")->capture_default_str();
-  cmd->add_option("--host-latency", a->host_latency, "host-memory read latency, cycles")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
   cmd->add_option("--mem-latency", a->mem_latency, "board-memory read latency, cycles")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));

@@ -21,6 +21,11 @@ void AddRunCommand(CLI::App& app, CommandFn& run);  // run, compare, make-model
 void AddBoardCommand(CLI::App& app, CommandFn& run);
 void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
 
+// The virtual board's data and control lane latencies and its host-memory
+// read latency, in cycles, as --fwd-latency, --rev-latency, --host-latency.
+void AddBoardLatencyFlags(CLI::App* cmd, uint32_t& fwd_latency, uint32_t& rev_latency,
+                          uint32_t& host_latency);
+
 // Writes `text` to `path` through a temporary file, so no half-written file is left.
 runtime::Status WriteFileAtomically(const std::string& path, const std::string& text);
 
