@@ -135,7 +135,33 @@ TEST(SimTarget, RefusesWhatDoesNotApply) {
   r = Lightloop("bench transport --target sim --config /nonexistent/node.yaml");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("/nonexistent/node.yaml"), std::string::npos) << r.out;
-  EXPECT_EQ(Lightloop("bench transport --target fpga").code, 2);
+  r = Lightloop("bench transport --target sim --board virtual");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--board applies to --target fpga"), std::string::npos) << r.out;
+  EXPECT_EQ(Lightloop("bench transport --target board").code, 2);
+}
+
+// The fpga target: the lightloop provider with its regions in the virtual
+// board's memory, RMA by the board's DMA, virtual time in board cycles; the
+// closed form is the board's ideal 8 B/cycle, which no point exceeds.
+TEST(FpgaTarget, BenchTransportRunsOnTheVirtualBoard) {
+  nlohmann::json j = LightloopJson(
+      "bench transport --target fpga --sizes 64K --depth 4 --min-time-ms 1 --latency-iterations 20");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["target"], "fpga");
+  EXPECT_EQ(j["time"], "virtual");
+  EXPECT_EQ(j["board"], "virtual");
+  EXPECT_EQ(j["provider"], "lightloop");
+  const double ideal = j["baseline"]["closed_form_gbps"].get<double>();
+  EXPECT_DOUBLE_EQ(ideal, 2.0);  // 8 B/cycle at 250 MHz
+  ASSERT_EQ(j["results"].size(), 4u);
+  for (const auto& x : j["results"]) {
+    const double gbps = x["gbps"].get<double>();
+    EXPECT_GT(gbps, 0) << x;
+    EXPECT_LE(gbps, ideal) << x;
+    EXPECT_GE(x["lat_us_p50"].get<double>(), x["closed_form_lat_us"].get<double>()) << x;
+    if (x["size"] == 65536) EXPECT_GT(gbps, 0.8 * ideal) << x;  // 64 KiB DMAs nearly stream
+  }
 }
 
 }  // namespace

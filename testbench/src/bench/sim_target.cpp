@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "lightloop/hw_models/link/photonic_link.h"
+#include "lightloop/rtl_bridge/board/virtual_board.h"
 
 namespace lightloop::testbench {
 namespace fs = std::filesystem;
@@ -60,6 +61,32 @@ runtime::StatusOr<SimTarget> PrepareSimTarget(const std::string& config) {
   setenv("FI_PROVIDER_PATH", WithProviderDir(dir).c_str(), 1);
   setenv("FI_LIGHTLOOP_CONFIG", sim.config.c_str(), 1);
   return sim;
+}
+
+runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const std::string& board) {
+  LL_ASSIGN_OR_RETURN(SimTarget t, PrepareSimTarget(config));
+  const char* env = std::getenv("FI_LIGHTLOOP_BOARD");
+  t.board = !board.empty() ? board : env != nullptr && *env != '\0' ? env : "virtual";
+  if (t.board != "virtual" && t.board.rfind("pcie:", 0) != 0 && t.board.rfind("uio:", 0) != 0) {
+    return runtime::InvalidArgument("board `" + t.board +
+                                    "` (--board or FI_LIGHTLOOP_BOARD): expected virtual, "
+                                    "pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]");
+  }
+  setenv("FI_LIGHTLOOP_BOARD", t.board.c_str(), 1);
+  return t;
+}
+
+namespace {
+constexpr double kBoardBytesPerCycle = 8;
+}  // namespace
+
+double BoardIdealGbps() {
+  return kBoardBytesPerCycle * rtl_bridge::VirtualBoardConfig{}.clock_hz / 1e9;
+}
+
+PointClosedForm BoardClosedFormOf(uint64_t size) {
+  const double cycles = static_cast<double>(size) / kBoardBytesPerCycle;
+  return {BoardIdealGbps(), cycles / rtl_bridge::VirtualBoardConfig{}.clock_hz * 1e6};
 }
 
 PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint64_t size, size_t depth) {
