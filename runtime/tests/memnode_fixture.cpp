@@ -43,7 +43,8 @@ std::string SkipReason(const std::string& variant, const std::string& test) {
     if (auto skip = kFpgaSkips.find(test); skip != kFpgaSkips.end()) return skip->second;
   }
   if (!gBackend.empty() && gBackend != variant) {
-    return "this process's lightloop provider already runs the " + gBackend +
+    return std::string("this process's lightloop provider already runs the ") +
+           (gBackend == "fpga" ? "fpga (board)" : "node model") +
            " backend (chosen once per process); run the test alone, as ctest does";
   }
   return "";
