@@ -31,8 +31,8 @@ BoardMemory::BoardMemory(const std::string& spec) : spec_(spec) {
     throw rtl_bridge::BoardError("board `" + spec + "` (FI_LIGHTLOOP_BOARD): " + e.what());
   }
   dirty_.assign(RoundUp(driver_->memory_bytes(), kPage) / kPage, false);
-  FI_INFO(&gProvider, FI_LOG_FABRIC, "fpga backend on board %s: %llu bytes of memory, %.0f Hz\n", spec.c_str(),
-          static_cast<unsigned long long>(driver_->memory_bytes()), driver_->clock_hz());
+  FI_INFO(&gProvider, FI_LOG_FABRIC, "fpga backend on board %s: %llu bytes of memory, %.0f Hz\n",
+          spec.c_str(), static_cast<unsigned long long>(driver_->memory_bytes()), driver_->clock_hz());
 }
 
 BoardMemory::~BoardMemory() = default;

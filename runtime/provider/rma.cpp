@@ -89,12 +89,9 @@ int MoveOnBoard(BoardMemory& board, const RmaOp& op, const std::vector<Segment>&
 
 int ErrnoOf(int prov_err) {
   switch (prov_err) {
-    case kNoPeer:
-      return FI_EHOSTUNREACH;
-    case kBoardError:
-      return FI_EIO;
-    default:
-      return FI_EACCES;
+    case kNoPeer: return FI_EHOSTUNREACH;
+    case kBoardError: return FI_EIO;
+    default: return FI_EACCES;
   }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "memnode_fixture.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 
@@ -109,6 +110,10 @@ RemoteMemoryClient::Options MemnodeTest::ClientOptions(const std::string& tenant
   o.memnode = address_;
   o.tenant = tenant;
   o.provider = provider();
+  // On fpga, registering and closing a region moves its bytes through the
+  // virtual board (~24 MB of DMA per wall second, fewer on a loaded
+  // machine): Allocate and Free of the suite's 64 MiB regions take seconds.
+  if (GetParam() == "fpga") o.rpc_timeout = std::chrono::seconds(60);
   return o;
 }
 

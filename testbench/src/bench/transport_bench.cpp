@@ -317,7 +317,8 @@ nlohmann::json ToJson(const TransportBenchReport& r) {
       r.target == "fpga"
           ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
                            {"what", "the board's ideal DMA rate, 8 B/cycle at its clock, virtual time"}}
-      : sim ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
+      : sim
+          ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
                            {"what", "the node's saturated closed form (link x rails, memory), virtual time"}}
           : nlohmann::json{{"memcpy_gbps", r.memcpy_gbps},
                            {"what", "single-core memcpy, 1 MiB blocks over a 256 MiB working set, same run"}};

@@ -119,7 +119,8 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
                 "--latency-iterations 200)")
       ->capture_default_str()
       ->check(CLI::IsMember({"nic", "sim", "fpga"}));
-  t->add_option("--board", a->board, "fpga: the board spec (virtual, pcie:<BAR file>[,dma=...]; default virtual)");
+  t->add_option("--board", a->board,
+                "fpga: the board spec (virtual, pcie:<BAR file>[,dma=...]; default virtual)");
   t->add_option("--config", a->config,
                 "sim: hw_models node file (default: FI_LIGHTLOOP_CONFIG, else the provider's preset)");
   t->add_option("--provider", a->provider, "libfabric provider (tcp, shm, verbs, ...)");
