@@ -72,6 +72,11 @@ runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const 
                                     "` (--board or FI_LIGHTLOOP_BOARD): expected virtual, "
                                     "pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]");
   }
+  if (t.board != "virtual") {  // the provider could only log it: say it here
+    const std::string path = t.board.substr(t.board.find(':') + 1, t.board.find(',') - t.board.find(':') - 1);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return runtime::NotFound("board `" + t.board + "`: no such file " + path);
+  }
   setenv("FI_LIGHTLOOP_BOARD", t.board.c_str(), 1);
   return t;
 }
@@ -119,7 +124,7 @@ runtime::StatusOr<BenchMemnode> StartBenchMemnode(bool sim, const std::string& a
     if (!started.ok()) {  // libfabric reads FI_PROVIDER_PATH once, at its first use in the process
       return started.status().WithContext(
           "the sim target's in-process memnode (had this process used libfabric before the sim target "
-          "set FI_PROVIDER_PATH?)");
+          "set FI_PROVIDER_PATH? on fpga: could the provider open the board? FI_LOG_LEVEL=warn says)");
     }
     h.in_process = std::move(*started);
     h.address = h.in_process->control_address();
