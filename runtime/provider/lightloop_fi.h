@@ -28,6 +28,10 @@
 
 #include "lightloop/hw_models/node/memory_node.h"
 
+namespace lightloop::rtl_bridge {
+class BoardDriver;
+}
+
 namespace lightloop::fi {
 
 inline constexpr const char* kFabricName = "lightloop-sim";
@@ -48,7 +52,19 @@ inline constexpr uint64_t kMrModes = FI_MR_VIRT_ADDR | FI_MR_PROV_KEY | FI_MR_AL
 extern fi_provider gProvider;
 
 // Provider-specific error numbers (fi_cq_err_entry::prov_errno).
-enum ProvErrno : int { kNoError = 0, kBadKey, kNoAccess, kOutOfBounds, kNoPeer, kTruncated, kCanceled };
+// kBoardRange: the region is registered but its bytes lie beyond the board's
+// memory (fpga backend); kBoardError: the board failed the DMA.
+enum ProvErrno : int {
+  kNoError = 0,
+  kBadKey,
+  kNoAccess,
+  kOutOfBounds,
+  kNoPeer,
+  kTruncated,
+  kCanceled,
+  kBoardRange,
+  kBoardError
+};
 
 struct Cq;
 struct Domain;
@@ -76,6 +92,10 @@ struct Mr {
   size_t len = 0;
   uint64_t access = 0;
   uint64_t remote_base = 0;  // address a peer names byte 0 with
+  // fpga backend: a region peers can reach lives in board memory from
+  // board_base on (BoardMemory); its host buffer is stale until it closes.
+  bool on_board = false;
+  uint64_t board_base = 0;
 };
 
 struct Completion {
@@ -171,6 +191,41 @@ class Timing {
   double busy_scale_;  // PayloadGBps / ExpectedGoodputGBps: credits and replays
 };
 
+// The fpga backend (board.cpp), on when FI_LIGHTLOOP_BOARD names a board:
+// every region registered with remote access is placed in the board's memory
+// (first fit, page aligned) and RMA to it becomes DMA descriptors through
+// rtl_bridge's BoardDriver. Registration copies the buffer's bytes in (pages
+// that are all zero on both sides are skipped), closing copies the pages the
+// board wrote back out; in between the board holds the truth. A DMA costs the
+// board cycles it took at the board clock. Used with Sim::mu held (the driver
+// is single-threaded).
+class BoardMemory {
+ public:
+  // Throws rtl_bridge::BoardError naming the spec or the device.
+  explicit BoardMemory(const std::string& spec);
+  ~BoardMemory();
+  const std::string& spec() const { return spec_; }
+  uint64_t bytes() const;
+  double clock_hz() const;
+  void Attach(Mr* mr);
+  void Detach(Mr* mr);
+  // Whether bytes [offset, offset + len) of `mr` are inside board memory.
+  bool InRange(const Mr& mr, uint64_t offset, uint64_t len) const;
+  // One DMA each way; false (logged) if the board failed it. `*ps`: the board
+  // time it took.
+  bool Write(uint64_t board_addr, const uint8_t* src, uint64_t len, uint64_t* ps);
+  bool Read(uint64_t board_addr, uint8_t* dst, uint64_t len, uint64_t* ps);
+
+ private:
+  static constexpr uint64_t kPage = 4096;
+  uint64_t Place(uint64_t len);
+  uint64_t PsOf(uint64_t cycles) const;
+  std::string spec_;
+  std::unique_ptr<rtl_bridge::BoardDriver> driver_;
+  std::map<uint64_t, uint64_t> used_;  // board base -> bytes (page rounded)
+  std::vector<bool> dirty_;            // per board page: may hold non-zero bytes
+};
+
 // The process's simulated fabric: virtual clock, pending completions,
 // endpoints and memory keys. Created from the node configuration on first use.
 class Sim {
@@ -211,12 +266,19 @@ class Sim {
   };
   Times Write(Ep* src, Ep* dst, uint64_t bytes, bool ok);
   Times Read(Ep* src, Ep* dst, uint64_t bytes, bool ok);
+  // fpga backend: a transfer whose DMAs took `dma_ps` of board time, on the
+  // board's one DMA engine (transfers queue in issue order).
+  Times OnBoard(uint64_t dma_ps);
 
   const Timing& timing() const { return timing_; }
+  BoardMemory* board() { return board_.get(); }  // null: the model's memory
 
  private:
-  explicit Sim(Timing timing) : timing_(std::move(timing)) {}
+  Sim(Timing timing, std::unique_ptr<BoardMemory> board)
+      : timing_(std::move(timing)), board_(std::move(board)) {}
   Timing timing_;
+  std::unique_ptr<BoardMemory> board_;
+  uint64_t board_free_ps_ = 0;
   uint64_t now_ps_ = 0;
   uint64_t seq_ = 0;
   struct Pending {
@@ -230,8 +292,10 @@ class Sim {
   uint64_t next_key_ = 0x1000;
 };
 
-// Configuration (prov.cpp): the node file the fabric is built from.
+// Configuration (prov.cpp): the node file the fabric is built from, and the
+// board spec of the fpga backend (empty: off).
 std::string NodeConfigPath();
+std::string BoardSpec();
 
 // Object constructors (one file each).
 int FabricOpen(fi_fabric_attr* attr, fid_fabric** fabric, void* context);

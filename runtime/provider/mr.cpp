@@ -7,6 +7,8 @@
 //   FI_MR_VIRT_ADDR negotiated: a peer addresses byte i as buf + i; otherwise
 //     as `offset` + i (the offset passed to fi_mr_reg, usually 0).
 // Local buffers need no registration (no FI_MR_LOCAL): desc is ignored.
+// fpga backend: a region with remote access moves into board memory while it
+// is registered (BoardMemory::Attach/Detach).
 #include "lightloop_fi.h"
 
 namespace lightloop::fi {
@@ -19,6 +21,7 @@ int MrClose(fid* f) {
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
   sim->RemoveMr(mr);
+  if (sim->board() != nullptr) sim->board()->Detach(mr);
   --mr->domain->refs;
   delete mr;
   return 0;
@@ -60,6 +63,7 @@ int Register(fid* domain_fid, const void* buf, size_t len, uint64_t access, uint
     delete mr;
     return ret;
   }
+  if (sim->board() != nullptr && (access & (FI_REMOTE_READ | FI_REMOTE_WRITE))) sim->board()->Attach(mr);
   ++domain->refs;
   *out = &mr->fid;
   return 0;

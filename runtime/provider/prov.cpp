@@ -161,6 +161,12 @@ std::string NodeConfigPath() {
   return LIGHTLOOP_DEFAULT_NODE_CONFIG;
 }
 
+std::string BoardSpec() {
+  char* value = nullptr;
+  if (fi_param_get_str(&gProvider, "board", &value) == FI_SUCCESS && value != nullptr) return value;
+  return "";
+}
+
 }  // namespace lightloop::fi
 
 extern "C" {
@@ -169,6 +175,10 @@ FI_EXT_INI {
   fi_param_define(&lightloop::fi::gProvider, "config", FI_PARAM_STRING,
                   "hw_models node file (YAML) the simulated fabric is built from (default: %s)",
                   LIGHTLOOP_DEFAULT_NODE_CONFIG);
+  fi_param_define(&lightloop::fi::gProvider, "board", FI_PARAM_STRING,
+                  "fpga backend: the board whose memory holds every remotely accessible region and "
+                  "whose DMA engine moves RMA data (virtual, pcie:<BAR file>[,dma=...]; default: none, "
+                  "the node model's memory)");
   return &lightloop::fi::gProvider;
 }
 

@@ -5,6 +5,10 @@
 // error completion (FI_EACCES, prov_errno says which check failed). Bytes
 // are copied when the operation is posted; the completion becomes visible
 // at the virtual time the link and memory model give (Sim::Write/Read).
+// fpga backend: the bytes move by DMA to or from the board's memory when the
+// operation is posted, and the completion is due after the board time the
+// DMAs took (Sim::OnBoard); a region beyond board memory gets FI_EACCES with
+// kBoardRange, a failed DMA FI_EIO with kBoardError.
 #include <cstring>
 
 #include "lightloop_fi.h"
@@ -25,8 +29,14 @@ struct RmaOp {
   uint64_t data;
 };
 
-// The target bytes of `rma`, or the reason they cannot be reached.
-int ResolveTarget(const Sim& sim, const Ep* target, const RmaOp& op, std::vector<Segment>* out) {
+struct Target {
+  Mr* mr;
+  uint64_t offset;
+  uint64_t len;
+};
+
+// The target regions of `rma`, or the reason they cannot be reached.
+int ResolveTarget(const Sim& sim, const Ep* target, const RmaOp& op, std::vector<Target>* out) {
   const uint64_t need = op.write ? FI_REMOTE_WRITE : FI_REMOTE_READ;
   for (size_t i = 0; i < op.rma_count; ++i) {
     const fi_rma_iov& r = op.rma[i];
@@ -36,9 +46,53 @@ int ResolveTarget(const Sim& sim, const Ep* target, const RmaOp& op, std::vector
     if (r.addr < mr->remote_base) return kOutOfBounds;
     uint64_t offset = r.addr - mr->remote_base;
     if (offset > mr->len || r.len > mr->len - offset) return kOutOfBounds;
-    out->push_back({mr->base + offset, r.len});
+    out->push_back({mr, offset, r.len});
   }
   return kNoError;
+}
+
+// Model memory: the bytes are copied when the operation is posted.
+void MoveInHost(const RmaOp& op, const std::vector<Segment>& local, const std::vector<Target>& remote) {
+  std::vector<Segment> host;
+  for (const Target& t : remote) host.push_back({t.mr->base + t.offset, t.len});
+  if (op.write) {
+    CopySegments(host, local);
+  } else {
+    CopySegments(local, host);
+  }
+}
+
+// fpga backend: one DMA per target region, through a staging copy of the
+// local segments; `*ps` is the board time they took.
+int MoveOnBoard(BoardMemory& board, const RmaOp& op, const std::vector<Segment>& local,
+                const std::vector<Target>& remote, uint64_t bytes, uint64_t* ps) {
+  *ps = 0;
+  for (const Target& t : remote) {
+    if (!t.mr->on_board || !board.InRange(*t.mr, t.offset, t.len)) return kBoardRange;
+  }
+  std::vector<uint8_t> staging(bytes);
+  const std::vector<Segment> flat{{staging.data(), bytes}};
+  if (op.write) CopySegments(flat, local);
+  uint64_t off = 0;
+  for (const Target& t : remote) {
+    uint64_t dma_ps = 0;
+    const uint64_t addr = t.mr->board_base + t.offset;
+    bool ok = op.write ? board.Write(addr, staging.data() + off, t.len, &dma_ps)
+                       : board.Read(addr, staging.data() + off, t.len, &dma_ps);
+    if (!ok) return kBoardError;
+    *ps += dma_ps;
+    off += t.len;
+  }
+  if (!op.write) CopySegments(local, flat);
+  return kNoError;
+}
+
+int ErrnoOf(int prov_err) {
+  switch (prov_err) {
+    case kNoPeer: return FI_EHOSTUNREACH;
+    case kBoardError: return FI_EIO;
+    default: return FI_EACCES;
+  }
 }
 
 uint64_t RemoteBytes(const RmaOp& op) {
@@ -56,6 +110,22 @@ void NotifyTarget(Sim& sim, Ep* src, Ep* target, uint64_t t_ps, uint64_t len, ui
   sim.Schedule(t_ps, target->rx_cq, c);
 }
 
+// Moves the bytes (host copy or board DMA) and returns the transfer's times;
+// `*prov_err` set if the target refuses it or the board fails it.
+Sim::Times Move(Sim& sim, Ep* ep, Ep* target, const RmaOp& op, const std::vector<Segment>& local,
+                uint64_t bytes, int* prov_err) {
+  std::vector<Target> remote;
+  *prov_err = target == nullptr ? kNoPeer : ResolveTarget(sim, target, op, &remote);
+  if (*prov_err == kNoError && sim.board() != nullptr) {
+    uint64_t dma_ps = 0;
+    *prov_err = MoveOnBoard(*sim.board(), op, local, remote, bytes, &dma_ps);
+    return sim.OnBoard(dma_ps);
+  }
+  const bool ok = *prov_err == kNoError;
+  if (ok) MoveInHost(op, local, remote);
+  return op.write ? sim.Write(ep, target, bytes, ok) : sim.Read(ep, target, bytes, ok);
+}
+
 ssize_t Post(const RmaOp& op) {
   Ep* ep = ToImpl<Ep>(op.ep);
   if (op.iov_count > kIovLimit || op.rma_count > kIovLimit || op.rma_count == 0) return -FI_EINVAL;
@@ -70,23 +140,15 @@ ssize_t Post(const RmaOp& op) {
   uint32_t peer_id = ep->av->Resolve(op.peer);
   if (peer_id == 0) return -FI_EINVAL;
   Ep* target = sim.FindEp(peer_id);
-  std::vector<Segment> remote;
-  int prov_err = target == nullptr ? kNoPeer : ResolveTarget(sim, target, op, &remote);
-  Sim::Times t = op.write ? sim.Write(ep, target, bytes, prov_err == kNoError)
-                          : sim.Read(ep, target, bytes, prov_err == kNoError);
+  int prov_err = kNoError;
+  Sim::Times t = Move(sim, ep, target, op, local, bytes, &prov_err);
   const uint64_t flags = FI_RMA | (op.write ? FI_WRITE : FI_READ);
-  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
   if (prov_err != kNoError) {
-    int err = prov_err == kNoPeer ? FI_EHOSTUNREACH : FI_EACCES;
-    CompleteTx(ep, t.done_ps, op.context, flags, 0, err, prov_err, true);
+    CompleteTx(ep, t.done_ps, op.context, flags, 0, ErrnoOf(prov_err), prov_err, true);
     return 0;
   }
-  if (op.write) {
-    CopySegments(remote, local);
-    if (op.flags & FI_REMOTE_CQ_DATA) NotifyTarget(sim, ep, target, t.arrival_ps, bytes, op.data);
-  } else {
-    CopySegments(local, remote);
-  }
+  if (op.write && (op.flags & FI_REMOTE_CQ_DATA)) NotifyTarget(sim, ep, target, t.arrival_ps, bytes, op.data);
+  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
   CompleteTx(ep, t.done_ps, op.context, flags, bytes, 0, 0, wanted);
   return 0;
 }

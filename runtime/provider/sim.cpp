@@ -72,7 +72,9 @@ Sim* Sim::Get() {
         FI_WARN(&gProvider, FI_LOG_FABRIC, "%s: the switch is not modelled by the provider yet\n",
                 path.c_str());
       }
-      return new Sim(Timing(std::move(node)));
+      std::unique_ptr<BoardMemory> board;
+      if (std::string spec = BoardSpec(); !spec.empty()) board = std::make_unique<BoardMemory>(spec);
+      return new Sim(Timing(std::move(node)), std::move(board));
     } catch (const std::exception& e) {
       FI_WARN(&gProvider, FI_LOG_FABRIC, "cannot build the simulated fabric from %s: %s\n", path.c_str(),
               e.what());
@@ -168,6 +170,12 @@ Sim::Times Sim::Read(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
   uint64_t data_start = std::max(mem_start + timing_.MemoryLatencyPs(false, bytes), src->in_free_ps);
   src->in_free_ps = data_start + timing_.WireBusyPs(bytes);
   return {at_target, data_start + timing_.FlightPs(bytes)};
+}
+
+Sim::Times Sim::OnBoard(uint64_t dma_ps) {
+  uint64_t start = std::max(now_ps_, board_free_ps_);
+  board_free_ps_ = start + dma_ps;
+  return {board_free_ps_, board_free_ps_};
 }
 
 int NoSys() {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Runs the `lightloop` program as a user would (LIGHTLOOP_BIN, with
-// FI_PROVIDER and FI_LIGHTLOOP_CONFIG cleared so the environment does not
+// FI_PROVIDER, FI_LIGHTLOOP_CONFIG and FI_LIGHTLOOP_BOARD cleared so the environment does not
 // change what a test asks for) and reads what it wrote.
 #pragma once
 
@@ -23,12 +23,13 @@ struct CommandResult {
   std::string out;  // stdout and stderr
 };
 
-inline CommandResult Lightloop(const std::string& args) {
+// `env`: NAME=value settings for this run ("" none).
+inline CommandResult Lightloop(const std::string& args, const std::string& env = "") {
   std::string out;
-  FILE* p =
-      popen(("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG " + std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1")
-                .c_str(),
-            "r");
+  FILE* p = popen(("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG -u FI_LIGHTLOOP_BOARD " + env + " " +
+                   std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1")
+                      .c_str(),
+                  "r");
   if (p == nullptr) return {-1, "popen failed"};
   std::array<char, 512> buf;
   while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();

@@ -36,15 +36,21 @@ nlohmann::json RunOn(const std::string& target, const std::string& scenario = kQ
 }
 
 TEST(Run, TokensAreIdenticalOnEveryTarget) {
-  nlohmann::json local = RunOn("local"), nic = RunOn("nic"), sim = RunOn("sim");
+  nlohmann::json local = RunOn("local"), nic = RunOn("nic"), sim = RunOn("sim"), fpga = RunOn("fpga");
   ASSERT_FALSE(local.empty());
   ASSERT_FALSE(nic.empty());
   ASSERT_FALSE(sim.empty());
+  ASSERT_FALSE(fpga.empty());
   EXPECT_EQ(local["requests"], 12);
   EXPECT_EQ(local["finished"], 12);
   EXPECT_EQ(local["tokens_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(nic["tokens_sha256"], local["tokens_sha256"]);
   EXPECT_EQ(sim["tokens_sha256"], local["tokens_sha256"]);
+  EXPECT_EQ(fpga["tokens_sha256"], local["tokens_sha256"]);
+  EXPECT_EQ(fpga["provider"], "lightloop");
+  EXPECT_EQ(fpga["board"], "virtual");
+  EXPECT_TRUE(fpga["virtual_time"].get<bool>());
+  EXPECT_GT(fpga["kv"]["bytes_fetched"].get<uint64_t>(), 0u);
   EXPECT_EQ(nic["provider"].get<std::string>().find("shm") != std::string::npos, true) << nic["provider"];
   EXPECT_EQ(sim["provider"], "lightloop");
   // The quick start's local tier is small: KV really crossed the fabric.
@@ -64,6 +70,15 @@ TEST(Run, TokensAreIdenticalOnEveryTarget) {
 
 TEST(Run, VirtualTimeRunsRepeatExactly) {
   nlohmann::json a = RunOn("sim"), b = RunOn("sim");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a["metrics"], b["metrics"]);
+  EXPECT_EQ(a["kv"], b["kv"]);
+  EXPECT_EQ(a["run_s"], b["run_s"]);
+}
+
+// The fpga target's time is the virtual board's cycles: deterministic too.
+TEST(Run, FpgaRunsRepeatExactly) {
+  nlohmann::json a = RunOn("fpga"), b = RunOn("fpga");
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(a["metrics"], b["metrics"]);
   EXPECT_EQ(a["kv"], b["kv"]);
@@ -116,10 +131,10 @@ TEST(Run, BadScenariosNameFileLineAndKey) {
   r = Lightloop("run " + write("broken.yaml", "model: {mode: [\n") + " --target local");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("broken.yaml:"), std::string::npos) << r.out;
-  // The fpga target says what is missing instead of failing later.
-  r = Lightloop("run " + kQuickstart + " --target fpga");
+  // The fpga target names a board it cannot open.
+  r = Lightloop("run " + kQuickstart + " --target fpga", "FI_LIGHTLOOP_BOARD=bogus");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("fpga backend"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bogus"), std::string::npos) << r.out;
   fs::remove_all(dir);
 }
 

@@ -4,6 +4,7 @@
 // timed in virtual time. Measured bandwidth and latency agree with the
 // node's closed form, and two runs give the same JSON.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,7 +136,85 @@ TEST(SimTarget, RefusesWhatDoesNotApply) {
   r = Lightloop("bench transport --target sim --config /nonexistent/node.yaml");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("/nonexistent/node.yaml"), std::string::npos) << r.out;
-  EXPECT_EQ(Lightloop("bench transport --target fpga").code, 2);
+  r = Lightloop("bench transport --target sim --board virtual");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--board applies to --target fpga"), std::string::npos) << r.out;
+  EXPECT_EQ(Lightloop("bench transport --target board").code, 2);
+}
+
+// The fpga target: the lightloop provider with its regions in the virtual
+// board's memory, RMA by the board's DMA, virtual time in board cycles; the
+// closed form is the board's ideal 8 B/cycle, which no point exceeds.
+TEST(FpgaTarget, BenchTransportRunsOnTheVirtualBoard) {
+  nlohmann::json j = LightloopJson(
+      "bench transport --target fpga --sizes 64K --depth 4 --min-time-ms 1 --latency-iterations 20");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["target"], "fpga");
+  EXPECT_EQ(j["time"], "virtual");
+  EXPECT_EQ(j["board"], "virtual");
+  EXPECT_EQ(j["provider"], "lightloop");
+  const double ideal = j["baseline"]["closed_form_gbps"].get<double>();
+  EXPECT_DOUBLE_EQ(ideal, 2.0);  // 8 B/cycle at 250 MHz
+  ASSERT_EQ(j["results"].size(), 4u);
+  for (const auto& x : j["results"]) {
+    const double gbps = x["gbps"].get<double>();
+    EXPECT_GT(gbps, 0) << x;
+    EXPECT_LE(gbps, ideal) << x;
+    EXPECT_GE(x["lat_us_p50"].get<double>(), x["closed_form_lat_us"].get<double>()) << x;
+    if (x["size"] == 65536) EXPECT_GT(gbps, 0.8 * ideal) << x;  // 64 KiB DMAs nearly stream
+  }
+}
+
+// `lightloop board --virtual` in the background; `spec` is the pcie spec of
+// its shared-memory window, from its "board ready" line.
+class BoardProcess {
+ public:
+  BoardProcess() {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      const std::string prefix = "/dev/shm/ll-test-fpga-" + std::to_string(getppid());
+      execl(LIGHTLOOP_BIN, LIGHTLOOP_BIN, "board", "--virtual", "--prefix", prefix.c_str(), nullptr);
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+    std::array<char, 1024> line;
+    while (out_ != nullptr && fgets(line.data(), line.size(), out_) != nullptr) {
+      std::string l = line.data();
+      if (size_t at = l.find(" spec="); l.rfind("board ready", 0) == 0 && at != std::string::npos) {
+        spec = l.substr(at + 6, l.find_first_of(" \n", at + 6) - at - 6);
+        break;
+      }
+    }
+  }
+  ~BoardProcess() {
+    if (pid_ > 0) {  // SIGTERM: it removes its files
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ != nullptr) fclose(out_);
+  }
+  std::string spec;
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+};
+
+// The same provider backend through the driver's pcie backend, against the
+// board process's window: the path a real board takes.
+TEST(FpgaTarget, BenchTransportRunsOnTheBoardProcess) {
+  BoardProcess board;
+  ASSERT_EQ(board.spec.rfind("pcie:", 0), 0u) << board.spec;
+  nlohmann::json j = LightloopJson("bench transport --target fpga --board " + board.spec +
+                                   " --sizes 64K --depth 4 --min-time-ms 1 --latency-iterations 20");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["board"], board.spec);
+  for (const auto& x : j["results"]) EXPECT_GT(x["gbps"].get<double>(), 0) << x;
 }
 
 }  // namespace

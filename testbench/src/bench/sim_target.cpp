@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "lightloop/hw_models/link/photonic_link.h"
+#include "lightloop/rtl_bridge/board/virtual_board.h"
 
 namespace lightloop::testbench {
 namespace fs = std::filesystem;
@@ -62,6 +63,37 @@ runtime::StatusOr<SimTarget> PrepareSimTarget(const std::string& config) {
   return sim;
 }
 
+runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const std::string& board) {
+  LL_ASSIGN_OR_RETURN(SimTarget t, PrepareSimTarget(config));
+  const char* env = std::getenv("FI_LIGHTLOOP_BOARD");
+  t.board = !board.empty() ? board : env != nullptr && *env != '\0' ? env : "virtual";
+  if (t.board != "virtual" && t.board.rfind("pcie:", 0) != 0 && t.board.rfind("uio:", 0) != 0) {
+    return runtime::InvalidArgument("board `" + t.board +
+                                    "` (--board or FI_LIGHTLOOP_BOARD): expected virtual, "
+                                    "pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]");
+  }
+  if (t.board != "virtual") {  // the provider could only log it: say it here
+    const std::string path = t.board.substr(t.board.find(':') + 1, t.board.find(',') - t.board.find(':') - 1);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return runtime::NotFound("board `" + t.board + "`: no such file " + path);
+  }
+  setenv("FI_LIGHTLOOP_BOARD", t.board.c_str(), 1);
+  return t;
+}
+
+namespace {
+constexpr double kBoardBytesPerCycle = 8;
+}  // namespace
+
+double BoardIdealGbps() {
+  return kBoardBytesPerCycle * rtl_bridge::VirtualBoardConfig{}.clock_hz / 1e9;
+}
+
+PointClosedForm BoardClosedFormOf(uint64_t size) {
+  const double cycles = static_cast<double>(size) / kBoardBytesPerCycle;
+  return {BoardIdealGbps(), cycles / rtl_bridge::VirtualBoardConfig{}.clock_hz * 1e6};
+}
+
 PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint64_t size, size_t depth) {
   hw_models::LinkClosedForm cf(*node.link->photonic());
   const uint64_t rails = static_cast<uint64_t>(std::max<int64_t>(node.rails, 1));
@@ -92,7 +124,7 @@ runtime::StatusOr<BenchMemnode> StartBenchMemnode(bool sim, const std::string& a
     if (!started.ok()) {  // libfabric reads FI_PROVIDER_PATH once, at its first use in the process
       return started.status().WithContext(
           "the sim target's in-process memnode (had this process used libfabric before the sim target "
-          "set FI_PROVIDER_PATH?)");
+          "set FI_PROVIDER_PATH? on fpga: could the provider open the board? FI_LOG_LEVEL=warn says)");
     }
     h.in_process = std::move(*started);
     h.address = h.in_process->control_address();

@@ -20,6 +20,7 @@ namespace lightloop::testbench {
 struct SimTarget {
   std::string config;  // the node file the provider builds its fabric from
   hw_models::NodeConfig node;
+  std::string board;  // fpga target: the board spec (FI_LIGHTLOOP_BOARD); empty on sim
 };
 
 // Resolves the node file (`config`, else FI_LIGHTLOOP_CONFIG, else the
@@ -28,6 +29,15 @@ struct SimTarget {
 // liblightloop-fi.so: the build's, else ../lib beside the running program)
 // and FI_LIGHTLOOP_CONFIG. Call before anything in the process uses libfabric.
 runtime::StatusOr<SimTarget> PrepareSimTarget(const std::string& config);
+
+// The fpga target: the sim target's setup plus FI_LIGHTLOOP_BOARD=`board`
+// (empty: FI_LIGHTLOOP_BOARD if set, else "virtual"), so the provider's regions live in that board's memory
+// and RMA becomes its DMA. Same rule: before libfabric's first use.
+runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const std::string& board);
+
+// The board's ideal DMA rate: 8 bytes (one flit payload) per cycle at the
+// virtual board's default clock, GB/s. A pcie board's clock may differ.
+double BoardIdealGbps();
 
 struct PointClosedForm {
   double gbps = 0;    // min(link x rails, memory, depth x size / lat_us)
@@ -40,6 +50,9 @@ struct PointClosedForm {
 // and the saturated rate of the slower of the link and the memory, bounded
 // by depth over latency (Little's law).
 PointClosedForm ClosedFormOf(const hw_models::NodeConfig& node, bool write, uint64_t size, size_t depth);
+// The fpga target's: one DMA engine, so depth adds no rate; latency is the
+// data's cycles alone (a lower bound: descriptor fetch and status not counted).
+PointClosedForm BoardClosedFormOf(uint64_t size);
 
 // Where a benchmark's client connects: `address` when given (nic), else a
 // memnode process on `provider` (nic), or on the sim target a memnode in

@@ -23,6 +23,8 @@ namespace {
 constexpr uint64_t kBaselineBlock = 1 << 20;
 constexpr uint64_t kBaselineWorkingSet = 256ull << 20;
 constexpr uint64_t kMinWorkingSet = 64ull << 20;
+// The virtual board moves ~24 MB of DMA per wall second: a smaller floor.
+constexpr uint64_t kMinBoardWorkingSet = 4ull << 20;
 constexpr uint64_t kLatencySize = 64;
 
 double Seconds(WallClock::duration d) {
@@ -36,8 +38,8 @@ std::unique_ptr<char[]> MakeBuffer(uint64_t bytes) {
   return buf;
 }
 
-uint64_t WorkingSet(uint64_t size, size_t depth) {
-  uint64_t ws = std::max<uint64_t>(size * depth, kMinWorkingSet);
+uint64_t WorkingSet(uint64_t size, size_t depth, bool board) {
+  uint64_t ws = std::max<uint64_t>(size * depth, board ? kMinBoardWorkingSet : kMinWorkingSet);
   return (ws + size - 1) / size * size;
 }
 
@@ -118,15 +120,31 @@ rt::StatusOr<TransportResult> MeasurePoint(rt::RemoteMemoryClient& client, const
   return r;
 }
 
-// `node`: the sim target's node, for the closed forms; null on the nic
+bool OnBoard(const TransportBenchOptions& o) {
+  return o.target == "fpga";
+}
+
+bool InProcess(const std::string& target) {
+  return target == "sim" || target == "fpga";
+}
+
+// The closed form of one point: the board's ideal rate on fpga, the node's
+// on sim.
+PointClosedForm PointBaseline(const SimTarget& t, const Point& p) {
+  return t.board.empty() ? ClosedFormOf(t.node, p.write, p.size, p.depth) : BoardClosedFormOf(p.size);
+}
+
+// `sim`: the sim or fpga target, for the closed forms; null on the nic
 // target, which measures memcpy instead.
 rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& client,
                                                       const TransportBenchOptions& o, double baseline,
-                                                      const hw_models::NodeConfig* node) {
+                                                      const SimTarget* sim) {
   std::vector<Point> points;
   for (bool write : {true, false}) points.push_back({write, kLatencySize, 1, 4096});
   for (uint64_t size : o.sizes) {
-    for (bool write : {true, false}) points.push_back({write, size, o.depth, WorkingSet(size, o.depth)});
+    for (bool write : {true, false}) {
+      points.push_back({write, size, o.depth, WorkingSet(size, o.depth, OnBoard(o))});
+    }
   }
   uint64_t max_ws = 0;
   for (const Point& p : points) max_ws = std::max(max_ws, p.ws);
@@ -144,8 +162,8 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
     size_t min_ops = latency ? o.latency_iterations : 4 * p.depth;
     auto min_time = latency ? std::chrono::milliseconds(0) : o.min_time;
     LL_ASSIGN_OR_RETURN(TransportResult r, MeasurePoint(client, region, buf.get(), p, min_time, min_ops));
-    if (node != nullptr) {
-      PointClosedForm cf = ClosedFormOf(*node, p.write, p.size, p.depth);
+    if (sim != nullptr) {
+      PointClosedForm cf = PointBaseline(*sim, p);
       r.closed_form_gbps = cf.gbps;
       r.closed_form_lat_us = cf.lat_us;
     } else {
@@ -160,16 +178,19 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
 }
 
 rt::Status CheckOptions(const TransportBenchOptions& o) {
-  if (o.target != "nic" && o.target != "sim") {
-    return rt::InvalidArgument("--target: '" + o.target + "' is neither nic nor sim");
+  if (o.target != "nic" && !InProcess(o.target)) {
+    return rt::InvalidArgument("--target: '" + o.target + "' is not one of nic, sim, fpga");
   }
-  if (o.target == "nic" && !o.config.empty()) return rt::InvalidArgument("--config applies to --target sim");
-  if (o.target == "sim" && !o.memnode.empty()) {
-    return rt::InvalidArgument("--memnode: the sim target runs its memnode in this process");
+  if (o.target == "nic" && !o.config.empty()) {
+    return rt::InvalidArgument("--config applies to --target sim and fpga");
   }
-  if (o.target == "sim" && !o.provider.empty() && rt::CoreProviderName(o.provider) != "lightloop") {
-    return rt::InvalidArgument("--provider: the sim target is the lightloop provider, not '" + o.provider +
-                               "'");
+  if (o.target != "fpga" && !o.board.empty()) return rt::InvalidArgument("--board applies to --target fpga");
+  if (InProcess(o.target) && !o.memnode.empty()) {
+    return rt::InvalidArgument("--memnode: the " + o.target + " target runs its memnode in this process");
+  }
+  if (InProcess(o.target) && !o.provider.empty() && rt::CoreProviderName(o.provider) != "lightloop") {
+    return rt::InvalidArgument("--provider: the " + o.target + " target is the lightloop provider, not '" +
+                               o.provider + "'");
   }
   if (o.sizes.empty()) return rt::InvalidArgument("--sizes lists no size");
   for (uint64_t s : o.sizes) {
@@ -181,7 +202,7 @@ rt::Status CheckOptions(const TransportBenchOptions& o) {
 
 uint64_t Capacity(const TransportBenchOptions& o) {
   uint64_t need = 0;
-  for (uint64_t s : o.sizes) need = std::max(need, WorkingSet(s, o.depth));
+  for (uint64_t s : o.sizes) need = std::max(need, WorkingSet(s, o.depth, OnBoard(o)));
   return need + (64 << 20);
 }
 
@@ -189,10 +210,12 @@ uint64_t Capacity(const TransportBenchOptions& o) {
 
 rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions& o) {
   LL_RETURN_IF_ERROR(CheckOptions(o));
-  const bool sim_target = o.target == "sim";
+  const bool sim_target = InProcess(o.target);
   std::optional<SimTarget> sim;
-  if (sim_target) {
+  if (o.target == "sim") {
     LL_ASSIGN_OR_RETURN(sim, PrepareSimTarget(o.config));
+  } else if (o.target == "fpga") {
+    LL_ASSIGN_OR_RETURN(sim, PrepareFpgaTarget(o.config, o.board));
   }
   LL_ASSIGN_OR_RETURN(BenchMemnode node,
                       StartBenchMemnode(sim_target, o.memnode, o.provider, o.memnode_binary, Capacity(o)));
@@ -213,11 +236,14 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
   report.chunk_size = client->chunk_size();
   if (sim) {
     report.config = sim->config;
-    report.closed_form_gbps = ClosedFormOf(sim->node, true, uint64_t{1} << 30, SIZE_MAX).gbps;
+    report.board = sim->board;
+    report.closed_form_gbps = sim->board.empty()
+                                  ? ClosedFormOf(sim->node, true, uint64_t{1} << 30, SIZE_MAX).gbps
+                                  : BoardIdealGbps();
   } else {
     report.memcpy_gbps = MemcpyGbps(kBaselineBlock, kBaselineWorkingSet, o.min_time);
   }
-  LL_ASSIGN_OR_RETURN(report.results, MeasureAll(*client, o, report.memcpy_gbps, sim ? &sim->node : nullptr));
+  LL_ASSIGN_OR_RETURN(report.results, MeasureAll(*client, o, report.memcpy_gbps, sim ? &*sim : nullptr));
   return report;
 }
 
@@ -228,7 +254,12 @@ std::string Header(const TransportBenchReport& r) {
   out << "lightloop bench transport: target " << r.target << ", provider " << r.provider << ", memnode "
       << r.memnode << ", MR mode " << r.mr_mode << ", " << r.time << " time\n";
   out << std::fixed << std::setprecision(2);
-  if (r.target == "sim") {
+  if (r.target == "fpga") {
+    out << "board: " << r.board << " (FI_LIGHTLOOP_BOARD; regions in board memory, RMA by DMA)\n"
+        << "closed form: the board's ideal " << r.closed_form_gbps
+        << " GB/s (8 B/cycle at the virtual board's clock); latency: size / 8 cycles (a lower bound: "
+           "descriptor fetch, link round trip and status not counted)\n\n";
+  } else if (r.target == "sim") {
     out << "node: " << r.config << "\nclosed form: saturated " << r.closed_form_gbps
         << " GB/s (link x rails, memory); per point: that, or depth x size / latency if lower\n\n";
   } else {
@@ -240,7 +271,7 @@ std::string Header(const TransportBenchReport& r) {
 }  // namespace
 
 std::string FormatTable(const TransportBenchReport& r) {
-  const bool sim = r.target == "sim";
+  const bool sim = InProcess(r.target);
   std::ostringstream out;
   out << Header(r) << std::left << std::setw(7) << "op" << std::right << std::setw(9) << "size"
       << std::setw(7) << "depth" << std::setw(10) << "GB/s" << std::setw(13)
@@ -266,7 +297,7 @@ nlohmann::json OrNull(bool applies, double v) {
 }  // namespace
 
 nlohmann::json ToJson(const TransportBenchReport& r) {
-  const bool sim = r.target == "sim";
+  const bool sim = InProcess(r.target);
   nlohmann::json results = nlohmann::json::array();
   for (const TransportResult& x : r.results) {
     results.push_back({{"op", x.op},
@@ -283,7 +314,11 @@ nlohmann::json ToJson(const TransportBenchReport& r) {
                        {"wall_s", x.wall_s}});
   }
   nlohmann::json baseline =
-      sim ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
+      r.target == "fpga"
+          ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
+                           {"what", "the board's ideal DMA rate, 8 B/cycle at its clock, virtual time"}}
+      : sim
+          ? nlohmann::json{{"closed_form_gbps", r.closed_form_gbps},
                            {"what", "the node's saturated closed form (link x rails, memory), virtual time"}}
           : nlohmann::json{{"memcpy_gbps", r.memcpy_gbps},
                            {"what", "single-core memcpy, 1 MiB blocks over a 256 MiB working set, same run"}};
@@ -291,6 +326,7 @@ nlohmann::json ToJson(const TransportBenchReport& r) {
                       {"mr_mode", r.mr_mode}, {"memnode", r.memnode}, {"chunk_size", r.chunk_size},
                       {"baseline", baseline}, {"results", results}};
   if (sim) j["config"] = r.config;
+  if (r.target == "fpga") j["board"] = r.board;
   return j;
 }
 

@@ -90,17 +90,16 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
     if (real == slots) return std::unique_ptr<mo::RemoteTier>(std::move(host));
     return std::unique_ptr<mo::RemoteTier>(new mo::AliasTier(std::move(host), slots));
   }
-  if (target == "fpga") {
-    return rt::Unimplemented(
-        "--target fpga: the lightloop provider's fpga backend (the board behind libfabric) is not built yet; "
-        "the virtual board and its driver are in rtl_bridge/ (see docs/targets.md)");
-  }
-  if (target != "nic" && target != "sim") {
+  if (target != "nic" && target != "sim" && target != "fpga") {
     return rt::InvalidArgument("--target: '" + target + "' is not one of: local, nic, sim, fpga");
   }
-  const bool sim = target == "sim";
-  if (sim) {
+  // fpga: the sim target with the provider's fpga backend (the board from
+  // FI_LIGHTLOOP_BOARD, else the virtual board).
+  const bool sim = target == "sim" || target == "fpga";
+  if (target == "sim") {
     LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(s.sim_config));
+  } else if (target == "fpga") {
+    LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(s.sim_config, ""));
   }
   const uint64_t capacity = real * slot_bytes + (64ull << 20);
   LL_ASSIGN_OR_RETURN(t.memnode, StartBenchMemnode(sim, s.nic_memnode, s.nic_provider, "", capacity));
@@ -250,7 +249,8 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   const uint64_t lookups = r.kv.prefix_hits + r.kv.prefix_misses;
   nlohmann::json link = nullptr;
   if (target.sim) {
-    PointClosedForm peak = ClosedFormOf(target.sim->node, true, 1 << 20, 64);
+    PointClosedForm peak = target.sim->board.empty() ? ClosedFormOf(target.sim->node, true, 1 << 20, 64)
+                                                     : BoardClosedFormOf(1 << 20);
     double moved = static_cast<double>(r.kv.bytes_offloaded + r.kv.bytes_fetched);
     link = {{"peak_gbps", peak.gbps},
             {"utilization", run_s > 0 && peak.gbps > 0 ? moved / 1e9 / run_s / peak.gbps : 0.0}};
@@ -316,6 +316,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
       {"link", link},
       {"energy_j", nullptr},  // no target reports energy to the engine yet
   };
+  if (target.sim && !target.sim->board.empty()) report["board"] = target.sim->board;
   if (!o.out.empty()) {
     LL_RETURN_IF_ERROR(
         WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));

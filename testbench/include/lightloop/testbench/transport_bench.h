@@ -28,7 +28,10 @@ struct TransportBenchOptions {
   // with a memnode in this process; sets FI_PROVIDER_PATH and
   // FI_LIGHTLOOP_CONFIG, so libfabric must not have been used before.
   std::string target = "nic";
+  // "fpga": as sim, with the provider's fpga backend on `board` (regions in
+  // board memory, RMA by DMA, time = board cycles at its clock).
   std::string config;          // sim: hw_models node file; empty: FI_LIGHTLOOP_CONFIG or the default preset
+  std::string board;           // fpga: board spec; empty: virtual
   std::string provider;        // empty: the memnode's (or FI_PROVIDER)
   std::string memnode;         // HOST:PORT; empty: start one
   std::string memnode_binary;  // lightloop program for the spawned memnode
@@ -57,9 +60,10 @@ struct TransportResult {
 };
 
 struct TransportBenchReport {
-  std::string target;  // "nic" | "sim"
+  std::string target;  // "nic" | "sim" | "fpga"
   std::string time;    // the runtime clock's kind: "wall" | "virtual"
   std::string config;  // sim: the node file
+  std::string board;   // fpga: the board spec
   std::string provider;
   std::string mr_mode;
   std::string memnode;
