@@ -47,9 +47,12 @@ StatusOr<Ticket> AliasTier::Split(bool write, uint64_t first, uint64_t count, un
   if (first + count > slots_) return runtime::OutOfRange("alias tier: slots past the end");
   const uint64_t real = inner_->slots(), sb = inner_->slot_bytes();
   std::vector<Ticket> parts;
+  // A run that fits the real slots stays one transfer (placed where it
+  // fits); a longer one goes in pieces of all of them.
+  const uint64_t piece = std::min(count, real);
   for (uint64_t done = 0; done < count;) {
-    const uint64_t at = (first + done) % real;
-    const uint64_t n = std::min(count - done, real - at);
+    const uint64_t n = std::min(piece, count - done);
+    const uint64_t at = (first + done) % (real - n + 1);
     unsigned char* p = buf + done * sb;
     LL_ASSIGN_OR_RETURN(Ticket t, write ? inner_->Write(at, n, p) : inner_->Read(at, n, p));
     parts.push_back(t);

@@ -150,27 +150,31 @@ TEST(KvBlockManager, AliasedLocalSlotsKeepAccountingAndTiming) {
   EXPECT_FALSE(KvBlockManager::Create(bad, std::make_unique<HostTier>(8, slot)).ok());
 }
 
-TEST(AliasTier, RunsWrapAroundTheRealSlots) {
-  // 10 slots of 4 bytes over 4 real ones: slot s is real slot s % 4.
+TEST(AliasTier, RunsKeepTheirSizeOverFewerRealSlots) {
+  // 10 slots of 4 bytes over 4 real ones.
   auto host = std::make_unique<HostTier>(4, 4);
   HostTier* real = host.get();
   AliasTier tier(std::move(host), 10);
   EXPECT_EQ(tier.slots(), 10u);
   EXPECT_EQ(tier.slot_bytes(), 4u);
-  std::vector<unsigned char> src(12);
+  std::vector<unsigned char> src(24);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i + 1);
-  ASSERT_OK_AND_ASSIGN(Ticket w, tier.Write(6, 3, src.data()));  // slots 6, 7, 8: real 2, 3, 0
+  // Slots 6..8: one transfer of 3 slots, at real slot 6 % (4 - 3 + 1) = 0.
+  ASSERT_OK_AND_ASSIGN(Ticket w, tier.Write(6, 3, src.data()));
   ASSERT_OK(tier.Wait(w));
   std::span<unsigned char> bytes = real->bytes();
-  EXPECT_EQ(bytes[8], 1);   // slot 6 -> real 2
-  EXPECT_EQ(bytes[12], 5);  // slot 7 -> real 3
-  EXPECT_EQ(bytes[0], 9);   // slot 8 -> real 0, after the wrap
+  EXPECT_TRUE(std::equal(src.begin(), src.begin() + 12, bytes.begin()));
   std::vector<unsigned char> back(12);
   ASSERT_OK_AND_ASSIGN(Ticket r, tier.Read(6, 3, back.data()));
   ASSERT_OK_AND_ASSIGN(bool done, tier.Test(r));
   EXPECT_TRUE(done);
   ASSERT_OK(tier.Wait(r));
-  EXPECT_EQ(back, src);
+  EXPECT_TRUE(std::equal(back.begin(), back.end(), src.begin()));
+  // Six slots, more than the real four: pieces of four and two.
+  ASSERT_OK_AND_ASSIGN(Ticket big, tier.Write(1, 6, src.data()));
+  ASSERT_OK(tier.Wait(big));
+  EXPECT_EQ(bytes[0], 1);                           // the first piece (slots 1..4) at real slot 1 % 1 = 0
+  EXPECT_EQ(bytes[8], 17);                          // the second (slots 5, 6) at real slot 5 % 3 = 2
   EXPECT_FALSE(tier.Write(8, 3, src.data()).ok());  // past the 10 slots
   EXPECT_FALSE(tier.Wait(r).ok());                  // already waited for
 }

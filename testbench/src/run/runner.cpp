@@ -101,7 +101,8 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   } else if (target == "fpga") {
     LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(s.sim_config, ""));
   }
-  const uint64_t capacity = real * slot_bytes + (64ull << 20);
+  // MemnodeTier rounds its region up to whole stripes (16 slots).
+  const uint64_t capacity = (real + 16) * slot_bytes + (64ull << 20);
   LL_ASSIGN_OR_RETURN(t.memnode, StartBenchMemnode(sim, s.nic_memnode, s.nic_provider, "", capacity));
   rt::RemoteMemoryClient::Options co;
   co.memnode = t.memnode.address;
@@ -209,9 +210,13 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   }
   LL_ASSIGN_OR_RETURN(uint64_t slot_bytes, mo::KvBlockManager::RemoteSlotBytes(ko));
   Target target;
+  // Aliased, the remote tier keeps room for the longest write-back run, so
+  // no transfer is cut in pieces.
+  const uint64_t longest_run = std::max<uint64_t>(1, s.coalesce_bytes / slot_bytes);
+  const uint64_t remote_real =
+      alias ? std::min(remote_blocks, std::max(s.alias_blocks, longest_run)) : remote_blocks;
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
-                      OpenTarget(s, o.target, target, slot_bytes, remote_blocks,
-                                 alias ? std::min(remote_blocks, s.alias_blocks) : remote_blocks));
+                      OpenTarget(s, o.target, target, slot_bytes, remote_blocks, remote_real));
   const rt::Clock* clock = target.clock;
   ko.now_ns = [clock] { return clock->now_ns(); };
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::KvBlockManager> kv,

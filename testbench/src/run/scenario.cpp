@@ -126,11 +126,12 @@ const hw::TextParam kCoalesce{"coalesce_bytes", "2MiB", "size", "largest write-b
 const hw::NumberParam kAlias{
     "alias_blocks",
     "blocks",
-    64,
+    1,
     1,
     1e12,
     "shape mode: the local and the remote tier's slots alias onto this many real ones "
-    "each, so tiers of real size need little memory (transfers keep their sizes)",
+    "each, so tiers of real size need little memory and the copies stay in cache (transfers keep their "
+    "sizes)",
     true};
 
 // sampling:

@@ -78,9 +78,10 @@ class HostTier : public RemoteTier {
 };
 
 // Shape mode: `slots` slots of real size over the fewer real ones of
-// `inner` (slot s is inner slot s % inner->slots()), so a remote tier of
-// hundreds of GiB needs a pool of a few. Transfers keep their sizes (a run
-// that wraps around becomes two or more transfers); contents alias.
+// `inner`, so a remote tier of hundreds of GiB needs a pool of a few slots.
+// A run of at most inner->slots() slots stays one transfer of its real size
+// (placed where it fits: first % (real - count + 1)); a longer one goes in
+// pieces of inner->slots(). Contents alias; sizes and timing do not.
 class AliasTier : public RemoteTier {
  public:
   AliasTier(std::unique_ptr<RemoteTier> inner, uint64_t slots);

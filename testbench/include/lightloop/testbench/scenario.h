@@ -58,7 +58,7 @@ struct Scenario {
   double prefetch_budget_us = 0;
   bool prefix_cache = true;
   uint64_t coalesce_bytes = 2 << 20;
-  uint64_t alias_blocks = 64;  // shape mode: real slots behind each tier
+  uint64_t alias_blocks = 1;  // shape mode: real slots behind each tier (few: they stay in cache)
 
   // sampling
   double temperature = 0;
