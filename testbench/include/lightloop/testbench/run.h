@@ -6,8 +6,9 @@
 //   nic    a memnode over a real libfabric provider, wall clock;
 //   sim    a memnode on lightloop's provider over the hardware models, in
 //          virtual time (deterministic: two runs give identical reports);
-//   fpga   the board behind the provider's fpga backend (not built yet: an
-//          error says so).
+//   fpga   a memnode whose regions live in a board's memory, behind the
+//          provider's fpga backend (FI_LIGHTLOOP_BOARD, default the virtual
+//          board): RMA is the board's DMA, virtual time in board cycles.
 // The report (report.json) carries at least requests, tokens_sha256 (of
 // every generated token id in request order), metrics.{ttft_ms, tpot_ms,
 // e2e_ms, itl_ms, queue_ms}.{p50, p90, p95, p99, mean},
