@@ -4,10 +4,16 @@
 // shm (nic) and on the simulated fabric (sim); the sim run is in virtual
 // time and repeats exactly; the report has what the issue names; bad
 // scenarios are refused with file, line and key.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "run_lightloop.h"
 
@@ -136,6 +142,42 @@ TEST(Run, BadScenariosNameFileLineAndKey) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("bogus"), std::string::npos) << r.out;
   fs::remove_all(dir);
+}
+
+// Ctrl-C: the run stops after its step and still writes the report of
+// what finished.
+TEST(Run, InterruptReportsWhatFinished) {
+  fs::path out = Out("interrupt");
+  const std::string scenario =
+      std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/azure-conv-llama70b.yaml";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    unsetenv("FI_PROVIDER");
+    unsetenv("FI_LIGHTLOOP_CONFIG");
+    unsetenv("FI_LIGHTLOOP_BOARD");
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(LIGHTLOOP_BIN, LIGHTLOOP_BIN, "run", scenario.c_str(), "--target", "sim", "--quiet", "--out",
+          out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // The whole trace takes tens of seconds; stop it after a few.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::ifstream in(out / "report.json");
+  ASSERT_TRUE(in) << "no report after the interrupt";
+  nlohmann::json r = nlohmann::json::parse(in);
+  EXPECT_TRUE(r["interrupted"].get<bool>());
+  EXPECT_EQ(r["requests"], 19366);
+  EXPECT_GT(r["finished"].get<uint64_t>(), 0u);
+  EXPECT_LT(r["finished"].get<uint64_t>(), 19366u);
+  fs::remove_all(out);
 }
 
 TEST(Run, TheScenarioReferenceIsUpToDate) {

@@ -50,6 +50,10 @@ StatusOr<std::unique_ptr<MemnodeProcess>> MemnodeProcess::Spawn(const Options& o
   pid_t pid = fork();
   if (pid == 0) {                      // only async-signal-safe calls from here to exec
     prctl(PR_SET_PDEATHSIG, SIGTERM);  // a killed parent takes its memnode along
+    // Its own process group: a terminal's Ctrl-C goes to the program that
+    // started it (which finishes its work, then stops the memnode), not
+    // to the memnode under its feet.
+    setpgid(0, 0);
     if (getppid() != parent) _exit(127);
     dup2(fds[1], STDOUT_FILENO);
     execv(binary.c_str(), argv.data());
