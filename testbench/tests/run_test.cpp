@@ -71,6 +71,10 @@ TEST(Run, TokensAreIdenticalOnEveryTarget) {
     }
   }
   EXPECT_GT(sim["metrics"]["throughput_tok_s"].get<double>(), 0);
+  // The sim target reports the link's energy for the KV it carried; the
+  // local one has no link.
+  EXPECT_GT(sim["energy_j"]["link"].get<double>(), 0);
+  EXPECT_TRUE(local["energy_j"].is_null());
   EXPECT_GT(sim["wall_s"].get<double>(), 0);
 }
 

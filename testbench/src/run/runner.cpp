@@ -11,6 +11,8 @@
 
 #include "bench/sim_target.h"
 #include "cli/commands.h"
+#include "lightloop/hw_models/link/link_registry.h"
+#include "lightloop/hw_models/link/photonic_link.h"
 #include "lightloop/memory_offload/kv_block_manager.h"
 #include "lightloop/runtime/clock.h"
 #include "lightloop/runtime/remote_memory.h"
@@ -252,13 +254,20 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   const wl::RunSummary sum = wl::Summarize(r.times, {.ttft_ms = s.slo_ttft_ms, .tpot_ms = s.slo_tpot_ms});
   const double run_s = static_cast<double>(r.elapsed_ns) / 1e9;
   const uint64_t lookups = r.kv.prefix_hits + r.kv.prefix_misses;
-  nlohmann::json link = nullptr;
+  nlohmann::json link = nullptr, energy = nullptr;
   if (target.sim) {
     PointClosedForm peak = target.sim->board.empty() ? ClosedFormOf(target.sim->node, true, 1 << 20, 64)
                                                      : BoardClosedFormOf(1 << 20);
     double moved = static_cast<double>(r.kv.bytes_offloaded + r.kv.bytes_fetched);
     link = {{"peak_gbps", peak.gbps},
             {"utilization", run_s > 0 && peak.gbps > 0 ? moved / 1e9 / run_s / peak.gbps : 0.0}};
+    // The photonic link's energy for the KV bytes it carried: line bits
+    // (payload over the encoding, FEC and framing efficiency) at its pJ/bit.
+    if (target.sim->board.empty() && target.sim->node.link && target.sim->node.link->photonic()) {
+      hw_models::LinkClosedForm cf(*target.sim->node.link->photonic());
+      energy = {{"link", moved * 8 / cf.Efficiency() * cf.PjPerBit() * 1e-12},
+                {"link_pj_per_payload_bit", cf.PjPerBit() / cf.Efficiency()}};
+    }
   }
   nlohmann::json report = {
       {"scenario", s.name},
@@ -319,7 +328,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
         {"recomputed_tokens", r.recomputed_tokens},
         {"compute_ms", static_cast<double>(r.compute_ns) / 1e6}}},
       {"link", link},
-      {"energy_j", nullptr},  // no target reports energy to the engine yet
+      {"energy_j", energy},  // sim: the link's, for the KV it carried; others report none
   };
   if (target.sim && !target.sim->board.empty()) report["board"] = target.sim->board;
   if (!o.out.empty()) {
