@@ -184,6 +184,23 @@ TEST(Run, InterruptReportsWhatFinished) {
   fs::remove_all(out);
 }
 
+TEST(Run, CheckValidatesWithoutRunning) {
+  CommandResult r = Lightloop("check " + kQuickstart);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("12 requests"), std::string::npos) << r.out;
+  r = Lightloop("check " + std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/azure-conv-llama70b.yaml");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("19366 requests"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("KV block 5242880 bytes"), std::string::npos) << r.out;
+  fs::path bad = Out("check.yaml");
+  std::ofstream(bad) << "model: {mode: shap}\nworkload: {synthetic: {}}\n";
+  r = Lightloop("check " + bad.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(bad.string() + ":1:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("did you mean 'shape'"), std::string::npos) << r.out;
+  fs::remove(bad);
+}
+
 TEST(Run, TheScenarioReferenceIsUpToDate) {
   CommandResult r = Lightloop("info --scenario-reference");
   ASSERT_EQ(r.code, 0) << r.out;

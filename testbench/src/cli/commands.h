@@ -17,7 +17,7 @@ void AddMemnodeCommand(CLI::App& app, CommandFn& run);
 void AddBenchCommand(CLI::App& app, CommandFn& run);
 void AddInfoCommand(CLI::App& app, CommandFn& run);
 void AddModelCommand(CLI::App& app, CommandFn& run);
-void AddRunCommand(CLI::App& app, CommandFn& run);  // run, compare, make-model
+void AddRunCommand(CLI::App& app, CommandFn& run);  // run, check, compare, make-model
 void AddBoardCommand(CLI::App& app, CommandFn& run);
 void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// `lightloop run`: a scenario on one target; `lightloop compare`: reports
+// `lightloop run`: a scenario on one target; `lightloop check`: validate one
+// without running it; `lightloop compare`: reports
 // side by side; `lightloop make-model`: a small random Llama in safetensors.
 #include <unistd.h>
 
@@ -98,6 +99,19 @@ void AddRunCommand(CLI::App& app, CommandFn& run) {
   cmd->add_option("--json", a->json, "also write the report here");
   cmd->add_flag("--quiet", a->quiet, "no progress output");
   cmd->callback([a, &run] { run = [a] { return Run(*a); }; });
+
+  auto checked = std::make_shared<std::string>();
+  CLI::App* chk =
+      app.add_subcommand("check", "Validate a scenario (keys, values, files it names) without running it");
+  chk->add_option("scenario", *checked, "scenario YAML")->required();
+  chk->callback([checked, &run] {
+    run = [checked]() -> runtime::Status {
+      LL_ASSIGN_OR_RETURN(Scenario s, LoadScenario(*checked));
+      LL_ASSIGN_OR_RETURN(std::string summary, CheckScenario(s));
+      std::cout << summary;
+      return runtime::Status::Ok();
+    };
+  });
 
   auto files = std::make_shared<std::vector<std::string>>();
   CLI::App* cmp = app.add_subcommand("compare", "Put run reports side by side");

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "lightloop/hw_models/link/link_registry.h"
 #include "lightloop/hw_models/link/photonic_link.h"
+#include "lightloop/hw_models/node/memory_node.h"
 #include "lightloop/memory_offload/kv_block_manager.h"
 #include "lightloop/runtime/clock.h"
 #include "lightloop/runtime/remote_memory.h"
@@ -341,6 +342,47 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
     LL_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out) / "scenario.yaml").string(), text.str()));
   }
   return report;
+}
+
+rt::StatusOr<std::string> CheckScenario(const Scenario& s) {
+  LL_ASSIGN_OR_RETURN(std::vector<wl::Request> requests, LoadRequests(s));
+  LL_ASSIGN_OR_RETURN(wl::Accelerator accel, wl::ReadAccelerator(s.accelerator));
+  accel = wl::Replicate(accel, s.accelerators);
+  wl::ModelShape shape;
+  std::string model;
+  if (s.mode == "shape") {
+    LL_ASSIGN_OR_RETURN(shape, wl::ReadModelShape(s.model_config));
+    model = s.model_config;
+  } else if (!s.model_dir.empty()) {
+    LL_ASSIGN_OR_RETURN(wl::LlamaConfig c, wl::ReadLlamaConfig(s.model_dir + "/config.json"));
+    shape = c.shape;
+    model = s.model_dir;
+  } else {
+    model = "random, " + std::to_string(s.random.layers) + " layers, width " +
+            std::to_string(s.random.hidden_size);
+  }
+  if (!s.sim_config.empty()) {
+    try {
+      (void)hw_models::ReadNode(s.sim_config);
+    } catch (const hw_models::ConfigError& e) {
+      return rt::InvalidArgument(e.what());
+    }
+  }
+  wl::TraceSummary t = wl::Summarize(requests);
+  std::ostringstream out;
+  out << s.path << ": ok\n"
+      << "  " << t.requests << " requests over " << std::fixed << std::setprecision(1) << t.span_s
+      << " s, mean input " << t.mean_input << " and output " << t.mean_output << " tokens\n"
+      << "  " << s.mode << " mode, model " << model << ", on " << accel.name << "\n";
+  if (shape.layers > 0) {
+    mo::KvShape kv{.layers = shape.layers,
+                   .kv_heads = shape.kv_heads,
+                   .head_dim = shape.head_dim,
+                   .dtype_bytes = s.mode == "shape" ? shape.dtype_bytes : 2,
+                   .block_tokens = s.block_tokens};
+    out << "  KV block " << kv.block_bytes() << " bytes (" << s.block_tokens << " tokens)\n";
+  }
+  return out.str();
 }
 
 std::string CompareTable(const std::vector<nlohmann::json>& reports) {

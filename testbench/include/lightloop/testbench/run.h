@@ -38,6 +38,10 @@ struct RunOptions {
 
 runtime::StatusOr<nlohmann::json> RunScenario(const Scenario& scenario, const RunOptions& options);
 
+// `lightloop check`: everything a run would read (the trace, the model's
+// config, the accelerator, the node file) loads; a summary of what would run.
+runtime::StatusOr<std::string> CheckScenario(const Scenario& scenario);
+
 // One line per report, side by side: target, TTFT, TPOT, throughput, bytes
 // moved, and whether the generated tokens are identical across them.
 std::string CompareTable(const std::vector<nlohmann::json>& reports);
