@@ -140,6 +140,8 @@ uint64_t KvBlockManager::local_used() const {
   return o_.local_blocks - s_->free_local.size();
 }
 
+const KvStats& KvBlockManager::counters() const { return s_->stats; }
+
 KvStats KvBlockManager::stats() const {
   KvStats st = s_->stats;
   st.blocks_local = local_used();

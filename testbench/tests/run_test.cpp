@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "run_lightloop.h"
@@ -184,11 +185,34 @@ TEST(Run, InterruptReportsWhatFinished) {
   fs::remove_all(out);
 }
 
+TEST(Run, TraceOpensAsChromeTraceEvents) {
+  fs::path out = Out("trace");
+  CommandResult r = Lightloop("run " + kQuickstart + " --quiet --trace --target sim --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream rin(out / "report.json"), tin(out / "trace.json");
+  ASSERT_TRUE(tin) << "no trace.json";
+  nlohmann::json report = nlohmann::json::parse(rin), trace = nlohmann::json::parse(tin);
+  std::map<std::string, uint64_t> by_phase;
+  uint64_t steps = 0;
+  for (const nlohmann::json& e : trace["traceEvents"]) {
+    ++by_phase[e["ph"].get<std::string>()];
+    if (e["name"] == "step") ++steps;
+  }
+  EXPECT_EQ(steps, report["steps"].get<uint64_t>());
+  EXPECT_EQ(by_phase["b"], report["finished"].get<uint64_t>());
+  EXPECT_EQ(by_phase["e"], report["finished"].get<uint64_t>());
+  EXPECT_GT(by_phase["C"], 0u);
+  // --trace needs a folder to write into.
+  EXPECT_EQ(Lightloop("run " + kQuickstart + " --trace --target local").code, 1);
+  fs::remove_all(out);
+}
+
 TEST(Run, CheckValidatesWithoutRunning) {
   CommandResult r = Lightloop("check " + kQuickstart);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("12 requests"), std::string::npos) << r.out;
-  r = Lightloop("check " + std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/azure-conv-llama70b.yaml");
+  r = Lightloop("check " + std::string(LIGHTLOOP_SOURCE_DIR) +
+                "/testbench/scenarios/azure-conv-llama70b.yaml");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("19366 requests"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("KV block 5242880 bytes"), std::string::npos) << r.out;

@@ -381,6 +381,18 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
                             .bytes_fetched = st.bytes_fetched,
                             .tokens_out = tokens_out});
     }
+    if (o_.on_step) {
+      const mo::KvStats& st = kv_->counters();
+      o_.on_step({.start_ns = t,
+                  .end_ns = t_end,
+                  .compute_ns = out.modelled_ns,
+                  .tokens = batch_tokens,
+                  .seqs = static_cast<uint32_t>(items.size()),
+                  .running = static_cast<uint32_t>(running.size()),
+                  .waiting = static_cast<uint32_t>(waiting.size()),
+                  .bytes_offloaded = st.bytes_offloaded,
+                  .bytes_fetched = st.bytes_fetched});
+    }
     if (o_.progress) o_.progress(done, requests.size(), t_end);
   }
   res.elapsed_ns = now();

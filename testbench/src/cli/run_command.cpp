@@ -29,11 +29,14 @@ struct RunArgs {
   std::string out;
   std::string json;
   bool quiet = false;
+  bool trace = false;
 };
 
 runtime::Status Run(const RunArgs& a) {
   LL_ASSIGN_OR_RETURN(Scenario s, LoadScenario(a.scenario));
-  RunOptions o{.target = a.target, .out = a.out};
+  RunOptions o{.target = a.target, .out = a.out, .trace = a.trace};
+  if (a.trace && a.out.empty())
+    return runtime::InvalidArgument("--trace writes trace.json into --out; give --out");
   // Ctrl-C: the run stops after its step and reports what finished.
   struct sigaction sa {};
   sa.sa_handler = OnInterrupt;
@@ -98,6 +101,7 @@ void AddRunCommand(CLI::App& app, CommandFn& run) {
   cmd->add_option("--out", a->out, "folder for report.json, series.csv and the scenario");
   cmd->add_option("--json", a->json, "also write the report here");
   cmd->add_flag("--quiet", a->quiet, "no progress output");
+  cmd->add_flag("--trace", a->trace, "also write trace.json (Chrome trace events; open it in Perfetto)");
   cmd->callback([a, &run] { run = [a] { return Run(*a); }; });
 
   auto checked = std::make_shared<std::string>();

@@ -131,6 +131,70 @@ rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r) {
   return WriteFileAtomically(path, csv.str());
 }
 
+// Chrome trace events (https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU),
+// times in microseconds of the run's clock: pid 1 the engine (a step on tid
+// 1, its modelled compute on tid 2, counters for the running set and the KV
+// bytes), pid 2 the requests (an async span from arrival to last token with
+// the first token marked).
+class TraceWriter {
+ public:
+  TraceWriter() {
+    text_ << "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n";
+    Meta("process_name", 1, 0, "engine");
+    Meta("thread_name", 1, 1, "steps");
+    Meta("thread_name", 1, 2, "compute (modelled)");
+    Meta("process_name", 2, 0, "requests");
+    text_ << std::fixed << std::setprecision(3);
+  }
+  void Step(const wl::StepTrace& st) {
+    const double ts = Us(st.start_ns), end = Us(st.end_ns), c = Us(st.compute_ns);
+    Event("step", "X", 1, 1, ts) << ", \"dur\": " << end - ts << ", \"args\": {\"tokens\": " << st.tokens
+                                 << ", \"seqs\": " << st.seqs << "}}";
+    Event("compute", "X", 1, 2, end - c) << ", \"dur\": " << c << "}";
+    Event("sequences", "C", 1, 0, end)
+        << ", \"args\": {\"running\": " << st.running << ", \"waiting\": " << st.waiting << "}}";
+    if (st.bytes_offloaded != last_off_ || st.bytes_fetched != last_fetch_) {
+      last_off_ = st.bytes_offloaded;
+      last_fetch_ = st.bytes_fetched;
+      Event("KV MB moved", "C", 1, 0, end)
+          << ", \"args\": {\"offloaded\": " << static_cast<double>(last_off_) / 1e6
+          << ", \"fetched\": " << static_cast<double>(last_fetch_) / 1e6 << "}}";
+    }
+  }
+  std::string Finish(const std::vector<wl::Request>& requests, const std::vector<wl::RequestTimes>& times) {
+    for (size_t i = 0; i < times.size(); ++i) {
+      const wl::RequestTimes& t = times[i];
+      if (t.token_ns.empty()) continue;
+      const uint64_t id = requests[i].id;
+      Event("request", "b", 2, 1, Us(t.arrival_ns)) << ", \"cat\": \"request\", \"id\": " << id
+                                                    << ", \"args\": {\"input\": " << requests[i].input_tokens
+                                                    << ", \"output\": " << t.token_ns.size() << "}}";
+      Event("first token", "n", 2, 1, Us(t.token_ns.front()))
+          << ", \"cat\": \"request\", \"id\": " << id << "}";
+      Event("request", "e", 2, 1, Us(t.token_ns.back())) << ", \"cat\": \"request\", \"id\": " << id << "}";
+    }
+    text_ << "\n]}\n";
+    return text_.str();
+  }
+
+ private:
+  static double Us(uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+  // Opens an event; the caller adds its fields and closes the brace.
+  std::ostream& Event(const char* name, const char* ph, int pid, int tid, double ts) {
+    text_ << ",\n{\"name\": \"" << name << "\", \"ph\": \"" << ph << "\", \"pid\": " << pid
+          << ", \"tid\": " << tid << ", \"ts\": " << ts;
+    return text_;
+  }
+  void Meta(const char* kind, int pid, int tid, const char* name) {
+    text_ << (first_ ? "" : ",\n") << "{\"name\": \"" << kind << "\", \"ph\": \"M\", \"pid\": " << pid
+          << ", \"tid\": " << tid << ", \"args\": {\"name\": \"" << name << "\"}}";
+    first_ = false;
+  }
+  std::ostringstream text_;
+  bool first_ = true;
+  uint64_t last_off_ = 0, last_fetch_ = 0;
+};
+
 }  // namespace
 
 rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o) {
@@ -245,6 +309,11 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
       o.progress(done, total, static_cast<double>(now_ns) / 1e9);
     };
   }
+  std::optional<TraceWriter> trace;
+  if (o.trace && !o.out.empty()) {
+    trace.emplace();
+    eo.on_step = [&trace](const wl::StepTrace& st) { trace->Step(st); };
+  }
   wl::EngineClock ec{.now_ns = [clock] { return clock->now_ns(); },
                      .advance_ns = [clock](uint64_t ns) { clock->advance_ns(ns); },
                      .is_virtual = clock->is_virtual()};
@@ -336,6 +405,10 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
     LL_RETURN_IF_ERROR(
         WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));
     LL_RETURN_IF_ERROR(WriteSeries((fs::path(o.out) / "series.csv").string(), r));
+    if (trace) {
+      LL_RETURN_IF_ERROR(
+          WriteFileAtomically((fs::path(o.out) / "trace.json").string(), trace->Finish(requests, r.times)));
+    }
     std::ifstream in(s.path);
     std::stringstream text;
     text << in.rdbuf();

@@ -166,6 +166,8 @@ class KvBlockManager {
   Status EvictSequence(SequenceId seq);
 
   KvStats stats() const;
+  // The running counters alone (no block counts): cheap enough for every step.
+  const KvStats& counters() const;
   uint64_t local_used() const;
   const Options& options() const { return o_; }
 

@@ -13,7 +13,8 @@
 // every generated token id in request order), metrics.{ttft_ms, tpot_ms,
 // e2e_ms, itl_ms, queue_ms}.{p50, p90, p95, p99, mean},
 // metrics.throughput_tok_s, virtual_time and wall_s; the folder gets the
-// resolved scenario and a CSV time series too.
+// resolved scenario and a CSV time series too, and with `trace` a Chrome
+// trace-event file (trace.json) that opens in Perfetto.
 //
 //   RunOptions o{.target = "sim", .out = "build/reports/quickstart-sim"};
 //   LL_ASSIGN_OR_RETURN(nlohmann::json report, RunScenario(scenario, o));
@@ -31,6 +32,7 @@ namespace lightloop::testbench {
 struct RunOptions {
   std::string target = "local";
   std::string out;  // folder for report.json and the rest; empty: none written
+  bool trace = false;  // also trace.json (Chrome trace events: steps, compute, KV bytes, requests)
   std::function<bool()> cancelled;
   // Progress lines (requests done, run time); null: silent.
   std::function<void(uint64_t done, uint64_t total, double run_s)> progress;

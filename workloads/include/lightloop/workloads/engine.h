@@ -46,6 +46,15 @@ namespace lightloop::workloads {
 enum class Preemption { kOffload, kRecompute };
 runtime::StatusOr<Preemption> ParsePreemption(const std::string& name);
 
+// One step, for traces: times on the run's clock from its start.
+struct StepTrace {
+  uint64_t start_ns = 0;    // the step began (fetches it waited for included)
+  uint64_t end_ns = 0;      // its tokens came out
+  uint64_t compute_ns = 0;  // the accelerator model's time for it
+  uint32_t tokens = 0, seqs = 0, running = 0, waiting = 0;
+  uint64_t bytes_offloaded = 0, bytes_fetched = 0;  // so far
+};
+
 struct EngineOptions {
   uint32_t max_batch_tokens = 2048;  // tokens computed per step
   uint32_t max_seqs = 256;           // sequences running at once
@@ -60,6 +69,8 @@ struct EngineOptions {
   uint64_t sample_every_ns = 100'000'000;
   // Polled between steps: true stops the run; what finished is reported.
   std::function<bool()> cancelled;
+  // Called after each step with what it did (traces); may be empty.
+  std::function<void(const StepTrace&)> on_step;
   // Called after each step with the requests done so far and the total.
   std::function<void(uint64_t done, uint64_t total, uint64_t now_ns)> progress;
 };
