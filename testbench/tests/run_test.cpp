@@ -52,6 +52,13 @@ TEST(Run, TokensAreIdenticalOnEveryTarget) {
   EXPECT_EQ(local["finished"], 12);
   EXPECT_EQ(local["tokens_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(nic["tokens_sha256"], local["tokens_sha256"]);
+  // ...and to a run whose KV never leaves the local tier.
+  nlohmann::json all_local =
+      RunOn("local", std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/quickstart-kv-local.yaml");
+  ASSERT_FALSE(all_local.empty());
+  EXPECT_EQ(all_local["kv"]["bytes_offloaded"], 0);
+  EXPECT_EQ(all_local["scheduler"]["preemptions"], 0);
+  EXPECT_EQ(all_local["tokens_sha256"], local["tokens_sha256"]);
   EXPECT_EQ(sim["tokens_sha256"], local["tokens_sha256"]);
   EXPECT_EQ(fpga["tokens_sha256"], local["tokens_sha256"]);
   EXPECT_EQ(fpga["provider"], "lightloop");
