@@ -112,6 +112,10 @@ TEST(Run, CompareShowsReportsSideBySide) {
   EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sim"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("NO"), std::string::npos) << r.out;
+  // The relative error of each metric against the first report.
+  EXPECT_NE(r.out.find("relative to the first (quickstart on local)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ttft p50"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("%"), std::string::npos) << r.out;
   fs::remove_all(a);
   fs::remove_all(b);
 }

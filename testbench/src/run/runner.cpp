@@ -484,6 +484,37 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
         << std::setw(10) << std::setprecision(2) << r["wall_s"].get<double>() << "  "
         << (r["tokens_sha256"] == first ? "yes" : "NO") << "\n";
   }
+  // How far each run is from the first (e.g. the model's prediction from the
+  // prototype's measurement): the relative error of every metric.
+  if (reports.size() > 1) {
+    const nlohmann::json& base = reports.front()["metrics"];
+    out << "\nrelative to the first (" << reports.front().value("scenario", "") << " on "
+        << reports.front().value("target", "") << "), (run - first) / first:\n"
+        << std::left << std::setw(29) << "" << std::right;
+    const std::vector<std::pair<std::string, std::string>> cols = {
+        {"ttft_ms", "p50"}, {"ttft_ms", "p99"}, {"tpot_ms", "p50"},      {"tpot_ms", "p99"},
+        {"e2e_ms", "p50"},  {"e2e_ms", "p99"},  {"throughput_tok_s", ""}};
+    for (const auto& [metric, q] : cols)
+      out << std::setw(13) << (q.empty() ? "tok/s" : metric.substr(0, metric.find('_')) + " " + q);
+    out << "\n";
+    for (size_t i = 1; i < reports.size(); ++i) {
+      const nlohmann::json& m = reports[i]["metrics"];
+      out << std::left << std::setw(22) << reports[i].value("scenario", "") << std::setw(7)
+          << reports[i].value("target", "") << std::right;
+      for (const auto& [metric, q] : cols) {
+        double a = q.empty() ? base[metric].get<double>() : base[metric][q].get<double>();
+        double b = q.empty() ? m[metric].get<double>() : m[metric][q].get<double>();
+        std::ostringstream cell;
+        if (a == 0) {
+          cell << "n/a";
+        } else {
+          cell << std::showpos << std::fixed << std::setprecision(1) << 100 * (b - a) / a << "%";
+        }
+        out << std::setw(13) << cell.str();
+      }
+      out << "\n";
+    }
+  }
   return out.str();
 }
 
