@@ -5,17 +5,17 @@
 #include <deque>
 #include <memory>
 
+#include "splitmix64.h"
+
 namespace lightloop::workloads {
 namespace {
 
 namespace rt = lightloop::runtime;
 namespace mo = lightloop::memory_offload;
 
-uint64_t Mix(uint64_t x) {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
+// One splitmix64 output from the state `x`: a hash of x.
+uint64_t Mix(uint64_t x) {
+  return SplitMix64(x);
 }
 
 enum class State { kWaiting, kSwappedOut, kSwappingIn, kRunning, kDone };

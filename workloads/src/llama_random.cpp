@@ -8,18 +8,12 @@
 #include <numeric>
 
 #include "lightloop/workloads/llama.h"
+#include "splitmix64.h"
 
 namespace lightloop::workloads {
 namespace {
 
 namespace rt = lightloop::runtime;
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // Uniform in [0, 1) with 53 random bits.
 double Uniform(uint64_t& state) {

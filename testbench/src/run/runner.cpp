@@ -84,15 +84,10 @@ struct Target {
   std::string provider = "host";
 };
 
-// `slots` of the remote tier on `real` slots of memory (fewer in shape mode: AliasTier).
+// The remote tier's `real` slots of memory on `target`.
 rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, const std::string& target,
-                                                         Target& t, uint64_t slot_bytes, uint64_t slots,
-                                                         uint64_t real) {
-  if (target == "local") {
-    auto host = std::make_unique<mo::HostTier>(real, slot_bytes);
-    if (real == slots) return std::unique_ptr<mo::RemoteTier>(std::move(host));
-    return std::unique_ptr<mo::RemoteTier>(new mo::AliasTier(std::move(host), slots));
-  }
+                                                         Target& t, uint64_t slot_bytes, uint64_t real) {
+  if (target == "local") return std::unique_ptr<mo::RemoteTier>(new mo::HostTier(real, slot_bytes));
   if (target != "nic" && target != "sim" && target != "fpga") {
     return rt::InvalidArgument("--target: '" + target + "' is not one of: local, nic, sim, fpga");
   }
@@ -115,8 +110,7 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   t.clock = &t.client->clock();
   t.provider = t.client->provider();
   LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({t.client.get()}, slot_bytes, real));
-  if (real == slots) return std::unique_ptr<mo::RemoteTier>(std::move(tier));
-  return std::unique_ptr<mo::RemoteTier>(new mo::AliasTier(std::move(tier), slots));
+  return std::unique_ptr<mo::RemoteTier>(std::move(tier));
 }
 
 rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r) {
@@ -283,7 +277,8 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   const uint64_t remote_real =
       alias ? std::min(remote_blocks, std::max(s.alias_blocks, longest_run)) : remote_blocks;
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
-                      OpenTarget(s, o.target, target, slot_bytes, remote_blocks, remote_real));
+                      OpenTarget(s, o.target, target, slot_bytes, remote_real));
+  if (remote_real < remote_blocks) tier = std::make_unique<mo::AliasTier>(std::move(tier), remote_blocks);
   const rt::Clock* clock = target.clock;
   ko.now_ns = [clock] { return clock->now_ns(); };
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::KvBlockManager> kv,
