@@ -125,7 +125,9 @@ void Memnode::Impl::ProgressLoop(RdmEndpoint* ep) {
   // drives its own CQ: the target has nothing to progress, only error
   // entries to drain now and then. Spinning would take a core from the
   // simulation.
-  const bool target_progress = options.provider != "lightloop";
+  // The provider the domain runs on (options.provider may be empty and
+  // FI_PROVIDER have chosen it).
+  const bool target_progress = domain->provider_name() != "lightloop";
   while (!stopping.load(std::memory_order_relaxed)) {
     Clock::time_point t0 = Clock::now();
     ssize_t n = cq.can_wait() ? cq.SRead(entries, 16, 100) : cq.Read(entries, 16);
