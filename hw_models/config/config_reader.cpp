@@ -107,6 +107,10 @@ std::string ConfigReader::DeclaredDotted(const std::string& key) const {
 }
 
 Location ConfigReader::LocationOf(const std::string& key) const {
+  if (auto it = shared_->origins.find(Dotted(key)); it != shared_->origins.end()) return it->second;
+  if (!path_.empty()) {  // an absent key of a composed section: where the section was written
+    if (auto it = shared_->origins.find(path_); it != shared_->origins.end() && !Has(key)) return it->second;
+  }
   for (const auto& kv : node_) {
     if (kv.first.Scalar() == key)
       return {shared_->file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
@@ -147,7 +151,10 @@ double ConfigReader::Number(const NumberParam& p) {
   Declare(p.name, {"", p.integer ? "integer" : "number", p.unit, FormatDeclared(p.default_value, p.integer),
                    FormatDeclared(p.min, p.integer) + " .. " + FormatDeclared(p.max, p.integer), p.doc});
   YAML::Node v = Lookup(p.name);
-  if (!v.IsDefined() || v.IsNull()) return p.default_value;
+  if (!v.IsDefined() || v.IsNull()) {
+    Record(p.name, YAML::Node(FormatDeclared(p.default_value, p.integer)));
+    return p.default_value;
+  }
   double value = 0;
   if (!v.IsScalar() || !YAML::convert<double>::decode(v, value) || !std::isfinite(value)) {
     Fail(p.name, "expected a number" + (p.unit.empty() ? "" : " in " + p.unit) + ", got '" +
@@ -159,6 +166,7 @@ double ConfigReader::Number(const NumberParam& p) {
     Fail(p.name, FormatNumber(value) + " is out of range [" + FormatNumber(p.min) + ", " +
                      FormatNumber(p.max) + "]" + (p.unit.empty() ? "" : " " + p.unit));
   }
+  Record(p.name, YAML::Node(v.Scalar()));
   return value;
 }
 
@@ -171,10 +179,16 @@ int64_t ConfigReader::Integer(const NumberParam& p) {
 std::string ConfigReader::Choice(const ChoiceParam& p) {
   Declare(p.name, {"", "choice", "", p.default_value, Join(p.choices), p.doc});
   YAML::Node v = Lookup(p.name);
-  if (!v.IsDefined() || v.IsNull()) return p.default_value;
+  if (!v.IsDefined() || v.IsNull()) {
+    Record(p.name, YAML::Node(p.default_value));
+    return p.default_value;
+  }
   if (!v.IsScalar()) Fail(p.name, "expected one of: " + Join(p.choices));
   const std::string& text = v.Scalar();
-  if (std::find(p.choices.begin(), p.choices.end(), text) != p.choices.end()) return text;
+  if (std::find(p.choices.begin(), p.choices.end(), text) != p.choices.end()) {
+    Record(p.name, YAML::Node(text));
+    return text;
+  }
   std::string hint = ClosestMatch(text, p.choices);
   Fail(p.name, "'" + text + "' is not one of: " + Join(p.choices) +
                    (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
@@ -183,17 +197,23 @@ std::string ConfigReader::Choice(const ChoiceParam& p) {
 bool ConfigReader::Flag(const FlagParam& p) {
   Declare(p.name, {"", "boolean", "", p.default_value ? "true" : "false", "true, false", p.doc});
   YAML::Node v = Lookup(p.name);
-  if (!v.IsDefined() || v.IsNull()) return p.default_value;
-  bool value = false;
-  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, value)) Fail(p.name, "expected true or false");
+  bool value = p.default_value;
+  if (v.IsDefined() && !v.IsNull()) {
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, value)) Fail(p.name, "expected true or false");
+  }
+  Record(p.name, YAML::Node(value));
   return value;
 }
 
 std::string ConfigReader::Text(const TextParam& p) {
   Declare(p.name, {"", "text", "", p.default_value, p.format, p.doc});
   YAML::Node v = Lookup(p.name);
-  if (!v.IsDefined() || v.IsNull()) return p.default_value;
+  if (!v.IsDefined() || v.IsNull()) {
+    Record(p.name, YAML::Node(p.default_value));
+    return p.default_value;
+  }
   if (!v.IsScalar()) Fail(p.name, "expected text: " + p.format);
+  Record(p.name, YAML::Node(v.Scalar()));
   return v.Scalar();
 }
 
@@ -230,9 +250,56 @@ void ConfigReader::Finish() const {
     const std::string& key = kv.first.Scalar();
     if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
     std::string hint = ClosestMatch(key, known_);
-    throw ConfigError({shared_->file, kv.first.Mark().line + 1, kv.first.Mark().column + 1}, Dotted(key),
+    throw ConfigError(LocationOf(key), Dotted(key),
                       "unknown key" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
   }
+}
+
+YAML::Node ConfigReader::Raw(const std::string& key) {
+  known_.push_back(key);
+  return Lookup(key);
+}
+
+ConfigReader ConfigReader::FromNode(YAML::Node root, std::shared_ptr<Shared> shared) {
+  return ConfigReader(std::move(root), std::move(shared), "", "");
+}
+
+// Sets the value at this reader's path + `key` in the effective tree; list
+// items ("schedule[1]") become sequence entries.
+void ConfigReader::Record(const std::string& key, const YAML::Node& value) {
+  std::vector<std::string> parts;
+  std::stringstream dotted(Dotted(key));
+  for (std::string part; std::getline(dotted, part, '.');) parts.push_back(part);
+  std::vector<YAML::Node> chain{shared_->effective};  // yaml-cpp nodes are handles: keep each level's
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    std::string name = parts[i];
+    size_t index = std::string::npos;
+    if (size_t open = name.find('['); open != std::string::npos) {
+      index = std::stoul(name.substr(open + 1));
+      name = name.substr(0, open);
+    }
+    YAML::Node next = chain.back()[name];  // never `next = ...`: that would alias the nodes
+    if (index == std::string::npos) {
+      chain.push_back(next);
+    } else {
+      while (next.size() <= index) next.push_back(YAML::Node(YAML::NodeType::Map));
+      chain.push_back(next[index]);
+    }
+  }
+  chain.back()[parts.back()] = value;
+}
+
+void ConfigReader::SetEffective(const std::string& key, const std::string& value) {
+  Record(key, YAML::Node(value));
+}
+
+Location ConfigReader::LocationOfNode(const std::string& key, const YAML::Node& item) const {
+  Location at = LocationOf(key);
+  if (!item.Mark().is_null()) {
+    at.line = item.Mark().line + 1;
+    at.column = item.Mark().column + 1;
+  }
+  return at;
 }
 
 }  // namespace lightloop::hw_models

@@ -30,6 +30,7 @@ struct RunArgs {
   std::string json;
   bool quiet = false;
   bool trace = false;
+  double progress_every_s = 5;  // not a terminal: a progress line this often
 };
 
 runtime::Status Run(const RunArgs& a) {
@@ -46,7 +47,8 @@ runtime::Status Run(const RunArgs& a) {
   if (!a.quiet) {
     auto start = std::chrono::steady_clock::now();
     auto last_line = start;
-    o.progress = [tty, start, last_line](uint64_t done, uint64_t total, double run_s) mutable {
+    const auto every = std::chrono::duration<double>(a.progress_every_s);
+    o.progress = [tty, start, last_line, every](uint64_t done, uint64_t total, double run_s) mutable {
       auto now = std::chrono::steady_clock::now();
       double wall = std::chrono::duration<double>(now - start).count();
       double eta = done > 0 ? wall * static_cast<double>(total - done) / static_cast<double>(done) : 0;
@@ -57,7 +59,7 @@ runtime::Status Run(const RunArgs& a) {
                      static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), run_s,
                      wall, eta);
         if (done == total) std::fprintf(stderr, "\n");
-      } else if (now - last_line >= std::chrono::seconds(5) || done == total) {
+      } else if (now - last_line >= every || done == total) {
         last_line = now;
         std::fprintf(stderr, "progress %llu/%llu requests, run %.1f s, wall %.1f s, eta %.0f s\n",
                      static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), run_s,
@@ -101,6 +103,10 @@ void AddRunCommand(CLI::App& app, CommandFn& run) {
   cmd->add_option("--out", a->out, "folder for report.json, series.csv and the scenario");
   cmd->add_option("--json", a->json, "also write the report here");
   cmd->add_flag("--quiet", a->quiet, "no progress output");
+  cmd->add_option("--progress-every", a->progress_every_s,
+                  "seconds between progress lines when stderr is not a terminal")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
   cmd->add_flag("--trace", a->trace, "also write trace.json (Chrome trace events; open it in Perfetto)");
   cmd->callback([a, &run] { run = [a] { return Run(*a); }; });
 

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <openssl/evp.h>
+#include <rdma/fabric.h>
+
+#include <systemc>
 
 #include <algorithm>
 #include <chrono>
@@ -190,6 +193,79 @@ class TraceWriter {
 };
 
 }  // namespace
+
+std::string ReportMarkdown(const nlohmann::json& r) {
+  std::ostringstream md;
+  auto num = [](const nlohmann::json& v, int digits = 3) {
+    std::ostringstream t;
+    if (v.is_number()) {
+      t << std::setprecision(digits) << v.get<double>();
+    } else {
+      t << "–";
+    }
+    return t.str();
+  };
+  const nlohmann::json& m = r["metrics"];
+  md << "# " << r.value("scenario", "run") << " on " << r.value("target", "?") << "\n\n"
+     << "| | |\n|---|---|\n"
+     << "| scenario file | `" << r.value("scenario_file", "") << "` (resolved: `scenario.yaml`) |\n"
+     << "| target | " << r.value("target", "") << " (provider " << r.value("provider", "") << ", "
+     << (r.value("virtual_time", false) ? "virtual time" : "wall clock") << ") |\n"
+     << "| model | " << r["model"].value("name", "") << ", " << r.value("mode", "") << " mode, "
+     << num(r["model"]["parameters"].get<double>() / 1e9) << " B parameters |\n"
+     << "| accelerator | " << r.value("accelerator", "") << " |\n"
+     << "| seed | " << r.value("seed", 0) << " |\n"
+     << "| requests | " << r.value("requests", 0) << " (finished " << r.value("finished", 0) << ", rejected "
+     << r.value("rejected", 0) << (r.value("interrupted", false) ? ", interrupted" : "") << ") |\n"
+     << "| output tokens | " << r.value("output_tokens", 0) << " (sha256 `"
+     << r.value("tokens_sha256", "").substr(0, 16) << "…`) |\n"
+     << "| run time | " << num(r["run_s"], 4) << " s in " << num(r["wall_s"], 3) << " s of wall time |\n";
+  if (r.contains("versions")) {
+    md << "| versions |";
+    for (const auto& [k, v] : r["versions"].items()) md << " " << k << " " << v.get<std::string>();
+    md << " |\n";
+  }
+  md << "\n## Latency (ms)\n\n| metric | p50 | p90 | p95 | p99 | mean | max |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const char* k : {"queue_ms", "ttft_ms", "itl_ms", "tpot_ms", "e2e_ms"}) {
+    const nlohmann::json& d = m[k];
+    md << "| " << std::string(k).substr(0, std::string(k).size() - 3) << " | " << num(d["p50"]) << " | "
+       << num(d["p90"]) << " | " << num(d["p95"]) << " | " << num(d["p99"]) << " | " << num(d["mean"]) << " | "
+       << num(d["max"]) << " |\n";
+  }
+  md << "\n## Throughput\n\n"
+     << "- " << num(m["throughput_tok_s"], 4) << " output tokens/s, " << num(m["throughput_req_s"], 4)
+     << " requests/s\n"
+     << "- goodput " << num(m["goodput_req_s"], 4) << " requests/s under the SLO (TTFT ≤ "
+     << num(m["slo"]["ttft_ms"]) << " ms, TPOT ≤ " << num(m["slo"]["tpot_ms"]) << " ms; 0 is no limit), "
+     << m["slo"].value("met", 0) << " requests met it\n";
+  const nlohmann::json& kv = r["kv"];
+  md << "\n## KV cache\n\n"
+     << "- blocks of " << kv.value("block_bytes", 0) << " bytes: " << kv.value("local_blocks", 0) << " local, "
+     << kv.value("remote_blocks", 0) << " remote (codec " << kv.value("codec", "") << ")\n"
+     << "- offloaded " << num(kv["bytes_offloaded"].get<double>() / 1e6, 4) << " MB in "
+     << kv.value("offload_transfers", 0) << " transfers, fetched "
+     << num(kv["bytes_fetched"].get<double>() / 1e6, 4) << " MB in " << kv.value("fetch_transfers", 0)
+     << "; stalled " << num(kv["stall_ms"], 4) << " ms\n"
+     << "- prefix hit rate " << num(kv["prefix_hit_rate"]) << ", evictions " << kv.value("evictions", 0)
+     << ", lost blocks " << kv.value("lost_blocks", 0) << "\n"
+     << "- preemptions " << r["scheduler"].value("preemptions", 0) << ", recomputed tokens "
+     << r["scheduler"].value("recomputed_tokens", 0) << "\n";
+  if (r["link"].is_object()) {
+    md << "\n## Link\n\n- peak " << num(r["link"]["peak_gbps"]) << " GB/s, utilization "
+       << num(r["link"]["utilization"]) << "\n";
+    if (r["energy_j"].is_object()) {
+      md << "- energy " << num(r["energy_j"]["link"]) << " J for the KV it carried ("
+         << num(r["energy_j"]["link_pj_per_payload_bit"]) << " pJ per payload bit)\n";
+    }
+  }
+  md << "\n## Files\n\n- `report.json`: every metric and the resolved scenario\n"
+     << "- `scenario.yaml`: the scenario resolved; `lightloop run scenario.yaml --target "
+     << r.value("target", "") << "` repeats the run\n"
+     << "- `series.csv`: running and waiting sequences, batch tokens, output tokens, tier occupancy and KV bytes "
+        "over time\n"
+     << "- `trace.json` (with `--trace`): open in https://ui.perfetto.dev\n";
+  return md.str();
+}
 
 rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o) {
   const auto wall0 = std::chrono::steady_clock::now();
@@ -396,6 +472,11 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
       {"energy_j", energy},  // sim: the link's, for the KV it carried; others report none
   };
   if (target.sim && !target.sim->board.empty()) report["board"] = target.sim->board;
+  const uint32_t fv = fi_version();
+  report["versions"] = {{"lightloop", LIGHTLOOP_VERSION},
+                        {"libfabric", std::to_string(FI_MAJOR(fv)) + "." + std::to_string(FI_MINOR(fv))},
+                        {"systemc", sc_core::sc_release()}};
+  report["resolved_scenario"] = s.resolved_yaml;
   if (!o.out.empty()) {
     LL_RETURN_IF_ERROR(
         WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));
@@ -404,10 +485,8 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
       LL_RETURN_IF_ERROR(
           WriteFileAtomically((fs::path(o.out) / "trace.json").string(), trace->Finish(requests, r.times)));
     }
-    std::ifstream in(s.path);
-    std::stringstream text;
-    text << in.rdbuf();
-    LL_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out) / "scenario.yaml").string(), text.str()));
+    LL_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out) / "scenario.yaml").string(), s.resolved_yaml));
+    LL_RETURN_IF_ERROR(WriteFileAtomically((fs::path(o.out) / "report.md").string(), ReportMarkdown(report)));
   }
   return report;
 }

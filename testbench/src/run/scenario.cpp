@@ -153,9 +153,17 @@ const hw::TextParam kSimConfig{"config", "", "file",
 const hw::NumberParam kSampleEvery{
     "sample_every_ms", "ms", 100, 0.001, 1e9, "time series: one sample this often"};
 
-std::string Resolve(const fs::path& base, const std::string& p) {
-  if (p.empty() || fs::path(p).is_absolute()) return p;
-  return (base / p).lexically_normal().string();
+// `key`'s path, relative to the file that wrote the key, made absolute (in
+// the resolved scenario too).
+std::string ResolvePath(hw::ConfigReader& r, const std::string& key, const std::string& p) {
+  if (p.empty()) return p;
+  std::string out = p;
+  if (!fs::path(p).is_absolute()) {
+    fs::path base = fs::absolute(fs::path(r.LocationOf(key).file)).parent_path();
+    out = (base / p).lexically_normal().string();
+  }
+  r.SetEffective(key, out);
+  return out;
 }
 
 uint64_t Size(hw::ConfigReader& r, const hw::TextParam& p) {
@@ -168,20 +176,51 @@ uint64_t Size(hw::ConfigReader& r, const hw::TextParam& p) {
 
 // A preset by name in `dir` (name.json) or a file relative to the scenario.
 std::string PresetOrFile(hw::ConfigReader& r, const std::string& key, const std::string& value,
-                         const fs::path& base, const char* dir) {
+                         const char* dir) {
   fs::path preset = fs::path(LIGHTLOOP_SOURCE_DIR) / dir / (value + ".json");
   if (value.find('/') == std::string::npos && value.find(".json") == std::string::npos) {
     if (!fs::exists(preset))
       r.Fail(key, "no preset '" + value + "' in " + (fs::path(LIGHTLOOP_SOURCE_DIR) / dir).string());
     return preset.string();
   }
-  std::string file = Resolve(base, value);
+  std::string file = ResolvePath(r, key, value);
   if (!fs::exists(file)) r.Fail(key, "no file " + file);
   return file;
 }
 
+// The sweep section: `cartesian:` and `zip:`, each a mapping of dotted
+// scenario keys to lists of values.
+void ReadSweep(hw::ConfigReader& top, Scenario& s) {
+  if (!top.Has("sweep")) return;
+  const YAML::Node sweep = top.Raw("sweep");
+  if (!sweep.IsMap()) top.Fail("sweep", "expected a mapping with cartesian: and/or zip:");
+  for (const auto& kind : sweep) {
+    const std::string name = kind.first.Scalar();
+    const std::string at = "sweep." + name;
+    if (name != "cartesian" && name != "zip") {
+      throw hw::ConfigError(top.LocationOf(at), at, "unknown key (a sweep has cartesian: and zip:)");
+    }
+    if (!kind.second.IsMap()) {
+      throw hw::ConfigError(top.LocationOf(at), at, "expected a mapping of scenario keys to lists of values");
+    }
+    for (const auto& axis : kind.second) {
+      SweepAxis a;
+      a.key = axis.first.Scalar();
+      const std::string where = at + "." + a.key;
+      if (!axis.second.IsSequence() || axis.second.size() == 0) {
+        throw hw::ConfigError(top.LocationOf(where), where, "expected a list of values");
+      }
+      for (const YAML::Node& v : axis.second) {
+        if (v.IsMap()) throw hw::ConfigError(top.LocationOfNode(where, v), where, "a value must not be a mapping");
+        a.values.push_back(v);
+        a.where.push_back(top.LocationOfNode(where, v));
+      }
+      (name == "cartesian" ? s.sweep.cartesian : s.sweep.zip).push_back(std::move(a));
+    }
+  }
+}
+
 void Read(hw::ConfigReader& top, Scenario& s) {
-  const fs::path base = fs::path(top.path().empty() ? s.path : s.path).parent_path();
   s.name = top.Text(kName);
   if (s.name.empty()) s.name = fs::path(s.path).stem().string();
   s.seed = static_cast<uint64_t>(top.Integer(kSeed));
@@ -190,7 +229,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.mode = model.Choice(kMode);
   s.threads = static_cast<int>(model.Integer(kThreads));
   if (s.mode == "functional") {
-    s.model_dir = Resolve(base, model.Text(kModelPath));
+    s.model_dir = ResolvePath(model, kModelPath.name, model.Text(kModelPath));
     if (!s.model_dir.empty() && !fs::exists(fs::path(s.model_dir) / "config.json")) {
       model.Fail(kModelPath.name, "no config.json in " + s.model_dir);
     }
@@ -208,17 +247,17 @@ void Read(hw::ConfigReader& top, Scenario& s) {
     s.random.head_dim = s.random.hidden_size / s.random.heads;
     rnd.Finish();
   } else {
-    s.model_config = PresetOrFile(model, kPreset.name, model.Text(kPreset), base, "workloads/models");
+    s.model_config = PresetOrFile(model, kPreset.name, model.Text(kPreset), "workloads/models");
   }
   model.Finish();
 
   hw::ConfigReader acc = top.Section("accelerator", false);
-  s.accelerator = PresetOrFile(acc, kAccel.name, acc.Text(kAccel), base, "workloads/accelerators");
+  s.accelerator = PresetOrFile(acc, kAccel.name, acc.Text(kAccel), "workloads/accelerators");
   s.accelerators = static_cast<int>(acc.Integer(kAccelCount));
   acc.Finish();
 
   hw::ConfigReader wl = top.Section("workload");
-  s.trace = Resolve(base, wl.Text(kTrace));
+  s.trace = ResolvePath(wl, kTrace.name, wl.Text(kTrace));
   if (!s.trace.empty() && !fs::exists(s.trace)) wl.Fail(kTrace.name, "no file " + s.trace);
   s.trace_options.window_start_s = wl.Number(kWinStart);
   double end = wl.Number(kWinEnd);
@@ -229,10 +268,12 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.trace_options.seed = s.seed;
   s.max_input_tokens = static_cast<uint32_t>(wl.Integer(kMaxIn));
   s.max_output_tokens = static_cast<uint32_t>(wl.Integer(kMaxOut));
-  hw::ConfigReader syn = wl.Section("synthetic", false);
   if (s.trace.empty() != wl.Has("synthetic")) {
     wl.Fail(s.trace.empty() ? "synthetic" : "trace", "give exactly one of trace and synthetic");
   }
+  // Read only when used, so the resolved scenario has one of the two.
+  hw::ConfigReader syn = s.trace.empty() ? wl.Section("synthetic", false)
+                                         : hw::ConfigReader::Parse("{}", s.path).Section("synthetic", false);
   s.synthetic.requests = static_cast<uint64_t>(syn.Integer(kSynReq));
   s.synthetic.rate_per_s = syn.Number(kSynRate);
   s.synthetic.arrival = syn.Choice(kSynArrival) == "gamma" ? wl::Arrival::kGamma : wl::Arrival::kPoisson;
@@ -289,7 +330,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.nic_memnode = nic.Text(kMemnode);
   nic.Finish();
   hw::ConfigReader sim = targets.Section("sim", false);
-  s.sim_config = Resolve(base, sim.Text(kSimConfig));
+  s.sim_config = ResolvePath(sim, kSimConfig.name, sim.Text(kSimConfig));
   if (!s.sim_config.empty() && !fs::exists(s.sim_config))
     sim.Fail(kSimConfig.name, "no file " + s.sim_config);
   sim.Finish();
@@ -298,21 +339,79 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   hw::ConfigReader report = top.Section("report", false);
   s.sample_every_ms = static_cast<uint64_t>(report.Number(kSampleEvery));
   report.Finish();
+  ReadSweep(top, s);
   top.Finish();
+}
+
+std::string Emit(const Scenario& s, const YAML::Node& effective) {
+  YAML::Emitter out;
+  out << effective;
+  return "# The scenario " + s.path +
+         " resolved: fragments merged, every key with its value, paths absolute.\n"
+         "# `lightloop run` of this file repeats the run.\n" +
+         std::string(out.c_str()) + "\n";
 }
 
 }  // namespace
 
-rt::StatusOr<Scenario> LoadScenario(const std::string& path) {
+rt::StatusOr<Scenario> LoadScenario(const std::string& path, const std::vector<hw::ConfigOverride>& overrides) {
   Scenario s;
   s.path = path;
   try {
-    hw::ConfigReader top = hw::ConfigReader::Load(path);
+    hw::ComposeOptions co;
+    co.search = {(fs::path(LIGHTLOOP_SOURCE_DIR) / "testbench" / "fragments").string()};
+    co.overrides = overrides;
+    hw::ConfigReader top = hw::ConfigReader::Compose(path, co);
     Read(top, s);
+    s.resolved_yaml = Emit(s, top.Effective());
   } catch (const hw::ConfigError& e) {
     return rt::InvalidArgument(e.what());
   }
   return s;
+}
+
+rt::StatusOr<std::vector<SweepPoint>> ExpandSweep(const Scenario& s) {
+  size_t zipped = 1;
+  for (const SweepAxis& a : s.sweep.zip) {
+    if (a.values.size() != s.sweep.zip.front().values.size()) {
+      return rt::InvalidArgument(a.where.front().ToString() + ": key 'sweep.zip." + a.key + "': has " +
+                                 std::to_string(a.values.size()) + " values, '" + s.sweep.zip.front().key +
+                                 "' has " + std::to_string(s.sweep.zip.front().values.size()) +
+                                 " (zipped lists step together)");
+    }
+    zipped = a.values.size();
+  }
+  std::vector<SweepPoint> points{SweepPoint{}};
+  auto label = [](const std::string& key, const YAML::Node& v) {
+    return key + "=" + (v.IsScalar() ? v.Scalar() : YAML::Dump(v));
+  };
+  for (const SweepAxis& a : s.sweep.cartesian) {
+    std::vector<SweepPoint> next;
+    for (const SweepPoint& p : points) {
+      for (size_t i = 0; i < a.values.size(); ++i) {
+        SweepPoint q = p;
+        q.overrides.push_back({a.key, a.values[i], a.where[i]});
+        q.label += (q.label.empty() ? "" : " ") + label(a.key, a.values[i]);
+        next.push_back(std::move(q));
+      }
+    }
+    points = std::move(next);
+  }
+  if (!s.sweep.zip.empty()) {
+    std::vector<SweepPoint> next;
+    for (const SweepPoint& p : points) {
+      for (size_t i = 0; i < zipped; ++i) {
+        SweepPoint q = p;
+        for (const SweepAxis& a : s.sweep.zip) {
+          q.overrides.push_back({a.key, a.values[i], a.where[i]});
+          q.label += (q.label.empty() ? "" : " ") + label(a.key, a.values[i]);
+        }
+        next.push_back(std::move(q));
+      }
+    }
+    points = std::move(next);
+  }
+  return points;
 }
 
 std::vector<hw::ParamInfo> ScenarioReference() {

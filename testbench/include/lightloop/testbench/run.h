@@ -44,6 +44,10 @@ runtime::StatusOr<nlohmann::json> RunScenario(const Scenario& scenario, const Ru
 // config, the accelerator, the node file) loads; a summary of what would run.
 runtime::StatusOr<std::string> CheckScenario(const Scenario& scenario);
 
+// A report as markdown (report.md): what ran, the latency table, throughput,
+// the KV cache's traffic and the link's.
+std::string ReportMarkdown(const nlohmann::json& report);
+
 // One line per report, side by side: target, TTFT, TPOT, throughput, bytes
 // moved, and whether the generated tokens are identical across them.
 std::string CompareTable(const std::vector<nlohmann::json>& reports);

@@ -5,7 +5,8 @@
 // and how each target is reached. Every key is declared once with its unit,
 // default and range (docs/config-reference.md lists them); a misspelled key,
 // a wrong type or a value out of range is an error naming the file, line,
-// column and key. Relative paths are relative to the scenario's folder.
+// column and key. Relative paths are relative to the folder of the file
+// that wrote them (the scenario or a fragment it includes).
 //
 //   LL_ASSIGN_OR_RETURN(Scenario s, LoadScenario("testbench/scenarios/quickstart.yaml"));
 #pragma once
@@ -22,8 +23,35 @@
 
 namespace lightloop::testbench {
 
+// One swept key: its dotted name and the values it takes, each with the
+// place it was written.
+struct SweepAxis {
+  std::string key;
+  std::vector<YAML::Node> values;
+  std::vector<hw_models::Location> where;
+};
+
+// A scenario's `sweep:` section: every combination of the cartesian axes,
+// each with the zipped axes stepping together (all of one length).
+struct Sweep {
+  std::vector<SweepAxis> cartesian;
+  std::vector<SweepAxis> zip;
+  bool empty() const { return cartesian.empty() && zip.empty(); }
+};
+
+// One point of a sweep: the values it sets, and a label ("kv.local_blocks=16 scheduler.max_seqs=4").
+struct SweepPoint {
+  std::vector<hw_models::ConfigOverride> overrides;
+  std::string label;
+};
+
 struct Scenario {
   std::string path;  // the file it came from
+  // The scenario resolved into one flat YAML: fragments merged, overrides
+  // applied, every key with its value (defaults too), paths absolute.
+  // `lightloop run` of this text gives the same run; every report keeps it.
+  std::string resolved_yaml;
+  Sweep sweep;
   std::string name;
   uint64_t seed = 1;
 
@@ -74,7 +102,15 @@ struct Scenario {
   uint64_t sample_every_ms = 100;
 };
 
-runtime::StatusOr<Scenario> LoadScenario(const std::string& path);
+// Loads `path` with the fragments it includes (`include:`, a path or a
+// list: relative to the file, then to testbench/fragments/) and then
+// `overrides` (a sweep point's values) applied.
+runtime::StatusOr<Scenario> LoadScenario(const std::string& path,
+                                         const std::vector<hw_models::ConfigOverride>& overrides = {});
+
+// Every point of the scenario's sweep (one point, with no overrides, when it
+// has none). An error when zipped lists differ in length.
+runtime::StatusOr<std::vector<SweepPoint>> ExpandSweep(const Scenario& scenario);
 
 // The declarations of every scenario key, for the generated reference.
 std::vector<hw_models::ParamInfo> ScenarioReference();

@@ -18,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -87,12 +88,34 @@ struct ParamInfo {
   std::string doc;
 };
 
+// A value set from outside the file (a sweep point): a dotted key, its
+// value, and where that value was written, for error messages.
+struct ConfigOverride {
+  std::string key;  // e.g. "kv.local_blocks"
+  YAML::Node value;
+  Location where;
+};
+
+struct ComposeOptions {
+  std::string include_key = "include";
+  // Folders searched for an included path not found beside the file that includes it.
+  std::vector<std::string> search;
+  std::vector<ConfigOverride> overrides;  // applied last, in order
+};
+
 class ConfigReader {
  public:
   // Throws ConfigError for a missing file or malformed YAML, or when the
   // document is not a mapping.
   static ConfigReader Load(const std::string& path);
   static ConfigReader Parse(const std::string& text, const std::string& name);
+  // Loads `path` composed: the files named by its `include` key (a path or a
+  // list; relative to the including file, then to each search folder; they
+  // may include others) are merged in order, then the file's own keys over
+  // them (mappings merge key by key, anything else replaces), then the
+  // overrides. Errors keep naming the file, line and column each key came
+  // from. Throws ConfigError for a missing or malformed file or an include cycle.
+  static ConfigReader Compose(const std::string& path, const ComposeOptions& options);
 
   double Number(const NumberParam& p);
   int64_t Integer(const NumberParam& p);
@@ -113,8 +136,19 @@ class ConfigReader {
   // declared once for all items, as "switch.schedule[].input". Throws when
   // `key` is not a list or an item is not a mapping.
   std::vector<ConfigReader> Sequence(const std::string& key);
+  // The node under `key` as it is, marking the key as read (for sections a
+  // caller interprets itself, such as a sweep's lists).
+  YAML::Node Raw(const std::string& key);
   // Throws for the first key that no parameter or section read.
   void Finish() const;
+
+  // Every parameter read so far, by section, with the value it had (the
+  // default when absent): the configuration resolved, as a mapping.
+  const YAML::Node& Effective() const { return shared_->effective; }
+  // Replaces the resolved value of `key` (e.g. a path made absolute).
+  void SetEffective(const std::string& key, const std::string& value);
+  // Where `item`, a node somewhere under `key`, was written.
+  Location LocationOfNode(const std::string& key, const YAML::Node& item) const;
 
   Location LocationOf(const std::string& key) const;
   // Throws a ConfigError for `key` of this mapping (file, line, column, dotted key).
@@ -126,7 +160,12 @@ class ConfigReader {
   struct Shared {
     std::string file;
     std::vector<ParamInfo> declared;
+    // Composed files: where each dotted key was written (all keys, when any).
+    std::map<std::string, Location> origins;
+    YAML::Node effective{YAML::NodeType::Map};
   };
+  static ConfigReader FromNode(YAML::Node root, std::shared_ptr<Shared> shared);
+  void Record(const std::string& key, const YAML::Node& value);
   ConfigReader(YAML::Node node, std::shared_ptr<Shared> shared, std::string path, std::string declared_path);
   void Declare(const std::string& name, ParamInfo info);
   YAML::Node Lookup(const std::string& key) const;
