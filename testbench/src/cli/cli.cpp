@@ -45,6 +45,7 @@ int RunCli(int argc, char** argv) {
   AddModelCommand(app, run);
   AddRunCommand(app, run);
   AddBoardCommand(app, run);
+  AddSweepCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

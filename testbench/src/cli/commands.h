@@ -19,6 +19,7 @@ void AddInfoCommand(CLI::App& app, CommandFn& run);
 void AddModelCommand(CLI::App& app, CommandFn& run);
 void AddRunCommand(CLI::App& app, CommandFn& run);  // run, check, compare, make-model
 void AddBoardCommand(CLI::App& app, CommandFn& run);
+void AddSweepCommand(CLI::App& app, CommandFn& run);  // sweep
 void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
 
 // The virtual board's data and control lane latencies and its host-memory
