@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <deque>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "lightloop/testbench/batch.h"
 #include "lightloop/testbench/child_process.h"
 #include "lightloop/testbench/scenario.h"
 
@@ -36,7 +38,7 @@ struct Point {
   SweepPoint sweep;
   Scenario scenario;
   fs::path dir;
-  std::string status = "pending";  // ok | reused | failed | interrupted
+  std::string status = "pending";  // ok | reused | failed | interrupted | skipped
   nlohmann::json report;
   std::string error;
 };
@@ -146,64 +148,19 @@ rt::StatusOr<SweepResult> RunSweep(const std::string& path, const SweepOptions& 
       " already done, " + std::to_string(queue.size()) + " to run on " + o.target + ", " +
       std::to_string(o.jobs) + " at a time");
 
-  struct Running {
-    Point* point;
-    std::unique_ptr<ChildProcess> child;
-    std::chrono::steady_clock::time_point start;
-  };
-  std::vector<Running> running;
-  bool stopping = false;
-  const std::string self = SelfBinary();
-  while (!queue.empty() || !running.empty()) {
-    if (!stopping && o.cancelled && o.cancelled()) {
-      stopping = true;
-      result.interrupted = true;
-      say("interrupted: the running points finish their reports; no new ones start");
-      for (Running& r : running) r.child->Interrupt();
-    }
-    while (!stopping && !queue.empty() && static_cast<int>(running.size()) < o.jobs) {
-      Point* p = queue.front();
-      queue.pop_front();
-      std::vector<std::string> argv{self,           "run",   (p->dir / "scenario.yaml").string(), "--target",
-                                    o.target,       "--out", p->dir.string(),                    "--quiet"};
-      fs::remove(p->dir / "run.log");
-      rt::StatusOr<std::unique_ptr<ChildProcess>> child =
-          ChildProcess::Start(argv, (p->dir / "run.log").string());
-      if (!child.ok()) {
-        p->status = "failed";
-        p->error = std::string(child.status().message());
-        ++result.failed;
-        continue;
-      }
-      say("point " + std::to_string(p->index) + " [" + p->sweep.label + "]: started");
-      running.push_back({p, std::move(*child), std::chrono::steady_clock::now()});
-    }
-    if (stopping) queue.clear();
-    for (size_t i = 0; i < running.size();) {
-      Running& r = running[i];
-      if (r.child->Poll(std::chrono::milliseconds(running.size() > 1 ? 20 : 100), nullptr)) {
-        ++i;
-        continue;
-      }
-      Point& p = *r.point;
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.start).count();
-      std::ifstream in(p.dir / "report.json");
-      nlohmann::json j = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
-      if (r.child->exit_code() == 0 && j.is_object()) {
-        p.report = std::move(j);
-        p.status = p.report.value("interrupted", false) ? "interrupted" : "ok";
-        ++result.ran;
-      } else {
-        p.status = "failed";
-        ++result.failed;
-      }
-      std::ostringstream line;
-      line << "point " << p.index << " [" << p.sweep.label << "]: " << p.status << " in " << std::fixed
-           << std::setprecision(1) << secs << " s";
-      if (p.status == "failed") line << " (exit " << r.child->exit_code() << "; see " << (p.dir / "run.log").string() << ")";
-      say(line.str());
-      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-    }
+  std::vector<BatchRun> runs;
+  for (Point* p : queue) {
+    runs.push_back({"point " + std::to_string(p->index) + " [" + p->sweep.label + "]",
+                    (p->dir / "scenario.yaml").string(), o.target, p->dir.string()});
+  }
+  std::vector<BatchResult> done =
+      RunBatch(runs, {.jobs = o.jobs, .cancelled = o.cancelled, .log = o.log}, &result.interrupted);
+  for (size_t i = 0; i < done.size(); ++i) {
+    Point& p = *queue[i];
+    p.status = done[i].status;
+    p.report = std::move(done[i].report);
+    if (p.status == "ok" || p.status == "interrupted") ++result.ran;
+    if (p.status == "failed") ++result.failed;
   }
 
   result.summary_csv = (fs::path(o.out) / "summary.csv").string();
