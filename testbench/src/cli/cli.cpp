@@ -46,6 +46,7 @@ int RunCli(int argc, char** argv) {
   AddRunCommand(app, run);
   AddBoardCommand(app, run);
   AddSweepCommand(app, run);
+  AddSuiteCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,6 +20,7 @@ void AddModelCommand(CLI::App& app, CommandFn& run);
 void AddRunCommand(CLI::App& app, CommandFn& run);  // run, check, compare, make-model
 void AddBoardCommand(CLI::App& app, CommandFn& run);
 void AddSweepCommand(CLI::App& app, CommandFn& run);  // sweep
+void AddSuiteCommand(CLI::App& app, CommandFn& run);  // suite
 void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
 
 // The virtual board's data and control lane latencies and its host-memory
