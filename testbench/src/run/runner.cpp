@@ -124,14 +124,28 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   return std::unique_ptr<mo::RemoteTier>(std::move(tier));
 }
 
-rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r) {
+// One row per sample: the queue (running, waiting), the step's batch, the
+// tokens so far and their rate since the last sample, the tiers' occupancy,
+// the KV bytes moved and their rate, and (sim) the link's utilization.
+rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r, double peak_gbps) {
   std::ostringstream csv;
-  csv << "t_s,running,waiting,batch_tokens,tokens_out,local_blocks,remote_blocks,bytes_offloaded,bytes_"
-         "fetched\n";
+  csv << "t_s,running,waiting,batch_tokens,tokens_out,tok_s,local_blocks,remote_blocks,bytes_offloaded,"
+         "bytes_fetched,kv_gbps,link_utilization\n";
+  const wl::SeriesSample* prev = nullptr;
   for (const wl::SeriesSample& p : r.series) {
+    double tok_s = 0, gbps = 0;
+    if (prev != nullptr && p.t_ns > prev->t_ns) {
+      const double dt = static_cast<double>(p.t_ns - prev->t_ns) / 1e9;
+      tok_s = static_cast<double>(p.tokens_out - prev->tokens_out) / dt;
+      gbps = static_cast<double>(p.bytes_offloaded + p.bytes_fetched - prev->bytes_offloaded - prev->bytes_fetched) /
+             dt / 1e9;
+    }
     csv << static_cast<double>(p.t_ns) / 1e9 << ',' << p.running << ',' << p.waiting << ',' << p.batch_tokens
-        << ',' << p.tokens_out << ',' << p.local_blocks << ',' << p.remote_blocks << ',' << p.bytes_offloaded
-        << ',' << p.bytes_fetched << '\n';
+        << ',' << p.tokens_out << ',' << tok_s << ',' << p.local_blocks << ',' << p.remote_blocks << ','
+        << p.bytes_offloaded << ',' << p.bytes_fetched << ',' << gbps << ',';
+    if (peak_gbps > 0) csv << gbps / peak_gbps;
+    csv << '\n';
+    prev = &p;
   }
   return WriteFileAtomically(path, csv.str());
 }
@@ -377,7 +391,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   eo.prefetch_budget_ns = static_cast<uint64_t>(s.prefetch_budget_us * 1e3);
   eo.prefix_cache = s.prefix_cache;
   eo.vocab = shape.vocab_size;
-  eo.sample_every_ns = s.sample_every_ms * 1'000'000;
+  eo.sample_every_ns = std::max<uint64_t>(1, static_cast<uint64_t>(s.sample_every_ms * 1e6));
   eo.cancelled = o.cancelled;
   if (o.progress) {
     auto last = std::chrono::steady_clock::now();
@@ -488,7 +502,8 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   if (!o.out.empty()) {
     LL_RETURN_IF_ERROR(
         WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));
-    LL_RETURN_IF_ERROR(WriteSeries((fs::path(o.out) / "series.csv").string(), r));
+    LL_RETURN_IF_ERROR(WriteSeries((fs::path(o.out) / "series.csv").string(), r,
+                                   link.is_object() ? link["peak_gbps"].get<double>() : 0.0));
     if (trace) {
       LL_RETURN_IF_ERROR(
           WriteFileAtomically((fs::path(o.out) / "trace.json").string(), trace->Finish(requests, r.times)));

@@ -347,7 +347,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   targets.Finish();
 
   hw::ConfigReader report = top.Section("report", false);
-  s.sample_every_ms = static_cast<uint64_t>(report.Number(kSampleEvery));
+  s.sample_every_ms = report.Number(kSampleEvery);
   report.Finish();
   ReadSweep(top, s);
   top.Finish();
