@@ -111,14 +111,17 @@ void AddRunCommand(CLI::App& app, CommandFn& run) {
   cmd->callback([a, &run] { run = [a] { return Run(*a); }; });
 
   auto checked = std::make_shared<std::string>();
+  auto resolved = std::make_shared<bool>(false);
   CLI::App* chk =
       app.add_subcommand("check", "Validate a scenario (keys, values, files it names) without running it");
   chk->add_option("scenario", *checked, "scenario YAML")->required();
-  chk->callback([checked, &run] {
-    run = [checked]() -> runtime::Status {
+  chk->add_flag("--resolved", *resolved,
+                "print the scenario resolved (fragments merged, every key with its value) instead of a summary");
+  chk->callback([checked, resolved, &run] {
+    run = [checked, resolved]() -> runtime::Status {
       LL_ASSIGN_OR_RETURN(Scenario s, LoadScenario(*checked));
       LL_ASSIGN_OR_RETURN(std::string summary, CheckScenario(s));
-      std::cout << summary;
+      std::cout << (*resolved ? s.resolved_yaml : summary);
       return runtime::Status::Ok();
     };
   });

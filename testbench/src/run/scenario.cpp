@@ -451,6 +451,18 @@ std::string ScenarioReferenceMarkdown() {
          "default, range and meaning. Relative paths are relative to the scenario's folder; a preset name is "
          "looked up in `workloads/models/` or `workloads/accelerators/`.\n\n";
   hw::RenderParamTable(out, ScenarioReference());
+  out << "\n## Beyond the keys above\n\n"
+         "- `include:` (a path or a list of paths, at the top or in any section): fragments merged in order, "
+         "key by key, under the file's own keys. A path is looked up beside the including file, then in "
+         "`testbench/fragments/`, then in `hw_models/presets/`. Errors name the fragment's file and line.\n"
+         "- `targets.sim.node:` a memory node written in the scenario instead of `targets.sim.config` (the keys "
+         "of a node file, docs/config-reference.md), e.g. `{include: [links/optical_io_16x32g.yaml, "
+         "memory/ddr5_4800.yaml], rails: 2, link: {fibre_m: 100}}`. The resolved scenario has it inline.\n"
+         "- `sweep:` (`lightloop sweep` only): `cartesian:` and `zip:` map dotted keys of this reference "
+         "(or of `targets.sim.node`) to lists of values; every combination of the cartesian lists runs, each with "
+         "the zipped lists stepping together.\n"
+         "\n`lightloop check --resolved <scenario>` prints the scenario resolved: every key with its value, as "
+         "each report folder keeps it in `scenario.yaml`.\n";
   return out.str();
 }
 
