@@ -162,6 +162,7 @@ class TraceWriter {
     Meta("process_name", 1, 0, "engine");
     Meta("thread_name", 1, 1, "steps");
     Meta("thread_name", 1, 2, "compute (modelled)");
+    Meta("thread_name", 1, 3, "KV transfers (the step's wait)");
     Meta("process_name", 2, 0, "requests");
     text_ << std::fixed << std::setprecision(3);
   }
@@ -170,6 +171,13 @@ class TraceWriter {
     Event("step", "X", 1, 1, ts) << ", \"dur\": " << end - ts << ", \"args\": {\"tokens\": " << st.tokens
                                  << ", \"seqs\": " << st.seqs << "}}";
     Event("compute", "X", 1, 2, end - c) << ", \"dur\": " << c << "}";
+    // What of the step was not compute is the wait for the KV moved in it.
+    const uint64_t off = st.bytes_offloaded - last_off_, in = st.bytes_fetched - last_fetch_;
+    if ((off > 0 || in > 0) && end - c > ts) {
+      Event("KV transfer", "X", 1, 3, ts) << ", \"dur\": " << end - c - ts
+                                          << ", \"args\": {\"offloaded_MB\": " << static_cast<double>(off) / 1e6
+                                          << ", \"fetched_MB\": " << static_cast<double>(in) / 1e6 << "}}";
+    }
     Event("sequences", "C", 1, 0, end)
         << ", \"args\": {\"running\": " << st.running << ", \"waiting\": " << st.waiting << "}}";
     if (st.bytes_offloaded != last_off_ || st.bytes_fetched != last_fetch_) {
