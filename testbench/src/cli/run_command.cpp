@@ -69,9 +69,25 @@ runtime::Status Run(const RunArgs& a) {
   }
   LL_ASSIGN_OR_RETURN(nlohmann::json report, RunScenario(s, o));
   std::cout << CompareTable({report});
+  if (report.contains("headline")) {
+    for (const auto& [k, v] : report["headline"].items()) std::cout << k << " = " << v.dump() << "\n";
+  }
+  size_t failed = 0;
+  if (report.contains("thresholds")) {
+    for (const nlohmann::json& c : report["thresholds"]) {
+      const bool ok = c["passed"].get<bool>();
+      failed += ok ? 0 : 1;
+      std::cout << (ok ? "ok    " : "FAIL  ") << c["check"].get<std::string>() << ": " << c["detail"].get<std::string>()
+                << "\n";
+    }
+  }
   if (report["interrupted"].get<bool>()) std::cout << "interrupted: the report covers what finished\n";
   if (!a.out.empty()) std::cout << "wrote " << a.out << "/report.json\n";
   LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, report));
+  if (failed > 0) {
+    return runtime::FailedPrecondition(std::to_string(failed) + " of " + std::to_string(report["thresholds"].size()) +
+                                       " thresholds failed (the report is written)");
+  }
   return runtime::Status::Ok();
 }
 

@@ -255,6 +255,17 @@ std::string ReportMarkdown(const nlohmann::json& r) {
     for (const auto& [k, v] : r["versions"].items()) md << " " << k << " " << v.get<std::string>();
     md << " |\n";
   }
+  if (r.contains("headline")) {
+    md << "\n## Headline\n\n";
+    for (const auto& [k, v] : r["headline"].items()) md << "- `" << k << "` = " << (v.is_string() ? v.get<std::string>() : num(v, 6)) << "\n";
+  }
+  if (r.contains("thresholds")) {
+    md << "\n## Thresholds\n\n";
+    for (const nlohmann::json& c : r["thresholds"]) {
+      md << "- " << (c["passed"].get<bool>() ? "pass" : "**FAIL**") << ": " << c["check"].get<std::string>() << " ("
+         << c["detail"].get<std::string>() << ")\n";
+    }
+  }
   md << "\n## Latency (ms)\n\n| metric | p50 | p90 | p95 | p99 | mean | max |\n|---|---:|---:|---:|---:|---:|---:|\n";
   for (const char* k : {"queue_ms", "ttft_ms", "itl_ms", "tpot_ms", "e2e_ms"}) {
     const nlohmann::json& d = m[k];
@@ -507,6 +518,23 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
                         {"libfabric", std::to_string(FI_MAJOR(fv)) + "." + std::to_string(FI_MINOR(fv))},
                         {"systemc", sc_core::sc_release()}};
   report["resolved_scenario"] = s.resolved_yaml;
+  if (!s.report_metrics.empty()) {
+    nlohmann::json headline = nlohmann::json::object();
+    for (const std::string& m : s.report_metrics) {
+      std::string missing;
+      const nlohmann::json* v = FindMetric(report, m, &missing);
+      headline[m] = v != nullptr ? *v : nlohmann::json(missing);
+    }
+    report["headline"] = headline;
+  }
+  if (!s.thresholds.empty()) {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const Threshold& t : s.thresholds) {
+      ThresholdCheck c = Evaluate(t, report);
+      checks.push_back({{"check", c.what}, {"passed", c.passed}, {"detail", c.detail}});
+    }
+    report["thresholds"] = checks;
+  }
   if (!o.out.empty()) {
     LL_RETURN_IF_ERROR(
         WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));
@@ -567,7 +595,7 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
   std::ostringstream out;
   out << std::left << std::setw(22) << "scenario" << std::setw(7) << "target" << std::setw(9) << "time"
       << std::right << std::setw(22) << "TTFT ms p50/p99" << std::setw(20) << "TPOT ms p50/p99"
-      << std::setw(12) << "tok/s" << std::setw(14) << "KV MB out/in" << std::setw(10) << "wall s"
+      << std::setw(12) << "tok/s" << std::setw(20) << "KV out/in" << std::setw(10) << "wall s"
       << "  tokens identical\n";
   const std::string first = reports.empty() ? "" : reports.front().value("tokens_sha256", "");
   for (const nlohmann::json& r : reports) {
@@ -579,13 +607,15 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
       return p.str();
     };
     std::ostringstream bytes;
-    bytes << std::fixed << std::setprecision(1) << r["kv"]["bytes_offloaded"].get<double>() / 1e6 << "/"
-          << r["kv"]["bytes_fetched"].get<double>() / 1e6;
+    const double out_b = r["kv"]["bytes_offloaded"].get<double>(), in_b = r["kv"]["bytes_fetched"].get<double>();
+    const bool gb = std::max(out_b, in_b) >= 1e10;  // a long run moves terabytes
+    bytes << std::fixed << std::setprecision(1) << out_b / (gb ? 1e9 : 1e6) << "/" << in_b / (gb ? 1e9 : 1e6)
+          << (gb ? " GB" : " MB");
     out << std::left << std::setw(22) << r.value("scenario", "") << std::setw(7)
         << r["target"].get<std::string>() << std::setw(9)
         << (r["virtual_time"].get<bool>() ? "virtual" : "wall") << std::right << std::setw(22)
         << pair(m["ttft_ms"]) << std::setw(20) << pair(m["tpot_ms"]) << std::setw(12) << std::fixed
-        << std::setprecision(1) << m["throughput_tok_s"].get<double>() << std::setw(14) << bytes.str()
+        << std::setprecision(1) << m["throughput_tok_s"].get<double>() << std::setw(20) << bytes.str()
         << std::setw(10) << std::setprecision(2) << r["wall_s"].get<double>() << "  "
         << (r["tokens_sha256"] == first ? "yes" : "NO") << "\n";
   }
