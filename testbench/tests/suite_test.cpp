@@ -23,27 +23,7 @@ using ::testing::HasSubstr;
 const std::string kSource = LIGHTLOOP_SOURCE_DIR;
 const std::string kQuickstart = kSource + "/testbench/scenarios/quickstart.yaml";
 
-class SuiteTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ll-suite-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
-  }
-  static std::string Read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  fs::path dir_;
-};
+using SuiteTest = ScratchDirTest;
 
 TEST_F(SuiteTest, TheSmokeSuitePassesAndWritesJUnit) {
   const std::string junit = (dir_ / "smoke.xml").string();

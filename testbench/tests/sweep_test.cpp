@@ -22,29 +22,7 @@ using ::testing::HasSubstr;
 
 const std::string kScenarios = std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/";
 
-class SweepTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ll-sweep-" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
-  }
-  static std::string Read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  static nlohmann::json Report(const fs::path& dir) {
-    std::ifstream in(dir / "report.json");
-    return in ? nlohmann::json::parse(in) : nlohmann::json();
-  }
-  fs::path dir_;
-};
+using SweepTest = ScratchDirTest;
 
 TEST_F(SweepTest, AComposedScenarioIsSavedResolvedAndReRunsToTheSameTokens) {
   std::string s = Write("composed.yaml", "include: " + kScenarios + "quickstart.yaml\nname: composed\nkv:\n"
