@@ -6,12 +6,14 @@
 // changed or was interrupted, and refuses bad values before running any.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "lightloop/testbench/child_process.h"
 #include "run_lightloop.h"
 
 namespace lightloop::testbench {
@@ -146,6 +148,35 @@ TEST_F(SweepTest, RunsEveryPointSummarizesAndResumes) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("4 points: 2 ran, 2 reused"));
   EXPECT_EQ(Report(fs::path(out) / "points" / "003")["kv"]["local_blocks"], 64);
+}
+
+TEST_F(SweepTest, CtrlCKeepsWhatFinishedAndTheNextRunCompletesTheRest) {
+  std::string s = Write("sweep.yaml", "include: " + kScenarios +
+                                          "quickstart.yaml\nsweep:\n  cartesian:\n"
+                                          "    kv.local_blocks: [24, 28, 32, 40, 48, 64]\n");
+  const std::string out = (dir_ / "sw").string();
+  auto child = ChildProcess::Start({LIGHTLOOP_BIN, "sweep", s, "--target", "local", "--no-plot", "--out", out});
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  std::string said;
+  bool interrupted = false;
+  while ((*child)->Poll(std::chrono::milliseconds(100), [&](const std::string& line) {
+    said += line + "\n";
+    if (!interrupted && line.find("point 1 [") != std::string::npos && line.find("started") != std::string::npos) {
+      interrupted = true;
+      kill((*child)->pid(), SIGINT);  // as a terminal's Ctrl-C reaches the sweep
+    }
+  })) {
+  }
+  ASSERT_TRUE(interrupted) << said;
+  EXPECT_NE((*child)->exit_code(), 0) << said;
+  EXPECT_THAT(said, HasSubstr("interrupted (run it again to finish)"));
+  std::string summary = Read(fs::path(out) / "summary.csv");
+  EXPECT_THAT(summary, HasSubstr("0,24,ok,"));
+  EXPECT_THAT(summary, HasSubstr("5,64,skipped,"));
+  // Again: point 0 is kept, the rest run.
+  CommandResult r = Lightloop("sweep " + s + " --target local --no-plot --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("6 points: 5 ran, 1 reused"));
 }
 
 TEST_F(SweepTest, BadValuesAreRefusedBeforeAnyPointRuns) {
