@@ -13,6 +13,7 @@ PACKAGES=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxxhash-dev libssl-dev python3-numpy
+  gnuplot-nox  # scripts/plot-sweep.sh: a sweep's PNG plots
 )
 
 missing=()

@@ -68,7 +68,7 @@ class Composer {
   explicit Composer(const ComposeOptions& options) : options_(options) {}
 
   // The composed tree of `file`, and where each of its keys came from.
-  YAML::Node Load(const std::string& file, Origins& origins) {
+  YAML::Node Load(const std::string& file, const std::string& prefix, Origins& origins) {
     if (std::find(chain_.begin(), chain_.end(), file) != chain_.end()) {
       std::string cycle;
       for (const std::string& f : chain_) cycle += f + " -> ";
@@ -86,13 +86,24 @@ class Composer {
     }
     if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
     if (!root.IsMap()) throw ConfigError({file, 1, 1}, "", "the document must be a mapping of keys to values");
-
     chain_.push_back(file);
+    YAML::Node result = ComposeMap(file, root, prefix, origins);
+    chain_.pop_back();
+    return result;
+  }
+
+ private:
+  // `map` (written in `file`, at `prefix`) with the fragments its include
+  // key names merged under its own keys; nested mappings likewise, so a
+  // section can include a preset (a node's `include: links/...`).
+  YAML::Node ComposeMap(const std::string& file, const YAML::Node& map, const std::string& prefix,
+                        Origins& origins) {
     YAML::Node result(YAML::NodeType::Map);
-    const YAML::Node includes = root[options_.include_key];
+    const YAML::Node includes = map[options_.include_key];
     if (includes.IsDefined() && !includes.IsNull()) {
+      const std::string at = Join(prefix, options_.include_key);
       if (!includes.IsScalar() && !includes.IsSequence()) {
-        throw ConfigError(At(file, includes), options_.include_key, "expected a path or a list of paths");
+        throw ConfigError(At(file, includes), at, "expected a path or a list of paths");
       }
       std::vector<YAML::Node> items;
       if (includes.IsScalar()) {
@@ -101,22 +112,30 @@ class Composer {
         for (const YAML::Node& item : includes) items.push_back(item);
       }
       for (const YAML::Node& item : items) {
-        if (!item.IsScalar()) throw ConfigError(At(file, item), options_.include_key, "expected a path");
+        if (!item.IsScalar()) throw ConfigError(At(file, item), at, "expected a path");
         Origins sub_origins;
-        YAML::Node sub = Load(Find(file, item), sub_origins);
-        Merge(result, origins, sub, sub_origins, "");
+        YAML::Node sub = Load(Find(file, item, at), prefix, sub_origins);
+        Merge(result, origins, sub, sub_origins, prefix);
       }
-      root.remove(options_.include_key);
     }
-    Origins own;
-    RecordOrigins(file, root, "", own);
-    Merge(result, origins, root, own, "");
-    chain_.pop_back();
+    YAML::Node own(YAML::NodeType::Map);
+    Origins own_origins;
+    for (const auto& kv : map) {
+      const std::string& key = kv.first.Scalar();
+      if (key == options_.include_key) continue;
+      const std::string path = Join(prefix, key);
+      if (kv.second.IsMap()) {
+        own[key] = ComposeMap(file, kv.second, path, own_origins);
+      } else {
+        own[key] = kv.second;
+      }
+      own_origins[path] = At(file, kv.first);
+    }
+    Merge(result, origins, own, own_origins, prefix);
     return result;
   }
 
- private:
-  std::string Find(const std::string& from, const YAML::Node& item) const {
+  std::string Find(const std::string& from, const YAML::Node& item, const std::string& key) const {
     const std::string& ref = item.Scalar();
     std::vector<fs::path> tried{fs::path(from).parent_path() / ref};
     for (const std::string& dir : options_.search) tried.push_back(fs::path(dir) / ref);
@@ -126,7 +145,7 @@ class Composer {
       if (fs::is_regular_file(candidate)) return candidate.lexically_normal().string();
       looked += (looked.empty() ? "" : ", ") + candidate.lexically_normal().string();
     }
-    throw ConfigError(At(from, item), options_.include_key, "no fragment '" + ref + "' (looked for " + looked + ")");
+    throw ConfigError(At(from, item), key, "no fragment '" + ref + "' (looked for " + looked + ")");
   }
 
   const ComposeOptions& options_;
@@ -139,7 +158,7 @@ ConfigReader ConfigReader::Compose(const std::string& path, const ComposeOptions
   auto shared = std::make_shared<Shared>();
   shared->file = path;
   Composer composer(options);
-  YAML::Node root = composer.Load(path, shared->origins);
+  YAML::Node root = composer.Load(path, "", shared->origins);
   for (const ConfigOverride& o : options.overrides) {
     std::vector<std::string> parts;
     std::stringstream dotted(o.key);

@@ -293,6 +293,10 @@ void ConfigReader::SetEffective(const std::string& key, const std::string& value
   Record(key, YAML::Node(value));
 }
 
+void ConfigReader::SetEffective(const std::string& key, const YAML::Node& value) {
+  Record(key, value);
+}
+
 Location ConfigReader::LocationOfNode(const std::string& key, const YAML::Node& item) const {
   Location at = LocationOf(key);
   if (!item.Mark().is_null()) {

@@ -14,10 +14,12 @@ const NumberParam kControllers{
 const NumberParam kInterleave{
     "interleave_bytes", "B", 4096, 64, 1 << 30, "bytes on one controller before the next one's", true};
 
-// A preset named from `from`: beside it, then one folder up (nodes/ -> links/).
+// A preset named from `from`: beside it, one folder up (nodes/ -> links/),
+// then among hw_models' presets (a node written inside a scenario).
 std::string ResolveReference(const std::string& from, const std::string& ref) {
   std::filesystem::path dir = std::filesystem::path(from).parent_path();
-  for (const std::filesystem::path& candidate : {dir / ref, dir.parent_path() / ref}) {
+  for (const std::filesystem::path& candidate :
+       {dir / ref, dir.parent_path() / ref, std::filesystem::path(LIGHTLOOP_HW_PRESETS) / ref}) {
     if (std::filesystem::exists(candidate)) return candidate.string();
   }
   return (dir / ref).string();  // ConfigReader::Load names it in its error
@@ -32,6 +34,7 @@ auto ReadPart(ConfigReader& top, const std::string& path, const std::string& key
     ConfigReader section = preset.Section(key);
     auto value = read(section);
     preset.Finish();
+    top.SetEffective(key, preset.Effective()[key]);  // the node resolved has the preset inline
     return value;
   }
   ConfigReader section = top.Section(key);

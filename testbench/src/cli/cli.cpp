@@ -45,6 +45,8 @@ int RunCli(int argc, char** argv) {
   AddModelCommand(app, run);
   AddRunCommand(app, run);
   AddBoardCommand(app, run);
+  AddSweepCommand(app, run);
+  AddSuiteCommand(app, run);
   AddServeCommand(app, run);
   AddRemoteCommand(app, run);
   try {

@@ -89,7 +89,8 @@ struct Target {
 
 // The remote tier's `real` slots of memory on `target`.
 rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, const std::string& target,
-                                                         Target& t, uint64_t slot_bytes, uint64_t real) {
+                                                         const std::string& out, Target& t, uint64_t slot_bytes,
+                                                         uint64_t real) {
   if (target == "local") return std::unique_ptr<mo::RemoteTier>(new mo::HostTier(real, slot_bytes));
   if (target != "nic" && target != "sim" && target != "fpga") {
     return rt::InvalidArgument("--target: '" + target + "' is not one of: local, nic, sim, fpga");
@@ -97,10 +98,17 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   // fpga: the sim target with the provider's fpga backend (the board from
   // FI_LIGHTLOOP_BOARD, else the virtual board).
   const bool sim = target == "sim" || target == "fpga";
+  std::string node_file = s.sim_config;
+  if (sim && !s.sim_node.empty()) {  // the node written in the scenario, for the provider to read
+    node_file = (out.empty() ? fs::temp_directory_path() / ("lightloop-node-" + std::to_string(::getpid()) + ".yaml")
+                             : fs::path(out) / "node.yaml")
+                    .string();
+    LL_RETURN_IF_ERROR(WriteFileAtomically(node_file, s.sim_node));
+  }
   if (target == "sim") {
-    LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(s.sim_config));
+    LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(node_file));
   } else if (target == "fpga") {
-    LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(s.sim_config, ""));
+    LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(node_file, ""));
   }
   // MemnodeTier rounds its region up to whole stripes (16 slots).
   const uint64_t capacity = (real + 16) * slot_bytes + (64ull << 20);
@@ -353,7 +361,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   const uint64_t remote_real =
       alias ? std::min(remote_blocks, std::max(s.alias_blocks, longest_run)) : remote_blocks;
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
-                      OpenTarget(s, o.target, target, slot_bytes, remote_real));
+                      OpenTarget(s, o.target, o.out, target, slot_bytes, remote_real));
   if (remote_real < remote_blocks) tier = std::make_unique<mo::AliasTier>(std::move(tier), remote_blocks);
   const rt::Clock* clock = target.clock;
   ko.now_ns = [clock] { return clock->now_ns(); };

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "lightloop/hw_models/config/config_reference.h"
+#include "lightloop/hw_models/node/memory_node.h"
 #include "lightloop/runtime/size.h"
 
 namespace lightloop::testbench {
@@ -333,6 +334,15 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.sim_config = ResolvePath(sim, kSimConfig.name, sim.Text(kSimConfig));
   if (!s.sim_config.empty() && !fs::exists(s.sim_config))
     sim.Fail(kSimConfig.name, "no file " + s.sim_config);
+  if (sim.Has("node")) {  // a node written here, e.g. {include: [links/..., memory/...], rails: 4}
+    if (!s.sim_config.empty()) sim.Fail("node", "give one of config and node");
+    hw::ConfigReader node = sim.Section("node");
+    (void)hw::ReadNode(node, node.LocationOf("rails").file);
+    node.Finish();
+    YAML::Emitter out;
+    out << top.Effective()["targets"]["sim"]["node"];
+    s.sim_node = std::string(out.c_str()) + "\n";
+  }
   sim.Finish();
   targets.Finish();
 
@@ -359,7 +369,8 @@ rt::StatusOr<Scenario> LoadScenario(const std::string& path, const std::vector<h
   s.path = path;
   try {
     hw::ComposeOptions co;
-    co.search = {(fs::path(LIGHTLOOP_SOURCE_DIR) / "testbench" / "fragments").string()};
+    co.search = {(fs::path(LIGHTLOOP_SOURCE_DIR) / "testbench" / "fragments").string(),
+                 (fs::path(LIGHTLOOP_SOURCE_DIR) / "hw_models" / "presets").string()};
     co.overrides = overrides;
     hw::ConfigReader top = hw::ConfigReader::Compose(path, co);
     Read(top, s);

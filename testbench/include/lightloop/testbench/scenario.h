@@ -99,6 +99,7 @@ struct Scenario {
   std::string nic_provider = "shm";
   std::string nic_memnode;  // host:port of a running memnode; empty: start one
   std::string sim_config;   // hw_models node file; empty: the provider's default
+  std::string sim_node;     // or the node written in the scenario, resolved (YAML text)
   uint64_t sample_every_ms = 100;
 };
 

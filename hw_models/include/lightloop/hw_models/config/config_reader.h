@@ -147,6 +147,7 @@ class ConfigReader {
   const YAML::Node& Effective() const { return shared_->effective; }
   // Replaces the resolved value of `key` (e.g. a path made absolute).
   void SetEffective(const std::string& key, const std::string& value);
+  void SetEffective(const std::string& key, const YAML::Node& value);
   // Where `item`, a node somewhere under `key`, was written.
   Location LocationOfNode(const std::string& key, const YAML::Node& item) const;
 
