@@ -46,9 +46,7 @@ std::string JobLine(const pb::Job& j) {
   if (p.requests_total() > 0) {
     line += "  " + std::to_string(p.requests_done()) + "/" + std::to_string(p.requests_total()) + " requests";
   }
-  if (p.cases_total() > 0) {
-    line += "  " + std::to_string(p.cases_done()) + "/" + std::to_string(p.cases_total()) + " cases";
-  }
+  if (j.kind() == "suite") line += "  " + std::to_string(p.cases_done()) + " cases ended";
   if (j.exit_code() >= 0) line += "  exit " + std::to_string(j.exit_code());
   return line + "  " + j.name();
 }

@@ -47,7 +47,7 @@ struct JobSnapshot {
   JobState state = JobState::kQueued;
   uint64_t requests_done = 0, requests_total = 0;
   double run_s = 0, wall_s = 0, eta_s = 0;
-  uint32_t cases_done = 0, cases_total = 0;
+  uint32_t cases_done = 0;
   std::string last_line;
   int exit_code = -1;
   bool has_metrics = false;

@@ -119,7 +119,6 @@ void ToProto(const JobSnapshot& s, pb::Job* out) {
   p->set_wall_s(s.wall_s);
   p->set_eta_s(s.eta_s);
   p->set_cases_done(s.cases_done);
-  p->set_cases_total(s.cases_total);
   out->set_last_line(s.last_line);
   out->set_exit_code(s.exit_code);
   if (s.has_metrics) {
