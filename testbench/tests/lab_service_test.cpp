@@ -183,10 +183,12 @@ TEST(LabService, EveryCallNeedsTheToken) {
   fs::remove_all(token_file.parent_path());
 
   // A server without a token does not start (timeout: should it start anyway, the test fails, not hangs).
-  CommandResult no_token = Lightloop("serve --listen 127.0.0.1:0 --dir " + TempDir("no-token").string(),
-                                     "-u LIGHTLOOP_TOKEN timeout 20");
+  const fs::path jobs = TempDir("no-token");
+  CommandResult no_token =
+      Lightloop("serve --listen 127.0.0.1:0 --dir " + jobs.string(), "-u LIGHTLOOP_TOKEN timeout 20");
   EXPECT_EQ(no_token.code, 1) << no_token.out;
   EXPECT_NE(no_token.out.find("no token"), std::string::npos) << no_token.out;
+  fs::remove_all(jobs);
 }
 
 void ExpectError(const grpc::Status& s, grpc::StatusCode code, const std::string& says) {

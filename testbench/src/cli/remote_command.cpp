@@ -80,8 +80,9 @@ runtime::Status Follow(lab::LabClient& lab, const std::string& id, const std::st
   LL_ASSIGN_OR_RETURN(pb::Job last, lab.Watch(id, print));
   PrintResult(last);
   if (!out.empty()) {
-    LL_ASSIGN_OR_RETURN(size_t files, lab.FetchReport(id, out));
-    std::cout << "wrote " << files << " files to " << out << std::endl;
+    auto files = lab.FetchReport(id, out);
+    if (!files.ok()) return files.status().WithContext("job " + id + ": downloading its folder into " + out);
+    std::cout << "wrote " << *files << " files to " << out << std::endl;
   }
   if (last.state() != pb::DONE) {
     return runtime::Status(runtime::StatusCode::kAborted, "job " + id + " " + lab::StateName(last.state()));
