@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 namespace lightloop::testbench {
@@ -50,5 +51,34 @@ inline nlohmann::json LightloopJson(const std::string& args) {
   std::filesystem::remove(json);
   return j;
 }
+
+// A fixture with a scratch folder of its own (per process and test), for
+// scenario, suite and report files, removed afterwards.
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ll-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Writes `text` to `name` in the folder; its path.
+  std::string Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+  static std::string Read(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // DIR/report.json, or null when there is none.
+  static nlohmann::json Report(const std::filesystem::path& dir) {
+    std::ifstream in(dir / "report.json");
+    return in ? nlohmann::json::parse(in) : nlohmann::json();
+  }
+  std::filesystem::path dir_;
+};
 
 }  // namespace lightloop::testbench

@@ -205,11 +205,19 @@ TEST(Run, TraceOpensAsChromeTraceEvents) {
   nlohmann::json report = nlohmann::json::parse(rin), trace = nlohmann::json::parse(tin);
   std::map<std::string, uint64_t> by_phase;
   uint64_t steps = 0;
+  double fetched_mb = 0;
   for (const nlohmann::json& e : trace["traceEvents"]) {
     ++by_phase[e["ph"].get<std::string>()];
     if (e["name"] == "step") ++steps;
+    if (e["name"] == "KV transfer") {
+      EXPECT_GT(e["dur"].get<double>(), 0);
+      fetched_mb += e["args"]["fetched_MB"].get<double>();
+    }
   }
   EXPECT_EQ(steps, report["steps"].get<uint64_t>());
+  // The transfers' slices carry every fetched byte that a step waited for.
+  EXPECT_GT(fetched_mb, 0);
+  EXPECT_LE(fetched_mb, report["kv"]["bytes_fetched"].get<double>() / 1e6 + 1e-9);
   EXPECT_EQ(by_phase["b"], report["finished"].get<uint64_t>());
   EXPECT_EQ(by_phase["e"], report["finished"].get<uint64_t>());
   EXPECT_GT(by_phase["C"], 0u);

@@ -23,27 +23,7 @@ using ::testing::HasSubstr;
 const std::string kSource = LIGHTLOOP_SOURCE_DIR;
 const std::string kQuickstart = kSource + "/testbench/scenarios/quickstart.yaml";
 
-class SuiteTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ll-suite-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
-  }
-  static std::string Read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  fs::path dir_;
-};
+using SuiteTest = ScratchDirTest;
 
 TEST_F(SuiteTest, TheSmokeSuitePassesAndWritesJUnit) {
   const std::string junit = (dir_ / "smoke.xml").string();
@@ -91,6 +71,46 @@ TEST_F(SuiteTest, FailingThresholdsDeadPeersAndGoldenMismatchesFailTheSuite) {
   EXPECT_EQ(Read(dir_ / "golden.txt"), Read(kSource + "/testbench/suites/golden/quickstart.tokens_sha256"));
   r = Lightloop("suite " + golden_only + " --out " + (dir_ / "g2").string());
   EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST_F(SuiteTest, AScenariosThresholdsAreCheckedByEveryRunAndBySuites) {
+  std::string scenario = Write("t.yaml", "include: " + kQuickstart +
+                                             "\nthresholds:\n  - {metric: finished, min: 12}\n"
+                                             "  - {metric: metrics.ttft_ms.p50, max: 0.000001}\n"
+                                             "report:\n  metrics: [metrics.ttft_ms.p99, kv.nope]\n");
+  CommandResult r = Lightloop("run " + scenario + " --target local --quiet --out " + (dir_ / "run").string());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("1 of 2 thresholds failed"));
+  EXPECT_THAT(r.out, HasSubstr("FAIL  metrics.ttft_ms.p50 <= 1e-06"));
+  EXPECT_THAT(r.out, HasSubstr("metrics.ttft_ms.p99 = "));
+  std::ifstream in(dir_ / "run" / "report.json");
+  nlohmann::json report = nlohmann::json::parse(in);  // written all the same
+  ASSERT_EQ(report["thresholds"].size(), 2u);
+  EXPECT_TRUE(report["thresholds"][0]["passed"].get<bool>());
+  EXPECT_FALSE(report["thresholds"][1]["passed"].get<bool>());
+  EXPECT_EQ(report["headline"]["metrics.ttft_ms.p99"], report["metrics"]["ttft_ms"]["p99"]);
+  EXPECT_THAT(report["headline"]["kv.nope"].get<std::string>(), HasSubstr("report.json has no 'kv.nope'"));
+  EXPECT_THAT(Read(dir_ / "run" / "report.md"), HasSubstr("**FAIL**: metrics.ttft_ms.p50"));
+  // The resolved scenario keeps them as written (no made-up bounds) and loads.
+  std::string resolved = Read(dir_ / "run" / "scenario.yaml");
+  EXPECT_THAT(resolved, HasSubstr("metric: metrics.ttft_ms.p50"));
+  EXPECT_EQ(resolved.find("min: 0"), std::string::npos) << resolved;
+  EXPECT_EQ(Lightloop("check " + (dir_ / "run" / "scenario.yaml").string()).code, 0);
+
+  // A suite's case checks its scenario's thresholds before its own.
+  std::string suite = Write("s.yaml", "cases:\n  - name: t\n    scenario: t.yaml\n    target: local\n"
+                                      "    thresholds: [{metric: finished, max: 12}]\n");
+  r = Lightloop("suite " + suite + " --out " + (dir_ / "suite").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("FAIL  t (local"));
+  EXPECT_THAT(r.out, HasSubstr("2/3 thresholds"));
+
+  // Other cases exist only in suites.
+  std::string bad = Write("b.yaml", "include: " + kQuickstart + "\nthresholds: [{metric: finished, same_as: x}]\n");
+  r = Lightloop("check " + bad);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("b.yaml:2:"));
+  EXPECT_THAT(r.out, HasSubstr("only a suite's thresholds can"));
 }
 
 TEST_F(SuiteTest, BadSuitesAreRefusedBeforeAnyCaseRuns) {

@@ -22,29 +22,7 @@ using ::testing::HasSubstr;
 
 const std::string kScenarios = std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/";
 
-class SweepTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ll-sweep-" + std::to_string(getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
-  }
-  static std::string Read(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  static nlohmann::json Report(const fs::path& dir) {
-    std::ifstream in(dir / "report.json");
-    return in ? nlohmann::json::parse(in) : nlohmann::json();
-  }
-  fs::path dir_;
-};
+using SweepTest = ScratchDirTest;
 
 TEST_F(SweepTest, AComposedScenarioIsSavedResolvedAndReRunsToTheSameTokens) {
   std::string s = Write("composed.yaml", "include: " + kScenarios + "quickstart.yaml\nname: composed\nkv:\n"
@@ -79,7 +57,7 @@ TEST_F(SweepTest, ANodeWrittenInTheScenarioIncludesPresetsAndReRunsExactlyOnSim)
   std::string s = Write("node.yaml", "include: " + kScenarios +
                                          "quickstart.yaml\ntargets:\n  sim:\n    node:\n      include: "
                                          "[links/optical_io_16x32g.yaml, memory/ddr5_4800.yaml]\n"
-                                         "      rails: 2\n      link: {fibre_m: 100}\n");
+                                         "      rails: 2\n      link: {fibre_m: 100}\nreport: {sample_every_ms: 0.02}\n");
   CommandResult r = Lightloop("run " + s + " --target sim --quiet --out " + (dir_ / "a").string());
   ASSERT_EQ(r.code, 0) << r.out;
   std::string node = Read(dir_ / "a" / "node.yaml");
@@ -87,6 +65,21 @@ TEST_F(SweepTest, ANodeWrittenInTheScenarioIncludesPresetsAndReRunsExactlyOnSim)
   EXPECT_THAT(node, HasSubstr("gbps_per_wavelength: 32"));  // the preset's
   EXPECT_THAT(node, HasSubstr("standard: ddr5"));
   EXPECT_THAT(Read(dir_ / "a" / "scenario.yaml"), HasSubstr("fibre_m: 100"));
+  // The time series samples every 20 us of virtual time, with the link's utilization.
+  std::istringstream series(Read(dir_ / "a" / "series.csv"));
+  std::string line;
+  std::getline(series, line);
+  EXPECT_EQ(line.substr(line.rfind(',') + 1), "link_utilization");
+  int rows = 0;
+  double busiest = 0;
+  while (std::getline(series, line)) {
+    ++rows;
+    double u = std::stod(line.substr(line.rfind(',') + 1));
+    EXPECT_LE(u, 1.0001) << line;
+    busiest = std::max(busiest, u);
+  }
+  EXPECT_GT(rows, 10);
+  EXPECT_GT(busiest, 0);
   r = Lightloop("run " + (dir_ / "a" / "scenario.yaml").string() + " --target sim --quiet --out " +
                 (dir_ / "b").string());
   ASSERT_EQ(r.code, 0) << r.out;

@@ -69,9 +69,25 @@ runtime::Status Run(const RunArgs& a) {
   }
   LL_ASSIGN_OR_RETURN(nlohmann::json report, RunScenario(s, o));
   std::cout << CompareTable({report});
+  if (report.contains("headline")) {
+    for (const auto& [k, v] : report["headline"].items()) std::cout << k << " = " << v.dump() << "\n";
+  }
+  size_t failed = 0;
+  if (report.contains("thresholds")) {
+    for (const nlohmann::json& c : report["thresholds"]) {
+      const bool ok = c["passed"].get<bool>();
+      failed += ok ? 0 : 1;
+      std::cout << (ok ? "ok    " : "FAIL  ") << c["check"].get<std::string>() << ": " << c["detail"].get<std::string>()
+                << "\n";
+    }
+  }
   if (report["interrupted"].get<bool>()) std::cout << "interrupted: the report covers what finished\n";
   if (!a.out.empty()) std::cout << "wrote " << a.out << "/report.json\n";
   LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, report));
+  if (failed > 0) {
+    return runtime::FailedPrecondition(std::to_string(failed) + " of " + std::to_string(report["thresholds"].size()) +
+                                       " thresholds failed (the report is written)");
+  }
   return runtime::Status::Ok();
 }
 
@@ -111,14 +127,17 @@ void AddRunCommand(CLI::App& app, CommandFn& run) {
   cmd->callback([a, &run] { run = [a] { return Run(*a); }; });
 
   auto checked = std::make_shared<std::string>();
+  auto resolved = std::make_shared<bool>(false);
   CLI::App* chk =
       app.add_subcommand("check", "Validate a scenario (keys, values, files it names) without running it");
   chk->add_option("scenario", *checked, "scenario YAML")->required();
-  chk->callback([checked, &run] {
-    run = [checked]() -> runtime::Status {
+  chk->add_flag("--resolved", *resolved,
+                "print the scenario resolved (fragments merged, every key with its value) instead of a summary");
+  chk->callback([checked, resolved, &run] {
+    run = [checked, resolved]() -> runtime::Status {
       LL_ASSIGN_OR_RETURN(Scenario s, LoadScenario(*checked));
       LL_ASSIGN_OR_RETURN(std::string summary, CheckScenario(s));
-      std::cout << summary;
+      std::cout << (*resolved ? s.resolved_yaml : summary);
       return runtime::Status::Ok();
     };
   });

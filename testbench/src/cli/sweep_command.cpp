@@ -18,11 +18,16 @@ extern "C" void OnSweepInterrupt(int) {
   g_stop = true;
 }
 
-void OnInterruptStop() {
+// Ctrl-C or SIGTERM lets the running children write their reports and
+// starts no more; progress lines go to stderr.
+template <typename Options>
+void Interruptible(Options& o) {
   struct sigaction sa {};
   sa.sa_handler = OnSweepInterrupt;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  o.cancelled = [] { return g_stop.load(); };
+  o.log = [](const std::string& line) { std::cerr << line << "\n"; };
 }
 
 }  // namespace
@@ -43,9 +48,7 @@ void AddSweepCommand(CLI::App& app, CommandFn& run) {
   cmd->add_flag("!--no-plot", o->plot, "skip the PNG plots");
   cmd->callback([scenario, o, &run] {
     run = [scenario, o]() -> runtime::Status {
-      OnInterruptStop();
-      o->cancelled = [] { return g_stop.load(); };
-      o->log = [](const std::string& line) { std::cerr << line << "\n"; };
+      Interruptible(*o);
       LL_ASSIGN_OR_RETURN(SweepResult r, RunSweep(*scenario, *o));
       std::cout << r.points << " points: " << r.ran << " ran, " << r.reused << " reused, " << r.failed
                 << " failed" << (r.interrupted ? ", interrupted (run it again to finish)" : "") << "\n"
@@ -74,9 +77,7 @@ void AddSuiteCommand(CLI::App& app, CommandFn& run) {
   cmd->add_flag("--update-golden", o->update_golden, "write the golden files from this run instead of checking");
   cmd->callback([suite, o, &run] {
     run = [suite, o]() -> runtime::Status {
-      OnInterruptStop();
-      o->cancelled = [] { return g_stop.load(); };
-      o->log = [](const std::string& line) { std::cerr << line << "\n"; };
+      Interruptible(*o);
       LL_ASSIGN_OR_RETURN(SuiteResult r, RunSuite(*suite, *o));
       std::cout << r.summary << "junit: " << o->out << "/junit.xml" << (o->junit.empty() ? "" : " and " + o->junit)
                 << "\n";

@@ -68,7 +68,9 @@ std::vector<BatchResult> RunBatch(const std::vector<BatchRun>& runs, const Batch
       res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.start).count();
       std::ifstream in(fs::path(runs[r.index].out) / "report.json");
       nlohmann::json j = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
-      if (res.exit_code == 0 && j.is_object() && j.contains("metrics")) {
+      // A report this run wrote (older ones were removed) is its result, also
+      // when the run exits non-zero because a threshold of its scenario failed.
+      if (j.is_object() && j.contains("metrics")) {
         res.report = std::move(j);
         res.status = res.report.value("interrupted", false) ? "interrupted" : "ok";
       } else {

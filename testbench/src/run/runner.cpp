@@ -124,14 +124,28 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   return std::unique_ptr<mo::RemoteTier>(std::move(tier));
 }
 
-rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r) {
+// One row per sample: the queue (running, waiting), the step's batch, the
+// tokens so far and their rate since the last sample, the tiers' occupancy,
+// the KV bytes moved and their rate, and (sim) the link's utilization.
+rt::Status WriteSeries(const std::string& path, const wl::EngineResult& r, double peak_gbps) {
   std::ostringstream csv;
-  csv << "t_s,running,waiting,batch_tokens,tokens_out,local_blocks,remote_blocks,bytes_offloaded,bytes_"
-         "fetched\n";
+  csv << "t_s,running,waiting,batch_tokens,tokens_out,tok_s,local_blocks,remote_blocks,bytes_offloaded,"
+         "bytes_fetched,kv_gbps,link_utilization\n";
+  const wl::SeriesSample* prev = nullptr;
   for (const wl::SeriesSample& p : r.series) {
+    double tok_s = 0, gbps = 0;
+    if (prev != nullptr && p.t_ns > prev->t_ns) {
+      const double dt = static_cast<double>(p.t_ns - prev->t_ns) / 1e9;
+      tok_s = static_cast<double>(p.tokens_out - prev->tokens_out) / dt;
+      gbps = static_cast<double>(p.bytes_offloaded + p.bytes_fetched - prev->bytes_offloaded - prev->bytes_fetched) /
+             dt / 1e9;
+    }
     csv << static_cast<double>(p.t_ns) / 1e9 << ',' << p.running << ',' << p.waiting << ',' << p.batch_tokens
-        << ',' << p.tokens_out << ',' << p.local_blocks << ',' << p.remote_blocks << ',' << p.bytes_offloaded
-        << ',' << p.bytes_fetched << '\n';
+        << ',' << p.tokens_out << ',' << tok_s << ',' << p.local_blocks << ',' << p.remote_blocks << ','
+        << p.bytes_offloaded << ',' << p.bytes_fetched << ',' << gbps << ',';
+    if (peak_gbps > 0) csv << gbps / peak_gbps;
+    csv << '\n';
+    prev = &p;
   }
   return WriteFileAtomically(path, csv.str());
 }
@@ -148,6 +162,7 @@ class TraceWriter {
     Meta("process_name", 1, 0, "engine");
     Meta("thread_name", 1, 1, "steps");
     Meta("thread_name", 1, 2, "compute (modelled)");
+    Meta("thread_name", 1, 3, "KV transfers (the step's wait)");
     Meta("process_name", 2, 0, "requests");
     text_ << std::fixed << std::setprecision(3);
   }
@@ -156,6 +171,13 @@ class TraceWriter {
     Event("step", "X", 1, 1, ts) << ", \"dur\": " << end - ts << ", \"args\": {\"tokens\": " << st.tokens
                                  << ", \"seqs\": " << st.seqs << "}}";
     Event("compute", "X", 1, 2, end - c) << ", \"dur\": " << c << "}";
+    // What of the step was not compute is the wait for the KV moved in it.
+    const uint64_t off = st.bytes_offloaded - last_off_, in = st.bytes_fetched - last_fetch_;
+    if ((off > 0 || in > 0) && end - c > ts) {
+      Event("KV transfer", "X", 1, 3, ts) << ", \"dur\": " << end - c - ts
+                                          << ", \"args\": {\"offloaded_MB\": " << static_cast<double>(off) / 1e6
+                                          << ", \"fetched_MB\": " << static_cast<double>(in) / 1e6 << "}}";
+    }
     Event("sequences", "C", 1, 0, end)
         << ", \"args\": {\"running\": " << st.running << ", \"waiting\": " << st.waiting << "}}";
     if (st.bytes_offloaded != last_off_ || st.bytes_fetched != last_fetch_) {
@@ -232,6 +254,17 @@ std::string ReportMarkdown(const nlohmann::json& r) {
     md << "| versions |";
     for (const auto& [k, v] : r["versions"].items()) md << " " << k << " " << v.get<std::string>();
     md << " |\n";
+  }
+  if (r.contains("headline")) {
+    md << "\n## Headline\n\n";
+    for (const auto& [k, v] : r["headline"].items()) md << "- `" << k << "` = " << (v.is_string() ? v.get<std::string>() : num(v, 6)) << "\n";
+  }
+  if (r.contains("thresholds")) {
+    md << "\n## Thresholds\n\n";
+    for (const nlohmann::json& c : r["thresholds"]) {
+      md << "- " << (c["passed"].get<bool>() ? "pass" : "**FAIL**") << ": " << c["check"].get<std::string>() << " ("
+         << c["detail"].get<std::string>() << ")\n";
+    }
   }
   md << "\n## Latency (ms)\n\n| metric | p50 | p90 | p95 | p99 | mean | max |\n|---|---:|---:|---:|---:|---:|---:|\n";
   for (const char* k : {"queue_ms", "ttft_ms", "itl_ms", "tpot_ms", "e2e_ms"}) {
@@ -377,7 +410,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   eo.prefetch_budget_ns = static_cast<uint64_t>(s.prefetch_budget_us * 1e3);
   eo.prefix_cache = s.prefix_cache;
   eo.vocab = shape.vocab_size;
-  eo.sample_every_ns = s.sample_every_ms * 1'000'000;
+  eo.sample_every_ns = std::max<uint64_t>(1, static_cast<uint64_t>(s.sample_every_ms * 1e6));
   eo.cancelled = o.cancelled;
   if (o.progress) {
     auto last = std::chrono::steady_clock::now();
@@ -485,10 +518,28 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
                         {"libfabric", std::to_string(FI_MAJOR(fv)) + "." + std::to_string(FI_MINOR(fv))},
                         {"systemc", sc_core::sc_release()}};
   report["resolved_scenario"] = s.resolved_yaml;
+  if (!s.report_metrics.empty()) {
+    nlohmann::json headline = nlohmann::json::object();
+    for (const std::string& m : s.report_metrics) {
+      std::string missing;
+      const nlohmann::json* v = FindMetric(report, m, &missing);
+      headline[m] = v != nullptr ? *v : nlohmann::json(missing);
+    }
+    report["headline"] = headline;
+  }
+  if (!s.thresholds.empty()) {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const Threshold& t : s.thresholds) {
+      ThresholdCheck c = Evaluate(t, report);
+      checks.push_back({{"check", c.what}, {"passed", c.passed}, {"detail", c.detail}});
+    }
+    report["thresholds"] = checks;
+  }
   if (!o.out.empty()) {
     LL_RETURN_IF_ERROR(
         WriteFileAtomically((fs::path(o.out) / "report.json").string(), report.dump(2) + "\n"));
-    LL_RETURN_IF_ERROR(WriteSeries((fs::path(o.out) / "series.csv").string(), r));
+    LL_RETURN_IF_ERROR(WriteSeries((fs::path(o.out) / "series.csv").string(), r,
+                                   link.is_object() ? link["peak_gbps"].get<double>() : 0.0));
     if (trace) {
       LL_RETURN_IF_ERROR(
           WriteFileAtomically((fs::path(o.out) / "trace.json").string(), trace->Finish(requests, r.times)));
@@ -544,7 +595,7 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
   std::ostringstream out;
   out << std::left << std::setw(22) << "scenario" << std::setw(7) << "target" << std::setw(9) << "time"
       << std::right << std::setw(22) << "TTFT ms p50/p99" << std::setw(20) << "TPOT ms p50/p99"
-      << std::setw(12) << "tok/s" << std::setw(14) << "KV MB out/in" << std::setw(10) << "wall s"
+      << std::setw(12) << "tok/s" << std::setw(20) << "KV out/in" << std::setw(10) << "wall s"
       << "  tokens identical\n";
   const std::string first = reports.empty() ? "" : reports.front().value("tokens_sha256", "");
   for (const nlohmann::json& r : reports) {
@@ -556,13 +607,15 @@ std::string CompareTable(const std::vector<nlohmann::json>& reports) {
       return p.str();
     };
     std::ostringstream bytes;
-    bytes << std::fixed << std::setprecision(1) << r["kv"]["bytes_offloaded"].get<double>() / 1e6 << "/"
-          << r["kv"]["bytes_fetched"].get<double>() / 1e6;
+    const double out_b = r["kv"]["bytes_offloaded"].get<double>(), in_b = r["kv"]["bytes_fetched"].get<double>();
+    const bool gb = std::max(out_b, in_b) >= 1e10;  // a long run moves terabytes
+    bytes << std::fixed << std::setprecision(1) << out_b / (gb ? 1e9 : 1e6) << "/" << in_b / (gb ? 1e9 : 1e6)
+          << (gb ? " GB" : " MB");
     out << std::left << std::setw(22) << r.value("scenario", "") << std::setw(7)
         << r["target"].get<std::string>() << std::setw(9)
         << (r["virtual_time"].get<bool>() ? "virtual" : "wall") << std::right << std::setw(22)
         << pair(m["ttft_ms"]) << std::setw(20) << pair(m["tpot_ms"]) << std::setw(12) << std::fixed
-        << std::setprecision(1) << m["throughput_tok_s"].get<double>() << std::setw(14) << bytes.str()
+        << std::setprecision(1) << m["throughput_tok_s"].get<double>() << std::setw(20) << bytes.str()
         << std::setw(10) << std::setprecision(2) << r["wall_s"].get<double>() << "  "
         << (r["tokens_sha256"] == first ? "yes" : "NO") << "\n";
   }

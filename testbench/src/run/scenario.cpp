@@ -347,8 +347,18 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   targets.Finish();
 
   hw::ConfigReader report = top.Section("report", false);
-  s.sample_every_ms = static_cast<uint64_t>(report.Number(kSampleEvery));
+  s.sample_every_ms = report.Number(kSampleEvery);
+  if (report.Has("metrics")) {
+    const YAML::Node list = report.Raw("metrics");
+    if (!list.IsSequence()) report.Fail("metrics", "expected a list of report.json paths, e.g. [metrics.ttft_ms.p99]");
+    for (const YAML::Node& m : list) {
+      if (!m.IsScalar()) throw hw::ConfigError(report.LocationOfNode("metrics", m), "report.metrics", "expected a path");
+      s.report_metrics.push_back(m.Scalar());
+    }
+    report.SetEffective("metrics", list);
+  }
   report.Finish();
+  s.thresholds = ReadThresholds(top, "thresholds", false);
   ReadSweep(top, s);
   top.Finish();
 }
@@ -431,7 +441,9 @@ std::vector<hw::ParamInfo> ScenarioReference() {
     Scenario s;
     s.path = "reference.yaml";
     hw::ConfigReader top = hw::ConfigReader::Parse(
-        std::string("model: {mode: ") + mode + "}\nworkload: {synthetic: {}}\n", s.path);
+        std::string("model: {mode: ") + mode +
+            "}\nworkload: {synthetic: {}}\nthresholds: [{metric: m, min: 0, max: 1}]\n",
+        s.path);
     Read(top, s);
     for (const hw::ParamInfo& p : top.declared()) {
       if (std::none_of(all.begin(), all.end(), [&](const hw::ParamInfo& q) { return q.key == p.key; })) {
@@ -451,6 +463,23 @@ std::string ScenarioReferenceMarkdown() {
          "default, range and meaning. Relative paths are relative to the scenario's folder; a preset name is "
          "looked up in `workloads/models/` or `workloads/accelerators/`.\n\n";
   hw::RenderParamTable(out, ScenarioReference());
+  out << "\n## Beyond the keys above\n\n"
+         "- `include:` (a path or a list of paths, at the top or in any section): fragments merged in order, "
+         "key by key, under the file's own keys. A path is looked up beside the including file, then in "
+         "`testbench/fragments/`, then in `hw_models/presets/`. Errors name the fragment's file and line.\n"
+         "- `targets.sim.node:` a memory node written in the scenario instead of `targets.sim.config` (the keys "
+         "of a node file, docs/config-reference.md), e.g. `{include: [links/optical_io_16x32g.yaml, "
+         "memory/ddr5_4800.yaml], rails: 2, link: {fibre_m: 100}}`. The resolved scenario has it inline.\n"
+         "- `sweep:` (`lightloop sweep` only): `cartesian:` and `zip:` map dotted keys of this reference "
+         "(or of `targets.sim.node`) to lists of values; every combination of the cartesian lists runs, each with "
+         "the zipped lists stepping together.\n"
+         "- `thresholds:` a list of checks on the report (`{metric: metrics.tpot_ms.p99, max: 30}`, `min`, "
+         "`golden: FILE`); `lightloop run` reports each and exits non-zero when one fails; a suite checks them "
+         "too. `same_as` and `max_error_pct`/`vs` compare with other cases: suites only (docs/testbench.md).\n"
+         "- `report.metrics:` a list of report.json paths (`[metrics.ttft_ms.p99, kv.bytes_fetched]`) that "
+         "`lightloop run` prints after its table and report.md puts first.\n"
+         "\n`lightloop check --resolved <scenario>` prints the scenario resolved: every key with its value, as "
+         "each report folder keeps it in `scenario.yaml`.\n";
   return out.str();
 }
 

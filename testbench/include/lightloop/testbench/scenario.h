@@ -17,6 +17,7 @@
 
 #include "lightloop/hw_models/config/config_reader.h"
 #include "lightloop/runtime/status.h"
+#include "lightloop/testbench/thresholds.h"
 #include "lightloop/workloads/llama.h"
 #include "lightloop/workloads/synthetic.h"
 #include "lightloop/workloads/trace.h"
@@ -100,7 +101,12 @@ struct Scenario {
   std::string nic_memnode;  // host:port of a running memnode; empty: start one
   std::string sim_config;   // hw_models node file; empty: the provider's default
   std::string sim_node;     // or the node written in the scenario, resolved (YAML text)
-  uint64_t sample_every_ms = 100;
+  std::vector<std::string> report_metrics;  // report.metrics: headline values, by dotted path
+
+  // Checked on the report of every run of the scenario (and by suites).
+  std::vector<Threshold> thresholds;
+
+  double sample_every_ms = 100;  // fractions too: a small model runs for microseconds of virtual time
 };
 
 // Loads `path` with the fragments it includes (`include:`, a path or a
