@@ -17,7 +17,7 @@ inline grpc::Status ToGrpc(const Status& s) {
 inline Status FromGrpc(const grpc::Status& s, const std::string& rpc, const std::string& peer) {
   if (s.ok()) return Status::Ok();
   auto code = static_cast<StatusCode>(s.error_code());
-  if (s.error_code() > grpc::StatusCode::DATA_LOSS) code = StatusCode::kUnknown;
+  if (s.error_code() > grpc::StatusCode::UNAUTHENTICATED) code = StatusCode::kUnknown;
   std::string text = s.error_message();
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
       s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {

@@ -17,19 +17,6 @@ namespace {
 
 constexpr const char* kProviderFile = "liblightloop-fi.so";
 
-// The build's provider directory, else ../lib beside the running program
-// (an installed or relocated build/bin/lightloop).
-runtime::StatusOr<std::string> ProviderDir() {
-  std::error_code ec;
-  if (fs::exists(fs::path(LIGHTLOOP_FI_DIR) / kProviderFile, ec)) return std::string(LIGHTLOOP_FI_DIR);
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  fs::path beside = exe.parent_path().parent_path() / "lib";
-  if (!ec && fs::exists(beside / kProviderFile, ec)) return beside.string();
-  return runtime::FailedPrecondition(std::string("the lightloop provider (") + kProviderFile +
-                                     ") is neither in " + LIGHTLOOP_FI_DIR + " nor in " + beside.string() +
-                                     "; build it: cmake --build build --target lightloop_fi");
-}
-
 std::string ResolveConfig(const std::string& config) {
   if (!config.empty()) return config;
   if (const char* env = std::getenv("FI_LIGHTLOOP_CONFIG"); env != nullptr && *env != '\0') return env;
@@ -44,6 +31,21 @@ std::string WithProviderDir(const std::string& dir) {
 }
 
 }  // namespace
+
+runtime::StatusOr<std::string> ProviderDir() {
+  std::error_code ec;
+  if (fs::exists(fs::path(LIGHTLOOP_FI_DIR) / kProviderFile, ec)) return std::string(LIGHTLOOP_FI_DIR);
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  fs::path beside = exe.parent_path().parent_path() / "lib";
+  if (!ec && fs::exists(beside / kProviderFile, ec)) return beside.string();
+  return runtime::FailedPrecondition(std::string("the lightloop provider (") + kProviderFile +
+                                     ") is neither in " + LIGHTLOOP_FI_DIR + " nor in " + beside.string() +
+                                     "; build it: cmake --build build --target lightloop_fi");
+}
+
+std::string DefaultNodeConfig() {
+  return ResolveConfig("");
+}
 
 runtime::StatusOr<SimTarget> PrepareSimTarget(const std::string& config) {
   SimTarget sim;

@@ -23,6 +23,14 @@ struct SimTarget {
   std::string board;  // fpga target: the board spec (FI_LIGHTLOOP_BOARD); empty on sim
 };
 
+// The folder holding liblightloop-fi.so: the build's, else ../lib beside the
+// running program (an installed or relocated build/bin/lightloop).
+runtime::StatusOr<std::string> ProviderDir();
+
+// The node file the sim target uses when the scenario names none:
+// FI_LIGHTLOOP_CONFIG, else the provider's default preset.
+std::string DefaultNodeConfig();
+
 // Resolves the node file (`config`, else FI_LIGHTLOOP_CONFIG, else the
 // default preset the provider also uses), checks that it loads and has a
 // link with a closed form, and sets FI_PROVIDER_PATH (the directory holding

@@ -47,6 +47,8 @@ int RunCli(int argc, char** argv) {
   AddBoardCommand(app, run);
   AddSweepCommand(app, run);
   AddSuiteCommand(app, run);
+  AddServeCommand(app, run);
+  AddRemoteCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

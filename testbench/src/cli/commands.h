@@ -19,8 +19,10 @@ void AddInfoCommand(CLI::App& app, CommandFn& run);
 void AddModelCommand(CLI::App& app, CommandFn& run);
 void AddRunCommand(CLI::App& app, CommandFn& run);  // run, check, compare, make-model
 void AddBoardCommand(CLI::App& app, CommandFn& run);
-void AddSweepCommand(CLI::App& app, CommandFn& run);  // sweep
-void AddSuiteCommand(CLI::App& app, CommandFn& run);  // suite
+void AddSweepCommand(CLI::App& app, CommandFn& run);         // sweep
+void AddSuiteCommand(CLI::App& app, CommandFn& run);         // suite
+void AddServeCommand(CLI::App& app, CommandFn& run);         // serve: the gRPC lab service
+void AddRemoteCommand(CLI::App& app, CommandFn& run);        // remote run|suite|status|cancel|targets
 void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
 
 // The virtual board's data and control lane latencies and its host-memory

@@ -41,6 +41,12 @@ rt::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::vector<std:
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent, which decides
     if (getppid() != parent) _exit(127);
+    // A parent that blocks SIGINT/SIGTERM to sigwait for them (`serve`)
+    // must not pass that on: exec keeps the mask, and Interrupt() would
+    // never reach the child.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
     execv(args[0], args.data());

@@ -37,6 +37,7 @@ enum class StatusCode : int {
   kInternal = 13,
   kUnavailable = 14,
   kDataLoss = 15,
+  kUnauthenticated = 16,  // a call without valid credentials (the lab service's token)
 };
 
 std::string_view StatusCodeName(StatusCode code);
