@@ -19,11 +19,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+mkdir -p build/reports
 scenario=testbench/scenarios/quickstart.yaml
-if [ "$provider" != shm ]; then  # the nic target's provider, in a copy of the scenario
-  mkdir -p build/reports
-  sed "s/nic: {provider: shm}/nic: {provider: $provider}/" "$scenario" \
-    | sed "s#\.\./\.\./workloads/#$PWD/workloads/#" >build/reports/quickstart-$provider.yaml
+if [ "$provider" != shm ]; then  # the nic target's provider, over the quick start
+  printf 'include: %s\ntargets: {nic: {provider: %s}}\n' "$PWD/$scenario" "$provider" \
+    >build/reports/quickstart-$provider.yaml
   scenario=build/reports/quickstart-$provider.yaml
 fi
 
