@@ -94,6 +94,28 @@ TEST_F(SweepTest, ANodeWrittenInTheScenarioIncludesPresetsAndReRunsExactlyOnSim)
   EXPECT_NE(r.code, 0);
 }
 
+TEST_F(SweepTest, TheScenarioNamesEachTargetsMemnodesAndBoard) {
+  // nic: two memnodes started for the run, the remote tier striped across them.
+  std::string two = Write("two.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {nic: {memnodes: 2}}\n");
+  CommandResult r = Lightloop("run " + two + " --target nic --quiet --out " + (dir_ / "two").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Report(dir_ / "two")["tokens_sha256"],
+            Read(std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/suites/golden/quickstart.tokens_sha256").substr(0, 64));
+  // The same scenario on sim: the model's one memory node, the same tokens.
+  r = Lightloop("run " + two + " --target sim --quiet --out " + (dir_ / "sim").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Report(dir_ / "sim")["tokens_sha256"], Report(dir_ / "two")["tokens_sha256"]);
+  // fpga: the board backend, from the scenario.
+  std::string board = Write("board.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {fpga: {board: virtual}}\n");
+  r = Lightloop("run " + board + " --target fpga --quiet --out " + (dir_ / "board").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Report(dir_ / "board")["board"], "virtual");
+  std::string bad = Write("bad.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {fpga: {board: pci:/x}}\n");
+  r = Lightloop("check " + bad);
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("bad.yaml:2:18: key 'targets.fpga.board'"));
+}
+
 TEST_F(SweepTest, RunsEveryPointSummarizesAndResumes) {
   std::string s = Write("sweep.yaml", "include: " + kScenarios +
                                           "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blocks: [24, 48]\n"

@@ -80,8 +80,8 @@ rt::StatusOr<std::vector<wl::Request>> LoadRequests(const Scenario& s) {
 // Where the remote tier lives, and the run's clock.
 struct Target {
   std::optional<SimTarget> sim;
-  BenchMemnode memnode;
-  std::unique_ptr<rt::RemoteMemoryClient> client;
+  std::vector<BenchMemnode> memnodes;  // before the clients: they go after them
+  std::vector<std::unique_ptr<rt::RemoteMemoryClient>> clients;
   rt::Clock wall;
   const rt::Clock* clock = &wall;
   std::string provider = "host";
@@ -108,19 +108,32 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   if (target == "sim") {
     LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(node_file));
   } else if (target == "fpga") {
-    LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(node_file, ""));
+    LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(node_file, s.fpga_board));
   }
-  // MemnodeTier rounds its region up to whole stripes (16 slots).
-  const uint64_t capacity = (real + 16) * slot_bytes + (64ull << 20);
-  LL_ASSIGN_OR_RETURN(t.memnode, StartBenchMemnode(sim, s.nic_memnode, s.nic_provider, "", capacity));
-  rt::RemoteMemoryClient::Options co;
-  co.memnode = t.memnode.address;
-  co.tenant = "run-" + s.name;
-  co.provider = sim ? "lightloop" : s.nic_provider;
-  LL_ASSIGN_OR_RETURN(t.client, rt::RemoteMemoryClient::Connect(co));
-  t.clock = &t.client->clock();
-  t.provider = t.client->provider();
-  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({t.client.get()}, slot_bytes, real));
+  // nic: one memnode per address given, else targets.nic.memnodes started
+  // here; the tier stripes its slots across them. sim and fpga: one, in
+  // this process, whatever targets.nic says (the fabric's node is the
+  // model's; the same scenario runs on every target).
+  std::vector<std::string> addresses = sim ? std::vector<std::string>{""} : s.nic_memnodes;
+  if (addresses.empty()) addresses.assign(static_cast<size_t>(s.nic_memnode_count), "");
+  const uint64_t per_node = (real + addresses.size() - 1) / addresses.size();
+  // MemnodeTier rounds its regions up to whole stripes (16 slots).
+  const uint64_t capacity = (per_node + 16) * slot_bytes + (64ull << 20);
+  std::vector<rt::RemoteMemoryClient*> clients;
+  for (const std::string& address : addresses) {
+    LL_ASSIGN_OR_RETURN(BenchMemnode node, StartBenchMemnode(sim, address, s.nic_provider, "", capacity));
+    rt::RemoteMemoryClient::Options co;
+    co.memnode = node.address;
+    co.tenant = "run-" + s.name;
+    co.provider = sim ? "lightloop" : s.nic_provider;
+    t.memnodes.push_back(std::move(node));
+    LL_ASSIGN_OR_RETURN(std::unique_ptr<rt::RemoteMemoryClient> client, rt::RemoteMemoryClient::Connect(co));
+    clients.push_back(client.get());
+    t.clients.push_back(std::move(client));
+  }
+  t.clock = &t.clients.front()->clock();
+  t.provider = t.clients.front()->provider();
+  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create(clients, slot_bytes, real));
   return std::unique_ptr<mo::RemoteTier>(std::move(tier));
 }
 

@@ -148,7 +148,13 @@ const hw::NumberParam kSloTpot{"tpot_ms", "ms", 0,
 // targets.nic / targets.sim / report:
 const hw::TextParam kProvider{"provider", "shm", "libfabric provider",
                               "nic: the provider (tcp, shm, verbs, ...)"};
-const hw::TextParam kMemnode{"memnode", "", "host:port", "nic: a running memnode; empty: start one"};
+const hw::TextParam kMemnode{"memnode", "", "host:port[,host:port...]",
+                             "nic: running memnodes, the KV's remote tier striped across them; empty: start "
+                             "`memnodes` of them"};
+const hw::NumberParam kMemnodes{"memnodes", "", 1, 1, 16, "nic: memnodes started for the run when memnode is empty",
+                                true};
+const hw::TextParam kBoard{"board", "", "virtual | pcie:<BAR>[,dma=...] | uio:/dev/uioN[,dma=...]",
+                           "fpga: the board; empty: FI_LIGHTLOOP_BOARD, else the virtual board"};
 const hw::TextParam kSimConfig{"config", "", "file",
                                "sim: the hw_models node file (empty: the default preset)"};
 const hw::NumberParam kSampleEvery{
@@ -328,8 +334,25 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   hw::ConfigReader targets = top.Section("targets", false);
   hw::ConfigReader nic = targets.Section("nic", false);
   s.nic_provider = nic.Text(kProvider);
-  s.nic_memnode = nic.Text(kMemnode);
+  const std::string memnodes = nic.Text(kMemnode);
+  for (size_t at = 0; at < memnodes.size();) {
+    size_t comma = memnodes.find(',', at);
+    std::string address = memnodes.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (address.empty() || address.find(':') == std::string::npos) {
+      nic.Fail(kMemnode.name, "'" + address + "' is not host:port");
+    }
+    s.nic_memnodes.push_back(address);
+    at = comma == std::string::npos ? memnodes.size() : comma + 1;
+  }
+  s.nic_memnode_count = static_cast<int>(nic.Integer(kMemnodes));
   nic.Finish();
+  hw::ConfigReader fpga = targets.Section("fpga", false);
+  s.fpga_board = fpga.Text(kBoard);
+  if (!s.fpga_board.empty() && s.fpga_board != "virtual" && s.fpga_board.rfind("pcie:", 0) != 0 &&
+      s.fpga_board.rfind("uio:", 0) != 0) {
+    fpga.Fail(kBoard.name, "expected virtual, pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]");
+  }
+  fpga.Finish();
   hw::ConfigReader sim = targets.Section("sim", false);
   s.sim_config = ResolvePath(sim, kSimConfig.name, sim.Text(kSimConfig));
   if (!s.sim_config.empty() && !fs::exists(s.sim_config))

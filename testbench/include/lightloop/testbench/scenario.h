@@ -98,7 +98,9 @@ struct Scenario {
 
   // targets
   std::string nic_provider = "shm";
-  std::string nic_memnode;  // host:port of a running memnode; empty: start one
+  std::vector<std::string> nic_memnodes;  // host:port of running memnodes; empty: start nic_memnode_count
+  int nic_memnode_count = 1;
+  std::string fpga_board;  // virtual | pcie:... | uio:...; empty: FI_LIGHTLOOP_BOARD, else virtual
   std::string sim_config;   // hw_models node file; empty: the provider's default
   std::string sim_node;     // or the node written in the scenario, resolved (YAML text)
   std::vector<std::string> report_metrics;  // report.metrics: headline values, by dotted path
