@@ -242,10 +242,15 @@ Status KvBlockManager::Free(SequenceId seq) {
   std::vector<BlockId> table = std::move(it->second);
   s_->sequences.erase(it);
   const bool active = s_->active.erase(seq) > 0;
-  for (BlockId id : table) {
-    if (active) --s_->blocks.at(id).active;
-    --s_->blocks.at(id).sharers;
-    DropIfUnused(id);
+  // Last block first: the freed slots go on the stack so that the next
+  // sequence takes them again in the same rising order, side by side, and
+  // its write-back runs go zero-copy from local memory (first to last, a
+  // sequence's slots came back descending and every run went through the
+  // staging copy: offload at 0.6 of the raw write instead of 1.0).
+  for (auto b = table.rbegin(); b != table.rend(); ++b) {
+    if (active) --s_->blocks.at(*b).active;
+    --s_->blocks.at(*b).sharers;
+    DropIfUnused(*b);
   }
   return Status::Ok();
 }

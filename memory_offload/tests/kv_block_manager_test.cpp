@@ -106,6 +106,23 @@ TEST(KvBlockManager, ContentsSurviveEvictionAndFetch) {
   EXPECT_EQ(st.checksum_failures, 0u);
 }
 
+TEST(KvBlockManager, ASequenceAfterAFreedOneStillWritesBackInPlace) {
+  // 8 blocks of a sequence, freed; the next sequence's 8 take the same slots
+  // in the same rising order, so its write-back goes straight from local
+  // memory (one zero-copy run), not through the staging copy.
+  Harness h = Make({.local_blocks = 8, .high_watermark = 1.0, .coalesce_bytes = 1 << 20});
+  KvBlockManager& kv = *h.kv;
+  for (int round = 0; round < 3; ++round) {
+    SequenceId s = kv.NewSequence();
+    for (int b = 0; b < 8; ++b) Append(kv, s, 0, round * 10 + b);
+    const uint64_t zero_copy = kv.stats().zero_copy_transfers, transfers = kv.stats().offload_transfers;
+    ASSERT_OK(kv.Offload(s));
+    EXPECT_EQ(kv.stats().offload_transfers, transfers + 1) << "round " << round;
+    EXPECT_EQ(kv.stats().zero_copy_transfers, zero_copy + 1) << "round " << round;
+    ASSERT_OK(kv.Free(s));
+  }
+}
+
 TEST(KvBlockManager, EvictSequenceFreesItsOwnBlocksOnly) {
   Harness h = Make({.local_blocks = 16});
   KvBlockManager& kv = *h.kv;
