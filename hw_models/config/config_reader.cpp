@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -215,6 +216,15 @@ std::string ConfigReader::Text(const TextParam& p) {
   if (!v.IsScalar()) Fail(p.name, "expected text: " + p.format);
   Record(p.name, YAML::Node(v.Scalar()));
   return v.Scalar();
+}
+
+std::string ConfigReader::Path(const TextParam& p) {
+  std::string text = Text(p);
+  if (text.empty() || std::filesystem::path(text).is_absolute()) return text;
+  const std::filesystem::path base = std::filesystem::absolute(LocationOf(p.name).file).parent_path();
+  text = (base / text).lexically_normal().string();
+  Record(p.name, YAML::Node(text));
+  return text;
 }
 
 ConfigReader ConfigReader::Section(const std::string& key, bool required) {

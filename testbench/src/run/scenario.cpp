@@ -160,19 +160,6 @@ const hw::TextParam kSimConfig{"config", "", "file",
 const hw::NumberParam kSampleEvery{
     "sample_every_ms", "ms", 100, 0.001, 1e9, "time series: one sample this often"};
 
-// `key`'s path, relative to the file that wrote the key, made absolute (in
-// the resolved scenario too).
-std::string ResolvePath(hw::ConfigReader& r, const std::string& key, const std::string& p) {
-  if (p.empty()) return p;
-  std::string out = p;
-  if (!fs::path(p).is_absolute()) {
-    fs::path base = fs::absolute(fs::path(r.LocationOf(key).file)).parent_path();
-    out = (base / p).lexically_normal().string();
-  }
-  r.SetEffective(key, out);
-  return out;
-}
-
 uint64_t Size(hw::ConfigReader& r, const hw::TextParam& p) {
   std::string text = r.Text(p);
   if (text.empty()) return 0;
@@ -181,17 +168,17 @@ uint64_t Size(hw::ConfigReader& r, const hw::TextParam& p) {
   return *v;
 }
 
-// A preset by name in `dir` (name.json) or a file relative to the scenario.
-std::string PresetOrFile(hw::ConfigReader& r, const std::string& key, const std::string& value,
-                         const char* dir) {
+// A preset by name in `dir` (name.json) or a file relative to the file that wrote it.
+std::string PresetOrFile(hw::ConfigReader& r, const hw::TextParam& p, const char* dir) {
+  const std::string value = r.Text(p);
   fs::path preset = fs::path(LIGHTLOOP_SOURCE_DIR) / dir / (value + ".json");
   if (value.find('/') == std::string::npos && value.find(".json") == std::string::npos) {
     if (!fs::exists(preset))
-      r.Fail(key, "no preset '" + value + "' in " + (fs::path(LIGHTLOOP_SOURCE_DIR) / dir).string());
+      r.Fail(p.name, "no preset '" + value + "' in " + (fs::path(LIGHTLOOP_SOURCE_DIR) / dir).string());
     return preset.string();
   }
-  std::string file = ResolvePath(r, key, value);
-  if (!fs::exists(file)) r.Fail(key, "no file " + file);
+  std::string file = r.Path(p);
+  if (!fs::exists(file)) r.Fail(p.name, "no file " + file);
   return file;
 }
 
@@ -236,7 +223,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.mode = model.Choice(kMode);
   s.threads = static_cast<int>(model.Integer(kThreads));
   if (s.mode == "functional") {
-    s.model_dir = ResolvePath(model, kModelPath.name, model.Text(kModelPath));
+    s.model_dir = model.Path(kModelPath);
     if (!s.model_dir.empty() && !fs::exists(fs::path(s.model_dir) / "config.json")) {
       model.Fail(kModelPath.name, "no config.json in " + s.model_dir);
     }
@@ -254,17 +241,17 @@ void Read(hw::ConfigReader& top, Scenario& s) {
     s.random.head_dim = s.random.hidden_size / s.random.heads;
     rnd.Finish();
   } else {
-    s.model_config = PresetOrFile(model, kPreset.name, model.Text(kPreset), "workloads/models");
+    s.model_config = PresetOrFile(model, kPreset, "workloads/models");
   }
   model.Finish();
 
   hw::ConfigReader acc = top.Section("accelerator", false);
-  s.accelerator = PresetOrFile(acc, kAccel.name, acc.Text(kAccel), "workloads/accelerators");
+  s.accelerator = PresetOrFile(acc, kAccel, "workloads/accelerators");
   s.accelerators = static_cast<int>(acc.Integer(kAccelCount));
   acc.Finish();
 
   hw::ConfigReader wl = top.Section("workload");
-  s.trace = ResolvePath(wl, kTrace.name, wl.Text(kTrace));
+  s.trace = wl.Path(kTrace);
   if (!s.trace.empty() && !fs::exists(s.trace)) wl.Fail(kTrace.name, "no file " + s.trace);
   s.trace_options.window_start_s = wl.Number(kWinStart);
   double end = wl.Number(kWinEnd);
@@ -354,7 +341,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   }
   fpga.Finish();
   hw::ConfigReader sim = targets.Section("sim", false);
-  s.sim_config = ResolvePath(sim, kSimConfig.name, sim.Text(kSimConfig));
+  s.sim_config = sim.Path(kSimConfig);
   if (!s.sim_config.empty() && !fs::exists(s.sim_config))
     sim.Fail(kSimConfig.name, "no file " + s.sim_config);
   if (sim.Has("node")) {  // a node written here, e.g. {include: [links/..., memory/...], rails: 4}

@@ -33,10 +33,6 @@ struct Case {
 };
 
 
-std::string AbsoluteFrom(const hw::ConfigReader& r, const std::string& key, const std::string& p) {
-  if (p.empty() || fs::path(p).is_absolute()) return p;
-  return (fs::absolute(r.LocationOf(key).file).parent_path() / p).lexically_normal().string();
-}
 
 struct Suite {
   std::string name;
@@ -60,7 +56,7 @@ Suite Load(const std::string& path, const std::string& target_override) {
     if (k.name.find_first_of("/\\ ") != std::string::npos) c.Fail("name", "no spaces or slashes (it names a folder)");
     if (names.count(k.name)) c.Fail("name", "'" + k.name + "' names two cases");
     names[k.name] = true;
-    k.scenario = AbsoluteFrom(c, kScenario.name, c.Text(kScenario));
+    k.scenario = c.Path(kScenario);
     if (k.scenario.empty()) c.Fail("scenario", "every case needs a scenario");
     rt::StatusOr<Scenario> s = LoadScenario(k.scenario);
     if (!s.ok()) c.Fail("scenario", std::string(s.status().message()));

@@ -137,7 +137,6 @@ rt::StatusOr<SweepResult> RunSweep(const std::string& path, const SweepOptions& 
       ++result.reused;
       continue;
     }
-    fs::remove(p.dir / "report.json", ec);  // a stale or interrupted one: this run replaces it
     LL_RETURN_IF_ERROR(WriteFileAtomically((p.dir / "scenario.yaml").string(), p.scenario.resolved_yaml));
     queue.push_back(&p);
   }

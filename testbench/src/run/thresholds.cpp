@@ -82,13 +82,7 @@ std::vector<Threshold> ReadThresholds(hw::ConfigReader& r, const std::string& ke
         (void)t.Raw(param->name);
       }
     }
-    const std::string golden = t.Text(kGolden);
-    if (!golden.empty()) {
-      th.golden = fs::path(golden).is_absolute()
-                      ? golden
-                      : (fs::absolute(t.LocationOf(kGolden.name).file).parent_path() / golden).lexically_normal().string();
-      t.SetEffective(kGolden.name, th.golden);
-    }
+    th.golden = t.Path(kGolden);
     th.same_as = t.Text(kSameAs);
     th.vs = t.Text(kVs);
     t.Finish();  // a misspelled key first: it is why a check looks missing

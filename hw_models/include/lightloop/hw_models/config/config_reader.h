@@ -124,6 +124,10 @@ class ConfigReader {
   // The value as text, or the default when absent; the caller checks it and
   // reports a bad value with Fail(p.name, ...).
   std::string Text(const TextParam& p);
+  // A file path: Text made absolute against the folder of the file that
+  // wrote the key (a fragment's paths are relative to the fragment), and
+  // recorded so in Effective(). Empty stays empty.
+  std::string Path(const TextParam& p);
   bool Has(const std::string& key) const;
   // The value of `key` as text when it is a scalar (e.g. a reference to a
   // preset file), marking the key as read; nothing for a mapping or absence.
