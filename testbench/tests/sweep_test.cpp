@@ -195,10 +195,15 @@ TEST_F(SweepTest, CtrlCKeepsWhatFinishedAndTheNextRunCompletesTheRest) {
   std::string summary = Read(fs::path(out) / "summary.csv");
   EXPECT_THAT(summary, HasSubstr("0,24,ok,"));
   EXPECT_THAT(summary, HasSubstr("5,64,skipped,"));
-  // Again: point 0 is kept, the rest run.
+  // Point 1 may have finished before the interrupt reached it (a loaded
+  // machine): whatever finished is kept, exactly, and the rest run.
+  size_t finished = 0;
+  for (size_t at = 0; (at = summary.find(",ok,", at)) != std::string::npos; ++at) ++finished;
+  ASSERT_GE(finished, 1u);
   CommandResult r = Lightloop("sweep " + s + " --target local --no-plot --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("6 points: 5 ran, 1 reused"));
+  EXPECT_THAT(r.out, HasSubstr("6 points: " + std::to_string(6 - finished) + " ran, " + std::to_string(finished) +
+                                   " reused"));
 }
 
 TEST_F(SweepTest, BadValuesAreRefusedBeforeAnyPointRuns) {
