@@ -2,8 +2,9 @@
 // Addresses and the address vector. An endpoint's address is the string
 // "fi_lightloop://<pid>/<endpoint id>" (FI_ADDR_STR), NUL-padded to kAddrLen
 // bytes so that fi_av_insert can take several packed one after another.
-// FI_AV_TABLE hands out indices 0, 1, ...; FI_AV_MAP hands out the endpoint id.
-// Only addresses of this process are accepted: the fabric is in-process.
+// FI_AV_TABLE hands out indices 0, 1, ...; FI_AV_MAP hands out
+// GlobalEp(pid, endpoint id). An address of another process is accepted on a
+// shared fabric (the daemon's) only; in-process it is refused.
 #include <unistd.h>
 
 #include <cstdio>
@@ -42,10 +43,15 @@ fi_ops gAvFiOps = {
 int AvInsert(fid_av* av_fid, const void* addr, size_t count, fi_addr_t* fi_addr, uint64_t flags, void*) {
   if (flags & ~uint64_t{FI_MORE}) return -FI_EBADFLAGS;
   Av* av = ToImpl<Av>(av_fid);
-  std::lock_guard lock(Sim::Get()->mu);
+  Sim* sim = Sim::Get();
+  std::lock_guard lock(sim->mu);
   int inserted = 0;
   for (size_t i = 0; i < count; ++i) {
-    uint32_t id = ParseAddress(static_cast<const char*>(addr) + i * kAddrLen);
+    uint64_t id = ParseAddress(static_cast<const char*>(addr) + i * kAddrLen);
+    if (id != 0 && PidOf(id) != static_cast<uint32_t>(getpid())) {
+      if (int ret = sim->DecideMode(); ret != 0) return ret;
+      if (sim->shared() == nullptr) id = 0;  // in-process: only this process's endpoints
+    }
     fi_addr_t out = FI_ADDR_NOTAVAIL;
     if (id != 0) {
       if (av->type == FI_AV_MAP) {
@@ -72,14 +78,14 @@ int AvRemove(fid_av* av_fid, fi_addr_t* fi_addr, size_t count, uint64_t) {
 
 int AvLookup(fid_av* av_fid, fi_addr_t fi_addr, void* addr, size_t* addrlen) {
   Av* av = ToImpl<Av>(av_fid);
-  uint32_t id;
+  uint64_t id;
   {
     std::lock_guard lock(Sim::Get()->mu);
     id = av->Resolve(fi_addr);
   }
   if (id == 0) return -FI_EINVAL;
   char name[kAddrLen];
-  FormatAddress(id, name);
+  FormatGlobalAddress(id, name);
   size_t room = *addrlen;
   *addrlen = kAddrLen;
   std::memcpy(addr, name, std::min(room, kAddrLen));
@@ -110,13 +116,13 @@ fi_ops_av gAvOps = {
 
 }  // namespace
 
-uint32_t Av::Resolve(fi_addr_t addr) const {
+uint64_t Av::Resolve(fi_addr_t addr) const {
   if (addr == FI_ADDR_UNSPEC || addr == FI_ADDR_NOTAVAIL) return 0;
-  if (type == FI_AV_MAP) return addr <= UINT32_MAX ? static_cast<uint32_t>(addr) : 0;
+  if (type == FI_AV_MAP) return addr;
   return addr < table.size() ? table[addr] : 0;
 }
 
-fi_addr_t Av::Reverse(uint32_t ep_id) const {
+fi_addr_t Av::Reverse(uint64_t ep_id) const {
   if (type == FI_AV_MAP) return ep_id;
   for (size_t i = 0; i < table.size(); ++i) {
     if (table[i] == ep_id) return i;
@@ -124,19 +130,24 @@ fi_addr_t Av::Reverse(uint32_t ep_id) const {
   return FI_ADDR_NOTAVAIL;
 }
 
-void FormatAddress(uint32_t id, char* out) {
+void FormatGlobalAddress(uint64_t id, char* out) {
   std::memset(out, 0, kAddrLen);
-  std::snprintf(out, kAddrLen, "%s%08x/%08x", kScheme, static_cast<unsigned>(getpid()), id);
+  std::snprintf(out, kAddrLen, "%s%08x/%08x", kScheme, static_cast<unsigned>(PidOf(id)),
+                static_cast<unsigned>(EpOf(id)));
 }
 
-uint32_t ParseAddress(const void* addr) {
+void FormatAddress(uint32_t id, char* out) {
+  FormatGlobalAddress(GlobalEp(static_cast<uint32_t>(getpid()), id), out);
+}
+
+uint64_t ParseAddress(const void* addr) {
   char text[kAddrLen + 1] = {};
   std::memcpy(text, addr, kAddrLen);
   unsigned pid = 0, id = 0;
   char tail = 0;
   if (std::strncmp(text, kScheme, sizeof(kScheme) - 1) != 0) return 0;
   if (std::sscanf(text + sizeof(kScheme) - 1, "%8x/%8x%c", &pid, &id, &tail) != 2) return 0;
-  return pid == static_cast<unsigned>(getpid()) ? id : 0;
+  return pid != 0 && id != 0 ? GlobalEp(pid, id) : 0;
 }
 
 int AvOpen(fid_domain* domain_fid, fi_av_attr* attr, fid_av** out, void* context) {

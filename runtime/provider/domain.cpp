@@ -43,6 +43,7 @@ uint64_t ClockNowPs(fid* f) {
   if (!IsDomain(f)) return 0;
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
+  if (SharedFabric* shared = sim->shared()) shared->Drain(*sim);
   return sim->now_ps();
 }
 
@@ -54,7 +55,12 @@ int ClockAdvanceNs(fid* f, uint64_t ns) {
   if (!IsDomain(f)) return -FI_EINVAL;
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
-  sim->AdvanceTo(sim->now_ps() + ns * 1000);
+  const uint64_t until = sim->now_ps() + ns * 1000;
+  if (SharedFabric* shared = sim->shared()) {
+    if (int ret = shared->Advance(until); ret != 0) return ret;
+    shared->Drain(*sim);
+  }
+  sim->AdvanceTo(until);
   ++sim->compute_epoch;
   return 0;
 }
@@ -68,6 +74,11 @@ fi_lightloop_clock_ops gClockOps = {
 
 int DomainOpsOpen(fid*, const char* name, uint64_t, void** ops, void*) {
   if (name == nullptr || std::strcmp(name, LIGHTLOOP_CLOCK_OPS_NAME) != 0) return -FI_ENOSYS;
+  Sim* sim = Sim::Get();
+  {
+    std::lock_guard lock(sim->mu);
+    sim->clock_opened = true;  // a program that knows virtual time: see Sim::DecideMode
+  }
   *ops = &gClockOps;
   return 0;
 }
@@ -109,6 +120,7 @@ int DomainOpen(fid_fabric* fabric_fid, fi_info* info, fid_domain** out, void* co
   domain->fid.ops = &gDomainOps;
   domain->fid.mr = &gMrOps;
   std::lock_guard lock(Sim::Get()->mu);
+  domain->id = Sim::Get()->next_domain++;
   ++domain->fabric->refs;
   *out = &domain->fid;
   return 0;

@@ -16,6 +16,7 @@ int EpClose(fid* f) {
   Ep* ep = ToImpl<Ep>(f);
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
+  if (sim->shared() != nullptr) sim->shared()->CloseEp(ep->id);
   sim->RemoveEp(ep);
   if (ep->av != nullptr) --ep->av->refs;
   if (ep->tx_cq != nullptr) --ep->tx_cq->refs;
@@ -62,9 +63,11 @@ int EpBind(fid* f, fid* bfid, uint64_t flags) {
 int EpControl(fid* f, int command, void*) {
   if (command != FI_ENABLE) return -FI_ENOSYS;
   Ep* ep = ToImpl<Ep>(f);
-  std::lock_guard lock(Sim::Get()->mu);
+  Sim* sim = Sim::Get();
+  std::lock_guard lock(sim->mu);
   if (ep->av == nullptr) return -FI_ENOAV;
   if (ep->tx_cq == nullptr && ep->rx_cq == nullptr) return -FI_ENOCQ;
+  if (int ret = sim->DecideMode(); ret != 0) return ret;
   ep->enabled = true;
   return 0;
 }
@@ -188,6 +191,13 @@ int EpOpen(fid_domain* domain_fid, fi_info* info, fid_ep** out, void* context) {
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
   ep->id = sim->AddEp(ep);
+  if (sim->shared() != nullptr) {
+    if (int ret = sim->shared()->OpenEp(ep->id, ep->domain->id); ret != 0) {
+      sim->RemoveEp(ep);
+      delete ep;
+      return ret;
+    }
+  }
   ++ep->domain->refs;
   *out = &ep->fid;
   return 0;

@@ -24,9 +24,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "lightloop/hw_models/node/memory_node.h"
+#include "timing.h"
+#include "wire.h"
 
 namespace lightloop::rtl_bridge {
 class BoardDriver;
@@ -80,6 +84,7 @@ struct Domain {
   Fabric* fabric = nullptr;
   uint64_t mr_mode = 0;  // FI_MR_VIRT_ADDR / FI_MR_PROV_KEY as negotiated
   int refs = 0;          // endpoints, CQs, AVs, MRs
+  uint32_t id = 0;       // within the process (a shared fabric names regions by domain and key)
   // The node memory behind the domain's endpoints (one pool, however many
   // endpoints serve it): busy until then; guarded by Sim::mu.
   uint64_t mem_free_ps = 0;
@@ -121,11 +126,11 @@ struct Av {
   fid_av fid{};
   Domain* domain = nullptr;
   fi_av_type type = FI_AV_TABLE;
-  std::vector<uint32_t> table;  // FI_AV_TABLE: index -> endpoint id (0: removed)
+  std::vector<uint64_t> table;  // FI_AV_TABLE: index -> GlobalEp(pid, ep) (0: removed)
   int refs = 0;
-  // The endpoint id behind `addr`, 0 if it names none.
-  uint32_t Resolve(fi_addr_t addr) const;
-  fi_addr_t Reverse(uint32_t ep_id) const;
+  // The endpoint behind `addr` as GlobalEp(pid, ep), 0 if it names none.
+  uint64_t Resolve(fi_addr_t addr) const;
+  fi_addr_t Reverse(uint64_t global_ep) const;
 };
 
 struct Eq {
@@ -146,7 +151,7 @@ struct PostedRecv {
 
 struct Arrived {  // a message that found no posted receive
   std::vector<uint8_t> bytes;
-  uint32_t src_ep = 0;
+  uint64_t src_ep = 0;  // GlobalEp(pid, ep)
   uint64_t arrival_ps = 0;
   uint64_t flags = 0;  // FI_REMOTE_CQ_DATA
   uint64_t data = 0;
@@ -164,31 +169,7 @@ struct Ep {
   bool enabled = false;
   std::deque<PostedRecv> recvs;
   std::deque<Arrived> unexpected;
-  uint64_t out_free_ps = 0;  // this endpoint's link: toward the fabric
-  uint64_t in_free_ps = 0;   // and back
-};
-
-// The link and memory timing of one node configuration, in picoseconds.
-class Timing {
- public:
-  explicit Timing(hw_models::NodeConfig node);
-  const hw_models::LinkClosedForm& link() const { return link_; }
-  // Time one direction of the link (all rails) is busy with `bytes`.
-  uint64_t WireBusyPs(uint64_t bytes) const;
-  // One transfer's flight over the link, serialization included.
-  uint64_t FlightPs(uint64_t bytes) const;
-  uint64_t MemoryLatencyPs(bool write, uint64_t bytes) const;
-  uint64_t MemoryBusyPs(uint64_t bytes) const;  // 0 without a bandwidth limit
-  // The idle-node closed form of one write (data, memory, ack) and one read.
-  double WriteLatencyNs(uint64_t bytes) const;
-  double ReadLatencyNs(uint64_t bytes) const;
-  const std::string& file() const { return node_.file; }
-
- private:
-  uint64_t Slice(uint64_t bytes) const;
-  hw_models::NodeConfig node_;
-  hw_models::LinkClosedForm link_;
-  double busy_scale_;  // PayloadGBps / ExpectedGoodputGBps: credits and replays
+  LinkState link;  // this endpoint's link, both directions
 };
 
 // The fpga backend (board.cpp), on when FI_LIGHTLOOP_BOARD names a board:
@@ -226,6 +207,118 @@ class BoardMemory {
   std::vector<bool> dirty_;            // per board page: may hold non-zero bytes
 };
 
+struct Segment {
+  uint8_t* p;
+  size_t n;
+};
+
+// A staging segment's free space: first fit, 64-byte granules.
+class SlotAllocator {
+ public:
+  static constexpr uint64_t kNone = ~uint64_t{0};
+  void Reset(uint64_t bytes) { free_ = {{0, bytes}}; }
+  uint64_t Alloc(uint64_t len);  // kNone when full
+  void Free(uint64_t off, uint64_t len);
+
+ private:
+  std::map<uint64_t, uint64_t> free_;  // offset -> bytes
+};
+
+// One operation handed to a shared fabric.
+struct SharedOp {
+  Ep* ep;
+  WireOp op;
+  std::vector<Segment> local;
+  const fi_rma_iov* rma;  // RMA only
+  size_t rma_count;
+  uint64_t peer;          // GlobalEp
+  uint64_t len;
+  uint64_t flags;         // the completion's flags (FI_RMA | FI_WRITE, ...)
+  uint64_t remote_flags;  // FI_REMOTE_CQ_DATA
+  uint64_t data;
+  void* context;
+  bool wanted;  // a successful completion is reported
+};
+
+class Sim;
+
+// The connection of this process to the fabric daemon (shared.cpp,
+// shared_rx.cpp). Calls marked "Sim::mu" are made with it held; the
+// receiver thread never takes it.
+class SharedFabric {
+ public:
+  // Connects to the daemon at FabricdSocket(), starting one if none answers.
+  static std::unique_ptr<SharedFabric> Connect(const std::string& config, TimeMode mode, double dilation,
+                                               std::string* error);
+  ~SharedFabric();
+  TimeMode mode() const { return mode_; }
+  uint64_t PacedNowPs() const;
+  // Sim::mu (each waits for the daemon's answer).
+  int OpenEp(uint32_t ep, uint32_t domain);
+  void CloseEp(uint32_t ep);
+  int RegMr(uint32_t domain, const Mr& mr);
+  void CloseMr(uint32_t domain, uint64_t key);
+  ssize_t PostOp(const SharedOp& op, uint64_t now_ps);
+  void Drain(Sim& sim);        // turns what the daemon delivered into completions
+  void Wait(uint64_t now_ps);  // virtual time: this process waits for a delivery
+  int Advance(uint64_t t_ps);  // virtual: until everything due by t_ps is delivered
+
+ private:
+  struct PendingOp {
+    uint32_t ep;
+    WireOp op;
+    std::vector<Segment> local;
+    uint64_t slot, slot_len;
+    void* context;
+    uint64_t flags, len;
+    bool wanted;
+  };
+  struct MrInfo {
+    uint8_t* base;
+    uint64_t len;
+    uint64_t remote_base;
+  };
+  struct Delivery {
+    WireMsg m;
+    std::vector<uint8_t> bytes;  // kMsgIn: the message, copied out of the sender's segment
+  };
+  SharedFabric(int fd, TimeMode mode);
+  bool MapSegment(std::string* error);
+  uint8_t* PeerSegment(uint32_t pid);  // receiver thread
+  WireMsg Call(WireMsg m);
+  bool Send(const WireMsg& m);
+  void Receive();
+  int Copy(const WireMsg& m);
+  void Ack(uint64_t token, int prov_err);
+  void Queue(Delivery d);
+  void Apply(Sim& sim, Delivery& d);
+  void Complete(Sim& sim, uint64_t token, int prov_err, uint64_t t_ps);
+
+  int fd_;
+  TimeMode mode_;
+  uint64_t start_ns_ = 0;
+  double dilation_ = 1;
+  uint8_t* seg_ = nullptr;
+  std::thread receiver_;
+  std::mutex send_mu_;
+  std::mutex call_mu_;
+  std::condition_variable call_cv_;
+  std::map<uint64_t, WireMsg> replies_;  // guarded by call_mu_
+  uint64_t next_call_ = 0;               // guarded by call_mu_
+  bool dead_ = false;                    // guarded by call_mu_ (read racily by pollers)
+  std::mutex mr_mu_;
+  std::map<std::pair<uint32_t, uint64_t>, MrInfo> mrs_;  // (domain, key), guarded by mr_mu_
+  std::map<uint32_t, uint8_t*> peers_;                   // receiver thread only
+  std::mutex inbox_mu_;
+  std::deque<Delivery> inbox_;  // guarded by inbox_mu_
+  // Sim::mu:
+  SlotAllocator alloc_;
+  std::map<uint64_t, PendingOp> pending_;  // token -> operation
+  std::map<uint64_t, std::pair<uint32_t, Arrived>> arrived_;  // daemon token -> (ep, message)
+  uint64_t next_token_ = 0;
+  bool told_wait_ = false;
+};
+
 // The process's simulated fabric: virtual clock, pending completions,
 // endpoints and memory keys. Created from the node configuration on first use.
 class Sim {
@@ -260,10 +353,7 @@ class Sim {
   // (toward the fabric for data and requests, back for read data) and the
   // memory behind `dst` queueing in issue order. `dst` null, or `ok` false:
   // the target refuses it (no memory access, a NAK instead of the ack).
-  struct Times {
-    uint64_t arrival_ps;  // the data is in the target's memory
-    uint64_t done_ps;     // the initiator's completion
-  };
+  using Times = TransferTimes;
   Times Write(Ep* src, Ep* dst, uint64_t bytes, bool ok);
   Times Read(Ep* src, Ep* dst, uint64_t bytes, bool ok);
   // fpga backend: a transfer whose DMAs took `dma_ps` of board time, on the
@@ -273,11 +363,22 @@ class Sim {
   const Timing& timing() const { return timing_; }
   BoardMemory* board() { return board_.get(); }  // null: the model's memory
 
+  // In-process or shared (FI_LIGHTLOOP_FABRIC). Decided when the first
+  // endpoint is enabled or an address is inserted: auto is in-process for a
+  // program that opened the clock ops (lightloop's runtime), shared for any
+  // other. Returns 0, or the error of a shared fabric that cannot start.
+  int DecideMode();
+  SharedFabric* shared() { return shared_.get(); }  // null: in-process
+  bool clock_opened = false;                         // fi_open_ops(LIGHTLOOP_CLOCK_OPS_NAME) was called
+  uint32_t next_domain = 1;
+
  private:
   Sim(Timing timing, std::unique_ptr<BoardMemory> board)
       : timing_(std::move(timing)), board_(std::move(board)) {}
   Timing timing_;
   std::unique_ptr<BoardMemory> board_;
+  std::unique_ptr<SharedFabric> shared_;
+  int mode_ = 0;  // 0 undecided, 1 in-process, 2 shared, <0 the error of a failed start
   uint64_t board_free_ps_ = 0;
   uint64_t now_ps_ = 0;
   uint64_t seq_ = 0;
@@ -296,6 +397,11 @@ class Sim {
 // board spec of the fpga backend (empty: off).
 std::string NodeConfigPath();
 std::string BoardSpec();
+std::string FabricParam();    // auto | process | shared
+std::string TimeParam();      // "" (by mode) | virtual | paced
+double DilationParam();       // paced: wall seconds per simulated second
+std::string FabricdSocket();  // the daemon's socket
+std::string FabricdProgram(); // the program that runs it ("": beside this library)
 
 // Object constructors (one file each).
 int FabricOpen(fi_fabric_attr* attr, fid_fabric** fabric, void* context);
@@ -308,8 +414,12 @@ extern fi_ops_mr gMrOps;
 
 // The address of endpoint `id` of this process, kAddrLen bytes.
 void FormatAddress(uint32_t id, char* out);
-// The endpoint id in a peer address, 0 if malformed or of another process.
-uint32_t ParseAddress(const void* addr);
+void FormatGlobalAddress(uint64_t global_ep, char* out);
+// The endpoint in a peer address as GlobalEp(pid, ep), 0 if malformed.
+uint64_t ParseAddress(const void* addr);
+// A message that reached `target` at `t_ps`: into its oldest posted receive,
+// or kept until one is posted (msg.cpp).
+void ArriveMsg(Sim& sim, Ep* target, Arrived msg, uint64_t t_ps);
 
 // The data movers (ep.cpp uses them; rma.cpp and msg.cpp implement them).
 extern fi_ops_rma gRmaOps;
@@ -319,10 +429,6 @@ void CompleteTx(Ep* ep, uint64_t t_ps, void* context, uint64_t flags, size_t len
                 bool wanted);
 
 // Scatter-gather lists (rma.cpp).
-struct Segment {
-  uint8_t* p;
-  size_t n;
-};
 std::vector<Segment> Segments(const iovec* iov, size_t count);
 size_t TotalBytes(const std::vector<Segment>& s);
 // Copies min(total of dst, total of src) bytes; returns how many.

@@ -20,6 +20,7 @@ int MrClose(fid* f) {
   Mr* mr = ToImpl<Mr>(f);
   Sim* sim = Sim::Get();
   std::lock_guard lock(sim->mu);
+  if (sim->shared() != nullptr) sim->shared()->CloseMr(mr->domain->id, mr->fid.key);
   sim->RemoveMr(mr);
   if (sim->board() != nullptr) sim->board()->Detach(mr);
   --mr->domain->refs;
@@ -62,6 +63,13 @@ int Register(fid* domain_fid, const void* buf, size_t len, uint64_t access, uint
   if (int ret = sim->AddMr(mr, requested_key, domain->mr_mode & FI_MR_PROV_KEY); ret != 0) {
     delete mr;
     return ret;
+  }
+  if (sim->shared() != nullptr) {
+    if (int ret = sim->shared()->RegMr(domain->id, *mr); ret != 0) {
+      sim->RemoveMr(mr);
+      delete mr;
+      return ret;
+    }
   }
   if (sim->board() != nullptr && (access & (FI_REMOTE_READ | FI_REMOTE_WRITE))) sim->board()->Attach(mr);
   ++domain->refs;

@@ -6,6 +6,8 @@
 // it is posted if the message was there first; the send completes when the
 // target's ack is back. A message longer than the receive buffer is cut
 // and its receive completes in error (FI_ETRUNC, olen = bytes dropped).
+#include <unistd.h>
+
 #include "lightloop_fi.h"
 
 namespace lightloop::fi {
@@ -51,23 +53,25 @@ ssize_t PostSend(const SendOp& op) {
   Sim& sim = *Sim::Get();
   std::lock_guard lock(sim.mu);
   if (!ep->enabled) return -FI_EOPBADSTATE;
-  uint32_t peer_id = ep->av->Resolve(op.peer);
-  if (peer_id == 0) return -FI_EINVAL;
-  Ep* target = sim.FindEp(peer_id);
+  uint64_t peer = ep->av->Resolve(op.peer);
+  if (peer == 0) return -FI_EINVAL;
+  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
+  if (SharedFabric* shared = sim.shared()) {
+    shared->Drain(sim);
+    return shared->PostOp({ep, WireOp::kSend, src, nullptr, 0, peer, bytes, FI_MSG | FI_SEND,
+                           op.flags & FI_REMOTE_CQ_DATA, op.data, op.context, wanted},
+                          sim.now_ps());
+  }
+  Ep* target = PidOf(peer) == static_cast<uint32_t>(getpid()) ? sim.FindEp(EpOf(peer)) : nullptr;
   Sim::Times t = sim.Write(ep, target, bytes, target != nullptr);
   if (target == nullptr) {
     CompleteTx(ep, t.done_ps, op.context, FI_MSG | FI_SEND, 0, FI_EHOSTUNREACH, kNoPeer, true);
     return 0;
   }
-  Arrived msg{std::vector<uint8_t>(bytes), ep->id, t.arrival_ps, op.flags & FI_REMOTE_CQ_DATA, op.data};
+  Arrived msg{std::vector<uint8_t>(bytes), GlobalEp(static_cast<uint32_t>(getpid()), ep->id), t.arrival_ps,
+              op.flags & FI_REMOTE_CQ_DATA, op.data};
   CopySegments({{msg.bytes.data(), bytes}}, src);
-  if (!target->recvs.empty()) {
-    Deliver(sim, target, target->recvs.front(), msg, t.arrival_ps);
-    target->recvs.pop_front();
-  } else {
-    target->unexpected.push_back(std::move(msg));
-  }
-  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
+  ArriveMsg(sim, target, std::move(msg), t.arrival_ps);
   CompleteTx(ep, t.done_ps, op.context, FI_MSG | FI_SEND, bytes, 0, 0, wanted);
   return 0;
 }
@@ -88,6 +92,19 @@ ssize_t PostRecv(fid_ep* ep_fid, const iovec* iov, size_t count, void* context, 
   ep->unexpected.pop_front();
   return 0;
 }
+
+}  // namespace
+
+void ArriveMsg(Sim& sim, Ep* target, Arrived msg, uint64_t t_ps) {
+  if (!target->recvs.empty()) {
+    Deliver(sim, target, target->recvs.front(), msg, t_ps);
+    target->recvs.pop_front();
+  } else {
+    target->unexpected.push_back(std::move(msg));
+  }
+}
+
+namespace {
 
 uint64_t TxFlags(fid_ep* ep) {
   return ToImpl<Ep>(ep)->tx_op_flags;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "lightloop/runtime/fabricd.h"
 #include "lightloop_fi.h"
 
 #ifndef LIGHTLOOP_DEFAULT_NODE_CONFIG
@@ -161,6 +162,41 @@ std::string NodeConfigPath() {
   return LIGHTLOOP_DEFAULT_NODE_CONFIG;
 }
 
+namespace {
+
+std::string StrParam(const char* name, const char* fallback) {
+  char* value = nullptr;
+  if (fi_param_get_str(&gProvider, name, &value) == FI_SUCCESS && value != nullptr && *value != '\0') {
+    return value;
+  }
+  return fallback;
+}
+
+}  // namespace
+
+std::string FabricParam() {
+  return StrParam("fabric", "auto");
+}
+
+std::string TimeParam() {
+  return StrParam("time", "");
+}
+
+double DilationParam() {
+  std::string v = StrParam("dilation", "1000");
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  return end != v.c_str() && d > 0 ? d : 1000.0;
+}
+
+std::string FabricdSocket() {
+  return StrParam("fabricd_socket", runtime::DefaultFabricdSocket().c_str());
+}
+
+std::string FabricdProgram() {
+  return StrParam("fabricd", "");
+}
+
 std::string BoardSpec() {
   char* value = nullptr;
   if (fi_param_get_str(&gProvider, "board", &value) == FI_SUCCESS && value != nullptr) return value;
@@ -179,6 +215,20 @@ FI_EXT_INI {
                   "fpga backend: the board whose memory holds every remotely accessible region and "
                   "whose DMA engine moves RMA data (virtual, pcie:<BAR file>[,dma=...]; default: none, "
                   "the node model's memory)");
+  fi_param_define(&lightloop::fi::gProvider, "fabric", FI_PARAM_STRING,
+                  "where the simulated fabric runs: process (this process only), shared (every process "
+                  "through the fabric daemon, lightloop fabricd, started on demand) or auto (default: "
+                  "in-process for programs that open the lightloop clock ops, shared for any other)");
+  fi_param_define(&lightloop::fi::gProvider, "time", FI_PARAM_STRING,
+                  "shared fabric's time: virtual (deterministic, moves when processes wait or advance) or "
+                  "paced (follows the wall clock slowed by FI_LIGHTLOOP_DILATION); default: virtual for "
+                  "programs that open the clock ops, paced for any other");
+  fi_param_define(&lightloop::fi::gProvider, "dilation", FI_PARAM_STRING,
+                  "paced time: wall seconds per simulated second (default 1000)");
+  fi_param_define(&lightloop::fi::gProvider, "fabricd_socket", FI_PARAM_STRING,
+                  "the fabric daemon's socket (default: %s)", lightloop::runtime::DefaultFabricdSocket().c_str());
+  fi_param_define(&lightloop::fi::gProvider, "fabricd", FI_PARAM_STRING,
+                  "the program that runs the fabric daemon (default: ../bin/lightloop beside this library)");
   return &lightloop::fi::gProvider;
 }
 

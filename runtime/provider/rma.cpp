@@ -9,6 +9,8 @@
 // operation is posted, and the completion is due after the board time the
 // DMAs took (Sim::OnBoard); a region beyond board memory gets FI_EACCES with
 // kBoardRange, a failed DMA FI_EIO with kBoardError.
+#include <unistd.h>
+
 #include <cstring>
 
 #include "lightloop_fi.h"
@@ -106,7 +108,8 @@ void NotifyTarget(Sim& sim, Ep* src, Ep* target, uint64_t t_ps, uint64_t len, ui
   c.entry.flags = FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA;
   c.entry.len = len;
   c.entry.data = data;
-  c.src_addr = target->av != nullptr ? target->av->Reverse(src->id) : FI_ADDR_NOTAVAIL;
+  c.src_addr = target->av != nullptr ? target->av->Reverse(GlobalEp(static_cast<uint32_t>(getpid()), src->id))
+                                     : FI_ADDR_NOTAVAIL;
   sim.Schedule(t_ps, target->rx_cq, c);
 }
 
@@ -137,18 +140,24 @@ ssize_t Post(const RmaOp& op) {
   Sim& sim = *Sim::Get();
   std::lock_guard lock(sim.mu);
   if (!ep->enabled) return -FI_EOPBADSTATE;
-  uint32_t peer_id = ep->av->Resolve(op.peer);
-  if (peer_id == 0) return -FI_EINVAL;
-  Ep* target = sim.FindEp(peer_id);
+  uint64_t peer = ep->av->Resolve(op.peer);
+  if (peer == 0) return -FI_EINVAL;
+  const uint64_t flags = FI_RMA | (op.write ? FI_WRITE : FI_READ);
+  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
+  if (SharedFabric* shared = sim.shared()) {
+    shared->Drain(sim);
+    return shared->PostOp({ep, op.write ? WireOp::kWrite : WireOp::kRead, local, op.rma, op.rma_count, peer,
+                           bytes, flags, op.flags & FI_REMOTE_CQ_DATA, op.data, op.context, wanted},
+                          sim.now_ps());
+  }
+  Ep* target = PidOf(peer) == static_cast<uint32_t>(getpid()) ? sim.FindEp(EpOf(peer)) : nullptr;
   int prov_err = kNoError;
   Sim::Times t = Move(sim, ep, target, op, local, bytes, &prov_err);
-  const uint64_t flags = FI_RMA | (op.write ? FI_WRITE : FI_READ);
   if (prov_err != kNoError) {
     CompleteTx(ep, t.done_ps, op.context, flags, 0, ErrnoOf(prov_err), prov_err, true);
     return 0;
   }
   if (op.write && (op.flags & FI_REMOTE_CQ_DATA)) NotifyTarget(sim, ep, target, t.arrival_ps, bytes, op.data);
-  const bool wanted = !(op.flags & FI_INJECT) && (!ep->tx_selective || (op.flags & FI_COMPLETION));
   CompleteTx(ep, t.done_ps, op.context, flags, bytes, 0, 0, wanted);
   return 0;
 }

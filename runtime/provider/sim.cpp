@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The simulated fabric behind the provider: link and memory timing from the
-// hw_models closed forms, the virtual clock and the pending completions
-// (a discrete-event queue ordered by time, then by issue order).
+// The simulated fabric behind the provider: the virtual clock and the
+// pending completions (a discrete-event queue ordered by time, then by issue
+// order), with link and memory timing from Timing (timing.cpp).
 #include <rdma/providers/fi_log.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <exception>
 #include <stdexcept>
@@ -12,57 +13,6 @@
 #include "lightloop_fi.h"
 
 namespace lightloop::fi {
-namespace {
-
-uint64_t Ps(double ns) {
-  return static_cast<uint64_t>(std::llround(ns * 1000.0));
-}
-
-// The provider times transfers with the photonic link's closed form.
-const hw_models::PhotonicLinkParams& PhotonicOf(const hw_models::NodeConfig& node) {
-  const hw_models::PhotonicLinkParams* p = node.link ? node.link->photonic() : nullptr;
-  if (p == nullptr) {
-    throw std::runtime_error(node.file + ": the link model has no closed form; the sim provider needs one");
-  }
-  return *p;
-}
-
-}  // namespace
-
-Timing::Timing(hw_models::NodeConfig node)
-    : node_(std::move(node)),
-      link_(PhotonicOf(node_)),
-      busy_scale_(link_.PayloadGBps() / link_.ExpectedGoodputGBps()) {}
-
-uint64_t Timing::Slice(uint64_t bytes) const {
-  return hw_models::StripedShare(node_, bytes).per_rail;
-}
-
-uint64_t Timing::WireBusyPs(uint64_t bytes) const {
-  return Ps(link_.SerializationNs(Slice(bytes)) * busy_scale_);
-}
-
-uint64_t Timing::FlightPs(uint64_t bytes) const {
-  return Ps(link_.TransferLatencyNs(Slice(bytes)));
-}
-
-uint64_t Timing::MemoryLatencyPs(bool write, uint64_t bytes) const {
-  return Ps(node_.memory->IdleLatencyNs(write, hw_models::StripedShare(node_, bytes).per_controller));
-}
-
-uint64_t Timing::MemoryBusyPs(uint64_t bytes) const {
-  double gbps = node_.memory->PeakGBps() * static_cast<double>(std::max<int64_t>(node_.controllers, 1));
-  return gbps > 0 ? Ps(static_cast<double>(bytes) / gbps) : 0;
-}
-
-double Timing::WriteLatencyNs(uint64_t bytes) const {
-  return static_cast<double>(FlightPs(bytes) + MemoryLatencyPs(true, bytes) + FlightPs(1)) / 1000.0;
-}
-
-double Timing::ReadLatencyNs(uint64_t bytes) const {
-  return static_cast<double>(FlightPs(1) + MemoryLatencyPs(false, bytes) + FlightPs(bytes)) / 1000.0;
-}
-
 Sim* Sim::Get() {
   static Sim* sim = []() -> Sim* {
     std::string path = NodeConfigPath();
@@ -95,6 +45,11 @@ void Sim::AdvanceTo(uint64_t t_ps) {
 }
 
 void Sim::Progress(Cq* cq, bool waiting) {
+  if (shared_ != nullptr) {  // the daemon moves time: deliveries, or paced by the wall clock
+    shared_->Drain(*this);
+    if (waiting && cq->ready.empty()) shared_->Wait(now_ps_);
+    return;
+  }
   AdvanceTo(now_ps_);
   if (waiting && cq->ready.empty() && cq->pending > 0) AdvanceTo(pending_.begin()->first.first);
 }
@@ -150,32 +105,51 @@ Mr* Sim::FindMr(uint64_t key) const {
 }
 
 Sim::Times Sim::Write(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
-  uint64_t start = std::max(now_ps_, src->out_free_ps);
-  src->out_free_ps = start + timing_.WireBusyPs(bytes);
-  uint64_t at_target = start + timing_.FlightPs(bytes);
-  if (dst == nullptr || !ok) return {at_target, at_target + timing_.FlightPs(1)};
-  uint64_t mem_start = std::max(at_target, dst->domain->mem_free_ps);
-  dst->domain->mem_free_ps = mem_start + timing_.MemoryBusyPs(bytes);
-  uint64_t written = mem_start + timing_.MemoryLatencyPs(true, bytes);
-  return {written, written + timing_.FlightPs(1)};
+  return timing_.Write(now_ps_, src->link, dst != nullptr ? &dst->domain->mem_free_ps : nullptr, bytes, ok);
 }
 
 Sim::Times Sim::Read(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
-  uint64_t start = std::max(now_ps_, src->out_free_ps);
-  src->out_free_ps = start + timing_.WireBusyPs(1);
-  uint64_t at_target = start + timing_.FlightPs(1);
-  if (dst == nullptr || !ok) return {at_target, at_target + timing_.FlightPs(1)};
-  uint64_t mem_start = std::max(at_target, dst->domain->mem_free_ps);
-  dst->domain->mem_free_ps = mem_start + timing_.MemoryBusyPs(bytes);
-  uint64_t data_start = std::max(mem_start + timing_.MemoryLatencyPs(false, bytes), src->in_free_ps);
-  src->in_free_ps = data_start + timing_.WireBusyPs(bytes);
-  return {at_target, data_start + timing_.FlightPs(bytes)};
+  return timing_.Read(now_ps_, src->link, dst != nullptr ? &dst->domain->mem_free_ps : nullptr, bytes, ok);
 }
 
 Sim::Times Sim::OnBoard(uint64_t dma_ps) {
   uint64_t start = std::max(now_ps_, board_free_ps_);
   board_free_ps_ = start + dma_ps;
   return {board_free_ps_, board_free_ps_};
+}
+
+int Sim::DecideMode() {
+  if (mode_ != 0) return mode_ < 0 ? mode_ : 0;
+  const std::string fabric = FabricParam();
+  const bool shared = fabric == "shared" || (fabric != "process" && !clock_opened);
+  mode_ = 1;
+  if (!shared) return 0;
+  std::string time = TimeParam();
+  TimeMode tm = time == "virtual" ? TimeMode::kVirtual
+                : time == "paced" ? TimeMode::kPaced
+                                  : (clock_opened ? TimeMode::kVirtual : TimeMode::kPaced);
+  std::string error;
+  if (board_ != nullptr) {
+    error = "the fpga backend (FI_LIGHTLOOP_BOARD) runs in one process only; set FI_LIGHTLOOP_FABRIC=process";
+  } else {
+    shared_ = SharedFabric::Connect(timing_.file(), tm, DilationParam(), &error);
+  }
+  if (shared_ == nullptr) {
+    // Unmissable: without it nothing crosses processes, and an unmodified
+    // program would only see its operations fail.
+    std::fprintf(stderr, "lightloop provider: shared fabric: %s\n", error.c_str());
+    mode_ = -FI_EIO;
+    return mode_;
+  }
+  mode_ = 2;
+  for (auto& [key, mr] : mrs_) {
+    if (int ret = shared_->RegMr(mr->domain->id, *mr); ret != 0) return mode_ = ret;
+  }
+  for (auto& [id, ep] : eps_) {
+    if (int ret = shared_->OpenEp(id, ep->domain->id); ret != 0) return mode_ = ret;
+  }
+  now_ps_ = tm == TimeMode::kPaced ? shared_->PacedNowPs() : now_ps_;
+  return 0;
 }
 
 int NoSys() {

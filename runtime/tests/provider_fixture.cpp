@@ -8,9 +8,11 @@ namespace lightloop::runtime::testing {
 namespace {
 
 // Before main, so before libfabric loads its providers: find the one just
-// built, and the default node preset the closed-form checks assume.
+// built, and the default node preset the closed-form checks assume. These
+// tests use the in-process fabric (a shared one has its own tests).
 const bool kEnvironment = [] {
   setenv("FI_PROVIDER_PATH", LIGHTLOOP_FI_DIR, 1);
+  setenv("FI_LIGHTLOOP_FABRIC", "process", 1);
   unsetenv("FI_LIGHTLOOP_CONFIG");
   unsetenv("FI_PROVIDER");
   return true;

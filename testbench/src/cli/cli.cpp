@@ -49,6 +49,7 @@ int RunCli(int argc, char** argv) {
   AddSuiteCommand(app, run);
   AddServeCommand(app, run);
   AddRemoteCommand(app, run);
+  AddFabricdCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

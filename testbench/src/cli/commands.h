@@ -24,6 +24,7 @@ void AddSuiteCommand(CLI::App& app, CommandFn& run);         // suite
 void AddServeCommand(CLI::App& app, CommandFn& run);         // serve: the gRPC lab service
 void AddRemoteCommand(CLI::App& app, CommandFn& run);        // remote run|suite|status|cancel|targets
 void AddBoardBenchCommand(CLI::App& bench, CommandFn& run);  // bench board
+void AddFabricdCommand(CLI::App& app, CommandFn& run);       // fabricd: the shared simulated fabric
 
 // The virtual board's data and control lane latencies and its host-memory
 // read latency, in cycles, as --fwd-latency, --rev-latency, --host-latency.
