@@ -49,7 +49,7 @@ int AvInsert(fid_av* av_fid, const void* addr, size_t count, fi_addr_t* fi_addr,
   for (size_t i = 0; i < count; ++i) {
     uint64_t id = ParseAddress(static_cast<const char*>(addr) + i * kAddrLen);
     if (id != 0 && PidOf(id) != static_cast<uint32_t>(getpid())) {
-      if (int ret = sim->DecideMode(); ret != 0) return ret;
+      if (int ret = sim->DecideMode(/*foreign_peer=*/true); ret != 0) return ret;
       if (sim->shared() == nullptr) id = 0;  // in-process: only this process's endpoints
     }
     fi_addr_t out = FI_ADDR_NOTAVAIL;

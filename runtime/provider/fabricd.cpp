@@ -13,6 +13,7 @@
 // when the wall clock, slowed by the dilation, reaches them.
 #include "lightloop/runtime/fabricd.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -70,7 +71,7 @@ struct Proc {
 enum class EvKind { kStart, kDone, kRecvDone, kCqData };
 
 struct Op {
-  WireMsg m;  // the kOp as sent
+  WireMsg m;               // the kOp as sent
   uint32_t initiator = 0;  // process index
   bool needs_ack = false, acked = false;
   int prov_err = kNoError;
@@ -142,6 +143,9 @@ bool Daemon::Hello(Proc* p, const WireMsg& m) {
   if (m.time_mode != static_cast<uint32_t>(mine)) {
     problem = std::string("this fabric daemon runs in ") + (paced_ ? "paced" : "virtual") +
               " time and the process asks for " + (paced_ ? "virtual" : "paced");
+  } else if (paced_ && m.dilation != o_.dilation) {
+    problem = "this fabric daemon runs paced time at dilation " + std::to_string(o_.dilation) +
+              " and the process asks for " + std::to_string(m.dilation);
   } else if (std::string(m.text) != o_.config_path) {
     problem = "this fabric daemon runs " + o_.config_path + " and the process asks for " + m.text;
   }
@@ -185,22 +189,28 @@ void Daemon::Post(Proc* p, const WireMsg& m) {
 
 bool Daemon::OnMessage(Proc* p, const WireMsg& m) {
   if (debug_) {
-    std::fprintf(stderr, "fabricd: from %u (pid %u, now %llu%s): type %u token %llu t %llu\n", p->index, p->pid,
-                 static_cast<unsigned long long>(p->now_ps), p->waiting ? ", waiting" : "",
+    std::fprintf(stderr, "fabricd: from %u (pid %u, now %llu%s): type %u token %llu t %llu\n", p->index,
+                 p->pid, static_cast<unsigned long long>(p->now_ps), p->waiting ? ", waiting" : "",
                  static_cast<unsigned>(m.type), static_cast<unsigned long long>(m.token),
                  static_cast<unsigned long long>(m.t_ps));
   }
   if (p->pid == 0 && m.type != WireType::kHello) return false;
   switch (m.type) {
     case WireType::kHello: return Hello(p, m);
-    case WireType::kEpOpen: p->ep_domain[m.ep] = m.domain; Reply(p, m, 0); break;
+    case WireType::kEpOpen:
+      p->ep_domain[m.ep] = m.domain;
+      Reply(p, m, 0);
+      break;
     case WireType::kEpClose: p->ep_domain.erase(m.ep); break;
     case WireType::kMrReg: {
       auto [it, fresh] = p->mrs.try_emplace({m.domain, m.key}, MrInfo{m.len, m.access, m.addr});
       Reply(p, m, fresh ? 0 : -FI_ENOKEY);
       break;
     }
-    case WireType::kMrClose: p->mrs.erase({m.domain, m.key}); Reply(p, m, 0); break;
+    case WireType::kMrClose:
+      p->mrs.erase({m.domain, m.key});
+      Reply(p, m, 0);
+      break;
     case WireType::kOp: Post(p, m); break;
     case WireType::kWait:
       p->now_ps = std::max(p->now_ps, m.t_ps);
@@ -247,7 +257,8 @@ int Daemon::Validate(const Proc& target, const WireMsg& m, uint32_t domain) cons
     if (it == target.mrs.end()) return kBadKey;
     const MrInfo& mr = it->second;
     if (!(mr.access & need)) return kNoAccess;
-    if (r.addr < mr.base || r.addr - mr.base > mr.len || r.len > mr.len - (r.addr - mr.base)) return kOutOfBounds;
+    if (r.addr < mr.base || r.addr - mr.base > mr.len || r.len > mr.len - (r.addr - mr.base))
+      return kOutOfBounds;
   }
   return kNoError;
 }
@@ -264,8 +275,9 @@ void Daemon::Start(const Key& k, uint64_t id, Op& op) {
   const bool ok = op.prov_err == kNoError;
   LinkState& link = links_[GlobalEp(init->pid, m.ep)];
   uint64_t* mem = reachable ? &target->mem_free_ps[domain] : nullptr;
-  TransferTimes times = m.op == WireOp::kRead ? timing_.Read(t, link, mem, m.len, ok)
-                                              : timing_.Write(t, link, mem, m.len, m.op == WireOp::kSend ? reachable : ok);
+  TransferTimes times = m.op == WireOp::kRead
+                            ? timing_.Read(t, link, mem, m.len, ok)
+                            : timing_.Write(t, link, mem, m.len, m.op == WireOp::kSend ? reachable : ok);
   const uint32_t origin = std::get<1>(k);
   const uint64_t seq = std::get<2>(k);
   if (ok) {
@@ -385,7 +397,8 @@ void Daemon::ArmTimer() {
   itimerspec its{};
   if (paced_ && !queue_.empty()) {
     uint64_t due = std::get<0>(queue_.begin()->first), now = PacedNowPs();
-    uint64_t wall_ns = due > now ? static_cast<uint64_t>(static_cast<double>(due - now) / 1000.0 * o_.dilation) : 0;
+    uint64_t wall_ns =
+        due > now ? static_cast<uint64_t>(static_cast<double>(due - now) / 1000.0 * o_.dilation) : 0;
     wall_ns = std::max<uint64_t>(wall_ns, 1);
     its.it_value.tv_sec = static_cast<time_t>(wall_ns / 1000000000ull);
     its.it_value.tv_nsec = static_cast<long>(wall_ns % 1000000000ull);
@@ -465,6 +478,24 @@ int Daemon::Run(int listen_fd) {
   }
 }
 
+// Staging segments of processes that are gone: a process killed while its
+// daemon was down too leaves one in /dev/shm (its touched pages stay in
+// memory). A new daemon removes those of this user whose process has exited.
+void RemoveStaleSegments() {
+  const std::string prefix = SegmentName(0).substr(1, SegmentName(0).size() - 2);  // "lightloop-fab-<uid>-"
+  DIR* dir = opendir("/dev/shm");
+  if (dir == nullptr) return;
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) shm_unlink(("/" + name).c_str());
+  }
+  closedir(dir);
+}
+
 int Listen(const std::string& path, std::string* error) {
   int probe = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
@@ -520,16 +551,19 @@ int RunFabricd(const FabricdOptions& options) {
     std::fprintf(stderr, "fabricd: %s\n", error.c_str());
     return 1;
   }
+  fi::RemoveStaleSegments();
+  // Listening already: ready before a --daemonize fork, so that whoever
+  // started it reads the line as soon as the first process has exited.
+  std::printf("fabricd ready on %s (%s time%s, %s)\n", o.socket_path.c_str(), o.time.c_str(),
+              o.time == "paced" ? (", dilation " + std::to_string(o.dilation)).c_str() : "",
+              o.config_path.c_str());
+  std::fflush(stdout);
   if (o.daemonize) {
     pid_t child = fork();
     if (child < 0) return 1;
     if (child > 0) _exit(0);  // the caller waits for this one; the daemon goes on in the child
     setsid();
   }
-  std::printf("fabricd ready on %s (%s time%s, %s)\n", o.socket_path.c_str(), o.time.c_str(),
-              o.time == "paced" ? (", dilation " + std::to_string(o.dilation)).c_str() : "",
-              o.config_path.c_str());
-  std::fflush(stdout);
   fi::Daemon daemon(o, std::move(*timing));
   int rc = daemon.Run(fd);
   ::close(fd);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "lightloop/hw_models/node/memory_node.h"
+#include "memnode/pool_allocator.h"
 #include "timing.h"
 #include "wire.h"
 
@@ -212,18 +213,6 @@ struct Segment {
   size_t n;
 };
 
-// A staging segment's free space: first fit, 64-byte granules.
-class SlotAllocator {
- public:
-  static constexpr uint64_t kNone = ~uint64_t{0};
-  void Reset(uint64_t bytes) { free_ = {{0, bytes}}; }
-  uint64_t Alloc(uint64_t len);  // kNone when full
-  void Free(uint64_t off, uint64_t len);
-
- private:
-  std::map<uint64_t, uint64_t> free_;  // offset -> bytes
-};
-
 // One operation handed to a shared fabric.
 struct SharedOp {
   Ep* ep;
@@ -231,7 +220,7 @@ struct SharedOp {
   std::vector<Segment> local;
   const fi_rma_iov* rma;  // RMA only
   size_t rma_count;
-  uint64_t peer;          // GlobalEp
+  uint64_t peer;  // GlobalEp
   uint64_t len;
   uint64_t flags;         // the completion's flags (FI_RMA | FI_WRITE, ...)
   uint64_t remote_flags;  // FI_REMOTE_CQ_DATA
@@ -312,8 +301,8 @@ class SharedFabric {
   std::mutex inbox_mu_;
   std::deque<Delivery> inbox_;  // guarded by inbox_mu_
   // Sim::mu:
-  SlotAllocator alloc_;
-  std::map<uint64_t, PendingOp> pending_;  // token -> operation
+  runtime::PoolAllocator alloc_{kSegmentBytes, 64};           // the staging segment's free space
+  std::map<uint64_t, PendingOp> pending_;                     // token -> operation
   std::map<uint64_t, std::pair<uint32_t, Arrived>> arrived_;  // daemon token -> (ep, message)
   uint64_t next_token_ = 0;
   bool told_wait_ = false;
@@ -366,10 +355,13 @@ class Sim {
   // In-process or shared (FI_LIGHTLOOP_FABRIC). Decided when the first
   // endpoint is enabled or an address is inserted: auto is in-process for a
   // program that opened the clock ops (lightloop's runtime), shared for any
-  // other. Returns 0, or the error of a shared fabric that cannot start.
-  int DecideMode();
+  // other. `foreign_peer`: an address of another process is being inserted;
+  // in auto mode an in-process fabric on which nothing has moved yet then
+  // becomes shared (a client of a memnode process). Returns 0, or the error
+  // of a shared fabric that cannot start.
+  int DecideMode(bool foreign_peer = false);
   SharedFabric* shared() { return shared_.get(); }  // null: in-process
-  bool clock_opened = false;                         // fi_open_ops(LIGHTLOOP_CLOCK_OPS_NAME) was called
+  bool clock_opened = false;                        // fi_open_ops(LIGHTLOOP_CLOCK_OPS_NAME) was called
   uint32_t next_domain = 1;
 
  private:
@@ -397,11 +389,11 @@ class Sim {
 // board spec of the fpga backend (empty: off).
 std::string NodeConfigPath();
 std::string BoardSpec();
-std::string FabricParam();    // auto | process | shared
-std::string TimeParam();      // "" (by mode) | virtual | paced
-double DilationParam();       // paced: wall seconds per simulated second
-std::string FabricdSocket();  // the daemon's socket
-std::string FabricdProgram(); // the program that runs it ("": beside this library)
+std::string FabricParam();     // auto | process | shared
+std::string TimeParam();       // "" (by mode) | virtual | paced
+double DilationParam();        // paced: wall seconds per simulated second
+std::string FabricdSocket();   // the daemon's socket
+std::string FabricdProgram();  // the program that runs it ("": beside this library)
 
 // Object constructors (one file each).
 int FabricOpen(fi_fabric_attr* attr, fid_fabric** fabric, void* context);

@@ -226,7 +226,8 @@ FI_EXT_INI {
   fi_param_define(&lightloop::fi::gProvider, "dilation", FI_PARAM_STRING,
                   "paced time: wall seconds per simulated second (default 1000)");
   fi_param_define(&lightloop::fi::gProvider, "fabricd_socket", FI_PARAM_STRING,
-                  "the fabric daemon's socket (default: %s)", lightloop::runtime::DefaultFabricdSocket().c_str());
+                  "the fabric daemon's socket (default: %s)",
+                  lightloop::runtime::DefaultFabricdSocket().c_str());
   fi_param_define(&lightloop::fi::gProvider, "fabricd", FI_PARAM_STRING,
                   "the program that runs the fabric daemon (default: ../bin/lightloop beside this library)");
   return &lightloop::fi::gProvider;

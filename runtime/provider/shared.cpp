@@ -23,7 +23,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "lightloop/runtime/fabricd.h"
@@ -69,9 +71,13 @@ bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode 
     return false;
   }
   std::string log = socket + ".log";
-  std::vector<std::string> args = {program, "fabricd", "--socket", socket, "--config", config,
-                                   "--time", mode == TimeMode::kVirtual ? "virtual" : "paced",
-                                   "--dilation", std::to_string(dilation), "--idle-exit", "2", "--daemonize"};
+  char dilation_text[32];
+  std::snprintf(dilation_text, sizeof(dilation_text), "%.17g", dilation);  // the daemon compares it exactly
+  std::vector<std::string> args = {
+      program,      "fabricd",     "--socket",    socket,
+      "--config",   config,        "--time",      mode == TimeMode::kVirtual ? "virtual" : "paced",
+      "--dilation", dilation_text, "--idle-exit", "2",
+      "--daemonize"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -105,35 +111,6 @@ int ConnectOrSpawn(const std::string& socket, const std::string& config, TimeMod
 }
 
 }  // namespace
-
-uint64_t SlotAllocator::Alloc(uint64_t len) {
-  len = std::max<uint64_t>((len + 63) & ~uint64_t{63}, 64);
-  for (auto it = free_.begin(); it != free_.end(); ++it) {
-    if (it->second < len) continue;
-    uint64_t off = it->first, rest = it->second - len;
-    free_.erase(it);
-    if (rest > 0) free_[off + len] = rest;
-    return off;
-  }
-  return kNone;
-}
-
-void SlotAllocator::Free(uint64_t off, uint64_t len) {
-  len = std::max<uint64_t>((len + 63) & ~uint64_t{63}, 64);
-  auto next = free_.lower_bound(off);
-  if (next != free_.end() && off + len == next->first) {
-    len += next->second;
-    next = free_.erase(next);
-  }
-  if (next != free_.begin()) {
-    auto prev = std::prev(next);
-    if (prev->first + prev->second == off) {
-      prev->second += len;
-      return;
-    }
-  }
-  free_[off] = len;
-}
 
 std::unique_ptr<SharedFabric> SharedFabric::Connect(const std::string& config, TimeMode mode, double dilation,
                                                     std::string* error) {
@@ -190,7 +167,9 @@ bool SharedFabric::MapSegment(std::string* error) {
     return false;
   }
   seg_ = static_cast<uint8_t*>(p);
-  alloc_.Reset(kSegmentBytes);
+  // The daemon removes it when this process disconnects; this covers a
+  // daemon that is gone by then (the fabric itself lives until exit).
+  std::atexit([] { shm_unlink(SegmentName(static_cast<uint32_t>(getpid())).c_str()); });
   return true;
 }
 
@@ -281,8 +260,9 @@ void SharedFabric::CloseMr(uint32_t domain, uint64_t key) {
 ssize_t SharedFabric::PostOp(const SharedOp& op, uint64_t now_ps) {
   if (dead_) return -FI_EIO;
   const uint64_t slot_len = std::max<uint64_t>(op.len, 1);
-  uint64_t slot = alloc_.Alloc(slot_len);
-  if (slot == SlotAllocator::kNone) return -FI_EAGAIN;  // staging full: completions free it
+  std::optional<uint64_t> reserved = alloc_.Allocate(slot_len);
+  if (!reserved) return -FI_EAGAIN;  // staging full: completions free it
+  const uint64_t slot = *reserved;
   if (op.op != WireOp::kRead) CopySegments({{seg_ + slot, op.len}}, op.local);
   WireMsg m = WireMsg::Of(WireType::kOp);
   m.token = ++next_token_;
@@ -300,7 +280,7 @@ ssize_t SharedFabric::PostOp(const SharedOp& op, uint64_t now_ps) {
   told_wait_ = false;
   if (!Send(m)) {
     pending_.erase(m.token);
-    alloc_.Free(slot, slot_len);
+    alloc_.Release(slot, slot_len);
     return -FI_EIO;
   }
   return 0;

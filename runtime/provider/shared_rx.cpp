@@ -20,7 +20,8 @@ int SharedFabric::Copy(const WireMsg& m) {
     auto it = mrs_.find({m.domain, r.key});
     if (it == mrs_.end()) return kBadKey;  // closed since the daemon checked it
     const MrInfo& mr = it->second;
-    if (r.addr < mr.remote_base || r.addr - mr.remote_base > mr.len || r.len > mr.len - (r.addr - mr.remote_base)) {
+    if (r.addr < mr.remote_base || r.addr - mr.remote_base > mr.len ||
+        r.len > mr.len - (r.addr - mr.remote_base)) {
       return kOutOfBounds;
     }
     if (off + r.len > kSegmentBytes) return kOutOfBounds;
@@ -63,7 +64,8 @@ void SharedFabric::Receive() {
       case WireType::kMsgIn: {
         uint8_t* seg = PeerSegment(m.pid);
         Delivery d{m, {}};
-        if (seg != nullptr && m.slot + m.len <= kSegmentBytes) d.bytes.assign(seg + m.slot, seg + m.slot + m.len);
+        if (seg != nullptr && m.slot + m.len <= kSegmentBytes)
+          d.bytes.assign(seg + m.slot, seg + m.slot + m.len);
         Ack(m.token, seg != nullptr ? kNoError : kNoPeer);
         Queue(std::move(d));
         break;
@@ -91,7 +93,7 @@ void SharedFabric::Complete(Sim& sim, uint64_t token, int prov_err, uint64_t t_p
   PendingOp p = std::move(it->second);
   pending_.erase(it);
   if (p.op == WireOp::kRead && prov_err == kNoError) CopySegments(p.local, {{seg_ + p.slot, p.len}});
-  alloc_.Free(p.slot, p.slot_len);
+  alloc_.Release(p.slot, p.slot_len);
   Ep* ep = sim.FindEp(p.ep);
   if (ep == nullptr) return;
   int err = prov_err == kNoError ? 0 : (prov_err == kNoPeer ? FI_EHOSTUNREACH : FI_EACCES);

@@ -5,8 +5,8 @@
 #include <rdma/providers/fi_log.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 
@@ -118,10 +118,13 @@ Sim::Times Sim::OnBoard(uint64_t dma_ps) {
   return {board_free_ps_, board_free_ps_};
 }
 
-int Sim::DecideMode() {
-  if (mode_ != 0) return mode_ < 0 ? mode_ : 0;
+int Sim::DecideMode(bool foreign_peer) {
   const std::string fabric = FabricParam();
-  const bool shared = fabric == "shared" || (fabric != "process" && !clock_opened);
+  if (mode_ == 1 && foreign_peer && fabric != "process" && board_ == nullptr && seq_ == 0 && now_ps_ == 0) {
+    mode_ = 0;  // nothing simulated in-process yet: share it
+  }
+  if (mode_ != 0) return mode_ < 0 ? mode_ : 0;
+  const bool shared = fabric == "shared" || (fabric != "process" && (!clock_opened || foreign_peer));
   mode_ = 1;
   if (!shared) return 0;
   std::string time = TimeParam();

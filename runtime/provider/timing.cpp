@@ -70,7 +70,8 @@ TransferTimes Timing::Write(uint64_t now, LinkState& src, uint64_t* mem_free_ps,
   return {written, written + FlightPs(1)};
 }
 
-TransferTimes Timing::Read(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes, bool ok) const {
+TransferTimes Timing::Read(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes,
+                           bool ok) const {
   uint64_t start = std::max(now, src.out_free_ps);
   src.out_free_ps = start + WireBusyPs(1);
   uint64_t at_target = start + FlightPs(1);

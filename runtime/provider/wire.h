@@ -36,16 +36,16 @@ enum class WireType : uint32_t {
   kAdvance,    // the process computed until t_ps. Reply kSynced once everything due by then is delivered.
   kAck,        // token: the target copied the bytes of kCopyIn / kCopyOut / kMsgIn; err
   // daemon -> process
-  kHelloOk,  // proc index, start_ns (CLOCK_MONOTONIC of paced time zero)
-  kReply,    // seq, err
-  kError,    // text
-  kCopyIn,   // token, peer pid (its segment), slot, domain, rma: copy segment -> regions
-  kCopyOut,  // token, peer pid (its segment), slot, domain, rma: copy regions -> segment
-  kMsgIn,    // token, peer pid (its segment), slot, len, ep (local destination), src ep, flags, data
-  kDone,     // token, err, prov_err, t_ps: the initiator's completion
-  kRecvDone, // token, ep, t_ps: the message of kMsgIn has arrived
-  kCqData,   // ep, src ep, len, data, t_ps: remote CQ data of a write
-  kSynced,   // seq, t_ps
+  kHelloOk,   // proc index, start_ns (CLOCK_MONOTONIC of paced time zero)
+  kReply,     // seq, err
+  kError,     // text
+  kCopyIn,    // token, peer pid (its segment), slot, domain, rma: copy segment -> regions
+  kCopyOut,   // token, peer pid (its segment), slot, domain, rma: copy regions -> segment
+  kMsgIn,     // token, peer pid (its segment), slot, len, ep (local destination), src ep, flags, data
+  kDone,      // token, err, prov_err, t_ps: the initiator's completion
+  kRecvDone,  // token, ep, t_ps: the message of kMsgIn has arrived
+  kCqData,    // ep, src ep, len, data, t_ps: remote CQ data of a write
+  kSynced,    // seq, t_ps
 };
 
 enum class WireOp : uint32_t { kWrite = 1, kRead, kSend };

@@ -2,6 +2,7 @@
 #include "memnode_fixture.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 
@@ -32,6 +33,13 @@ const std::map<std::string, std::string> kSimSkips = {
      "starts a second memnode process; two in-process memnodes on one simulated fabric are not modelled yet"},
 };
 
+// The shared fabric's skips (its memnode is a process, so only these): test name -> why.
+const std::map<std::string, std::string> kSharedSkips = {
+    {"RoundTripTest.TheClientClockIsTheWallClock",
+     "the shared fabric runs in virtual time here (SharedFabric.* check its clock against the in-process "
+     "one)"},
+};
+
 // The fpga target's skips beyond the sim target's: test name -> why.
 const std::map<std::string, std::string> kFpgaSkips = {};
 
@@ -39,13 +47,20 @@ const std::map<std::string, std::string> kFpgaSkips = {};
 std::string gBackend;  // NOLINT: one per process, like the provider's fabric
 
 std::string SkipReason(const std::string& variant, const std::string& test) {
-  if (auto skip = kSimSkips.find(test); skip != kSimSkips.end()) return skip->second;
+  if (variant == "sim_shared") {
+    auto skip = kSharedSkips.find(test);
+    if (skip != kSharedSkips.end()) return skip->second;
+  } else if (auto skip = kSimSkips.find(test); skip != kSimSkips.end()) {
+    return skip->second;
+  }
   if (variant == "fpga") {
     if (auto skip = kFpgaSkips.find(test); skip != kFpgaSkips.end()) return skip->second;
   }
   if (!gBackend.empty() && gBackend != variant) {
     return std::string("this process's lightloop provider already runs the ") +
-           (gBackend == "fpga" ? "fpga (board)" : "node model") +
+           (gBackend == "fpga"         ? "fpga (board)"
+            : gBackend == "sim_shared" ? "shared fabric"
+                                       : "node model") +
            " backend (chosen once per process); run the test alone, as ctest does";
   }
   return "";
@@ -67,18 +82,30 @@ std::vector<char> RandomBytes(size_t n, uint64_t seed) {
 
 void MemnodeTest::SetUp() {
   (void)kSimEnvironment;
-  if (in_process()) {
+  if (provider() == "lightloop") {
     const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string suite = info->test_suite_name(), name = info->name();
     suite = suite.substr(suite.find('/') + 1);  // "Providers/RoundTripTest" -> "RoundTripTest"
     name = name.substr(0, name.find('/'));      // "Test/lightloop" -> "Test"
     if (std::string why = SkipReason(GetParam(), suite + "." + name); !why.empty()) GTEST_SKIP() << why;
+    gBackend = GetParam();
+  }
+  if (GetParam() == "sim_shared") {
+    // Inherited by the memnode process: both sides on one fabric daemon of
+    // this test process's own (so parallel tests never share one), virtual time.
+    unsetenv("FI_LIGHTLOOP_BOARD");
+    setenv("FI_LIGHTLOOP_FABRIC", "shared", 1);
+    setenv("FI_LIGHTLOOP_TIME", "virtual", 1);
+    setenv("FI_LIGHTLOOP_FABRICD_SOCKET",
+           ("/tmp/ll-test-fabricd-" + std::to_string(getpid()) + ".sock").c_str(), 1);
+  }
+  if (in_process()) {
+    setenv("FI_LIGHTLOOP_FABRIC", "process", 1);
     if (GetParam() == "fpga") {
       setenv("FI_LIGHTLOOP_BOARD", "virtual", 1);
     } else {
       unsetenv("FI_LIGHTLOOP_BOARD");
     }
-    gBackend = GetParam();
     MemnodeOptions o{.provider = "lightloop", .listen = "127.0.0.1:0", .capacity = 512ull << 20};
     auto node = Memnode::Start(o);
     ASSERT_TRUE(node.ok()) << node.status().ToString();
@@ -95,6 +122,10 @@ void MemnodeTest::TearDown() {
   memnode_.reset();
   if (in_process_) (void)in_process_->Shutdown();
   in_process_.reset();
+  const char* socket = std::getenv("FI_LIGHTLOOP_FABRICD_SOCKET");
+  if (GetParam() == "sim_shared" && socket != nullptr) {  // the daemon exits once idle; its log goes now
+    std::remove((std::string(socket) + ".log").c_str());
+  }
 }
 
 std::unique_ptr<MemnodeProcess> MemnodeTest::SpawnMemnode(const std::string& capacity, size_t endpoints) {

@@ -31,23 +31,25 @@ namespace lightloop::runtime::testing {
 std::vector<char> RandomBytes(size_t n, uint64_t seed);
 
 // One conformance suite for every target: each test runs over tcp and shm
-// (nic target: a memnode process) and over lightloop (sim target: the
-// simulated fabric reaches no other process until the fabric daemon exists,
-// so the memnode runs in the test's process). Tests that need a memnode
-// process are skipped on the sim target, each with its reason (kSimSkips in
-// memnode_fixture.cpp). The fpga variant is the lightloop provider with its
-// fpga backend on the virtual board (FI_LIGHTLOOP_BOARD=virtual): regions in
-// board memory, RMA by DMA; its skip list is the sim target's plus kFpgaSkips.
-// The backend is chosen once per process (the provider's fabric is a
-// process singleton), so a process runs lightloop or fpga tests, not both:
-// ctest runs each test in its own process; a plain run skips the other kind.
+// (nic target: a memnode process), over lightloop (sim target, the memnode
+// in the test's process: tests that need a memnode process are skipped, each
+// with its reason, kSimSkips in memnode_fixture.cpp) and over lightloop on a
+// shared fabric (sim_shared: FI_LIGHTLOOP_FABRIC=shared in virtual time, a
+// memnode process and the test's client on one simulated fabric run by a
+// fabric daemon of the test's own, started on demand; kSharedSkips). The fpga variant is the lightloop
+// provider with its fpga backend on the virtual board (FI_LIGHTLOOP_BOARD=virtual): regions in board memory,
+// RMA by DMA; its skip list is the sim target's plus kFpgaSkips. The backend is chosen once per process (the
+// provider's fabric is a process singleton), so a process runs lightloop or fpga tests, not both: ctest runs
+// each test in its own process; a plain run skips the other kind.
 class MemnodeTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override;
   void TearDown() override;
 
   // The libfabric provider: "fpga" is the lightloop provider on the board.
-  std::string provider() const { return GetParam() == "fpga" ? "lightloop" : GetParam(); }
+  std::string provider() const {
+    return GetParam() == "fpga" || GetParam() == "sim_shared" ? "lightloop" : GetParam();
+  }
   bool in_process() const { return GetParam() == "lightloop" || GetParam() == "fpga"; }
   // Starts a memnode child; returns false (with a test failure) if it could not.
   std::unique_ptr<MemnodeProcess> SpawnMemnode(const std::string& capacity = "512MiB", size_t endpoints = 2);
@@ -60,9 +62,10 @@ class MemnodeTest : public ::testing::TestWithParam<std::string> {
   std::string address_;                      // the memnode's control plane
 };
 
-// Instantiates a MemnodeTest suite over tcp, shm, lightloop and fpga.
-#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                            \
-  INSTANTIATE_TEST_SUITE_P(Providers, Suite, ::testing::Values("tcp", "shm", "lightloop", "fpga"), \
+// Instantiates a MemnodeTest suite over tcp, shm, lightloop, sim_shared and fpga.
+#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                        \
+  INSTANTIATE_TEST_SUITE_P(Providers, Suite,                                                   \
+                           ::testing::Values("tcp", "shm", "lightloop", "sim_shared", "fpga"), \
                            [](const ::testing::TestParamInfo<std::string>& i) { return i.param; })
 
 }  // namespace lightloop::runtime::testing

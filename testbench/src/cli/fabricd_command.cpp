@@ -11,9 +11,10 @@ namespace lightloop::testbench {
 void AddFabricdCommand(CLI::App& app, CommandFn& run) {
   auto o = std::make_shared<runtime::FabricdOptions>();
   o->config_path = LIGHTLOOP_DEFAULT_NODE_CONFIG;
-  CLI::App* cmd = app.add_subcommand(
-      "fabricd", "Run the simulated fabric that several processes on the lightloop provider share "
-                 "(FI_LIGHTLOOP_FABRIC=shared); the provider starts one on demand");
+  CLI::App* cmd =
+      app.add_subcommand("fabricd",
+                         "Run the simulated fabric that several processes on the lightloop provider share "
+                         "(FI_LIGHTLOOP_FABRIC=shared); the provider starts one on demand");
   cmd->add_option("--socket", o->socket_path,
                   "UNIX socket to serve (what FI_LIGHTLOOP_FABRICD_SOCKET names); default: " +
                       runtime::DefaultFabricdSocket());
@@ -34,7 +35,8 @@ void AddFabricdCommand(CLI::App& app, CommandFn& run) {
   cmd->callback([o, &run] {
     run = [o]() -> runtime::Status {
       int rc = runtime::RunFabricd(*o);
-      return rc == 0 ? runtime::Status::Ok() : runtime::Unavailable("the fabric daemon stopped with an error");
+      return rc == 0 ? runtime::Status::Ok()
+                     : runtime::Unavailable("the fabric daemon stopped with an error");
     };
   });
 }

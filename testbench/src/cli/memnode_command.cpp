@@ -25,6 +25,10 @@ runtime::Status RunMemnode(const MemnodeArgs& args) {
   options.idle_poll = std::chrono::microseconds(args.idle_poll_us);
   options.endpoints = args.endpoints;
   LL_ASSIGN_OR_RETURN(options.capacity, ParseSizeFlag("--capacity", args.capacity));
+  // A memnode process serves other processes: on a simulated fabric (the
+  // lightloop provider; other providers ignore it) that is the shared one,
+  // run by the fabric daemon, unless the environment says otherwise.
+  setenv("FI_LIGHTLOOP_FABRIC", "shared", /*overwrite=*/0);
   // Signals are taken by sigwait below, never by a handler in some gRPC thread.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
