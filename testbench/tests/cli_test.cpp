@@ -2,6 +2,7 @@
 // The `lightloop` program as a user runs it.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -17,7 +18,7 @@ namespace {
 TEST(CliTest, HelpListsTheSubcommands) {
   CommandResult r = Lightloop("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* cmd : {"memnode", "bench", "info", "model"})
+  for (const char* cmd : {"memnode", "bench", "info", "model", "fabricd"})
     EXPECT_NE(r.out.find(cmd), std::string::npos) << r.out;
   r = Lightloop("bench transport --help");
   EXPECT_EQ(r.code, 0);
@@ -129,6 +130,28 @@ TEST(CliTest, BenchModelReportsSpeedAgainstTheBareLoop) {
   EXPECT_NEAR(j["simulated_gbps_64k"].get<double>(), closed_form, closed_form * 0.01);
   std::filesystem::remove(json);
   EXPECT_EQ(Lightloop("bench model --stream-bytes 1KiB").code, 1);
+}
+
+// `lightloop fabricd` refuses bad flags and a bad node file by name, and
+// leaves no socket behind.
+TEST(CliTest, FabricdNamesTheBadInput) {
+  const std::string socket =
+      (std::filesystem::temp_directory_path() / ("ll-cli-fabricd-" + std::to_string(getpid()))).string();
+  CommandResult r = Lightloop("fabricd --socket " + socket + " --time bogus");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--time: bogus not in {virtual,paced}"), std::string::npos) << r.out;
+  r = Lightloop("fabricd --socket " + socket + " --dilation 0");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--dilation: '0' is not a positive number"), std::string::npos) << r.out;
+  const std::string bad = socket + ".yaml";
+  std::ofstream(bad) << "link:\n  impl: photonic_wdm\n  wavelenths: 3\n";
+  r = Lightloop("fabricd --socket " + socket + " --config " + bad);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find(bad + ":3:3: key 'link.wavelenths': unknown key (did you mean 'wavelengths'?)"),
+            std::string::npos)
+      << r.out;
+  std::filesystem::remove(bad);
+  EXPECT_FALSE(std::filesystem::exists(socket));
 }
 
 }  // namespace

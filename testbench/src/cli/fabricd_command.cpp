@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `lightloop fabricd`: the fabric daemon that lets several processes share
 // one simulated fabric (the provider also starts it on demand).
+#include <cstdlib>
 #include <memory>
 
 #include "cli/commands.h"
@@ -27,7 +28,13 @@ void AddFabricdCommand(CLI::App& app, CommandFn& run) {
       ->check(CLI::IsMember({"virtual", "paced"}));
   cmd->add_option("--dilation", o->dilation, "paced time: wall seconds per simulated second")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            char* end = nullptr;
+            double d = std::strtod(v.c_str(), &end);
+            return end != v.c_str() && *end == '\0' && d > 0 ? "" : "'" + v + "' is not a positive number";
+          },
+          "POSITIVE"));
   cmd->add_option("--idle-exit", o->idle_exit_s,
                   "exit once no process has been connected for this many seconds (0: never)")
       ->capture_default_str();
