@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/hw_models/memory/fixed_latency_memory.h"
 
+#include "lightloop/hw_models/node/node_fabric.h"
+
 namespace lightloop::hw_models {
 
 FixedLatencyMemory::FixedLatencyMemory(sc_core::sc_module_name name, uint64_t size, sc_core::sc_time latency)
@@ -16,7 +18,9 @@ void FixedLatencyMemory::b_transport(tlm::tlm_generic_payload& trans, sc_core::s
                                                                      : tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;
   }
-  if (trans.is_write()) {
+  if (IsTimingOnly(trans)) {
+    // the requester moves the bytes (node_fabric.h)
+  } else if (trans.is_write()) {
     storage_.Write(addr, trans.get_data_ptr(), len);
   } else if (trans.is_read()) {
     storage_.Read(addr, trans.get_data_ptr(), len);

@@ -16,6 +16,7 @@
 
 #include "lightloop/hw_models/link/photonic_link_module.h"
 #include "lightloop/hw_models/node/memory_node.h"
+#include "lightloop/hw_models/node/node_fabric.h"
 
 namespace lightloop::hw_models {
 namespace {
@@ -118,92 +119,6 @@ struct TrafficDriver : sc_core::sc_module {
   }
 };
 
-// Forwards a piece of `whole` to `target` starting at the same time as
-// the whole; returns false (with the error copied) when the piece failed.
-bool ForwardPiece(tlm::tlm_fw_transport_if<>* target, tlm::tlm_generic_payload& whole, uint64_t address,
-                  unsigned char* data, uint64_t length, sc_time start, sc_time& latest) {
-  tlm::tlm_generic_payload piece;
-  piece.set_command(whole.get_command());
-  piece.set_address(address);
-  piece.set_data_ptr(data);
-  piece.set_data_length(static_cast<unsigned>(length));
-  piece.set_streaming_width(static_cast<unsigned>(length));
-  piece.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_time delay = start;
-  target->b_transport(piece, delay);
-  if (piece.is_response_error()) {
-    whole.set_response_status(piece.get_response_status());
-    return false;
-  }
-  latest = std::max(latest, delay);
-  return true;
-}
-
-// Stripes each transfer across the rails: rail i carries the i-th slice,
-// all slices leave together, the transfer is done when the last one is.
-struct Striper : sc_core::sc_module {
-  tlm_utils::simple_target_socket<Striper> in{"in"};
-  tlm_utils::multi_passthrough_initiator_socket<Striper> out{"out"};
-  explicit Striper(sc_core::sc_module_name name) : sc_module(name) {
-    in.register_b_transport(this, &Striper::b_transport);
-  }
-  void b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
-    const uint64_t len = trans.get_data_length(), rails = out.size();
-    const uint64_t slice = (len + rails - 1) / rails;
-    sc_time latest = delay;
-    for (uint64_t i = 0; i * slice < len; ++i) {
-      uint64_t off = i * slice;
-      if (!ForwardPiece(out[static_cast<int>(i)], trans, trans.get_address() + off,
-                        trans.get_data_ptr() + off, std::min(slice, len - off), delay, latest)) {
-        return;
-      }
-    }
-    trans.set_response_status(tlm::TLM_OK_RESPONSE);
-    delay = latest;
-  }
-};
-
-// Behind a switch: each transfer takes the rail of the controller it
-// addresses (controller k on rail k % rails), whole.
-struct Steerer : sc_core::sc_module {
-  tlm_utils::simple_target_socket<Steerer> in{"in"};
-  tlm_utils::multi_passthrough_initiator_socket<Steerer> out{"out"};
-  uint64_t controller_bytes;
-  Steerer(sc_core::sc_module_name name, uint64_t bytes) : sc_module(name), controller_bytes(bytes) {
-    in.register_b_transport(this, &Steerer::b_transport);
-  }
-  void b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
-    out[static_cast<int>(trans.get_address() / controller_bytes % out.size())]->b_transport(trans, delay);
-  }
-};
-
-// Interleaves the address space across controllers, `interleave` bytes at
-// a time; a transfer that spans several goes to each in parallel.
-struct Interleaver : sc_core::sc_module {
-  tlm_utils::multi_passthrough_target_socket<Interleaver> in{"in"};
-  tlm_utils::multi_passthrough_initiator_socket<Interleaver> out{"out"};
-  uint64_t interleave;
-  Interleaver(sc_core::sc_module_name name, uint64_t bytes) : sc_module(name), interleave(bytes) {
-    in.register_b_transport(this, &Interleaver::b_transport);
-  }
-  void b_transport(int, tlm::tlm_generic_payload& trans, sc_time& delay) {
-    const uint64_t k = out.size(), len = trans.get_data_length();
-    sc_time latest = delay;
-    for (uint64_t off = 0; off < len;) {
-      uint64_t a = trans.get_address() + off, unit = a / interleave;
-      uint64_t n = std::min(len - off, (unit + 1) * interleave - a);
-      uint64_t local = unit / k * interleave + a % interleave;
-      if (!ForwardPiece(out[static_cast<int>(unit % k)], trans, local, trans.get_data_ptr() + off, n, delay,
-                        latest)) {
-        return;
-      }
-      off += n;
-    }
-    trans.set_response_status(tlm::TLM_OK_RESPONSE);
-    delay = latest;
-  }
-};
-
 double Percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
   size_t k = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
@@ -226,41 +141,10 @@ double ClosedFormGbps(const LinkClosedForm& cf, const TrafficSpec& t) {
 
 ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) {
   TrafficDriver driver("driver");
-  std::vector<std::unique_ptr<LinkModel>> links;
-  for (int64_t i = 0; i < node.rails; ++i)
-    links.push_back(node.link->Build(sc_core::sc_gen_unique_name("link")));
-  std::vector<std::unique_ptr<MemoryModel>> memories;
-  for (int64_t i = 0; i < node.controllers; ++i) {
-    memories.push_back(node.memory->Build(sc_core::sc_gen_unique_name("memory")));
-  }
-  // Front end: one rail, rails striped, or (behind a switch) rails steered.
-  std::unique_ptr<Striper> striper;
-  std::unique_ptr<Steerer> steerer;
-  if (links.size() == 1) {
-    driver.socket.bind(links[0]->target_socket());
-  } else if (node.fabric_switch) {
-    steerer = std::make_unique<Steerer>("steerer", node.memory->size());
-    driver.socket.bind(steerer->in);
-    for (auto& link : links) steerer->out.bind(link->target_socket());
-  } else {
-    striper = std::make_unique<Striper>("striper");
-    driver.socket.bind(striper->in);
-    for (auto& link : links) striper->out.bind(link->target_socket());
-  }
-  // Far end: one memory, a switch, or controllers interleaved.
-  std::unique_ptr<SwitchModel> fabric_switch;
-  std::unique_ptr<Interleaver> interleaver;
-  if (node.fabric_switch) {
-    fabric_switch = node.fabric_switch->Build("switch", node.memory->size());
-    for (auto& link : links) link->initiator_socket().bind(fabric_switch->inputs());
-    for (auto& memory : memories) fabric_switch->outputs().bind(memory->socket());
-  } else if (links.size() == 1 && memories.size() == 1) {
-    links[0]->initiator_socket().bind(memories[0]->socket());
-  } else {
-    interleaver = std::make_unique<Interleaver>("interleaver", node.interleave_bytes);
-    for (auto& link : links) link->initiator_socket().bind(interleaver->in);
-    for (auto& memory : memories) interleaver->out.bind(memory->socket());
-  }
+  NodeFabric fabric(node, "node");
+  driver.socket.bind(fabric.front());
+  const auto& links = fabric.links();
+  const auto& memories = fabric.memories();
   driver.spec = traffic;
   driver.span = node.memory_size();
   driver.threads = node.memory->blocking();
@@ -295,7 +179,7 @@ ModelRunResult RunNodeModel(const NodeConfig& node, const TrafficSpec& traffic) 
   }
   r.row_buffer_hit_rate = with_rows > 0 ? hit_sum / with_rows : -1;
   r.pj_per_bit = bytes > 0 ? r.joules / (bytes * 8) * 1e12 : 0;
-  if (fabric_switch) r.reconfigurations = fabric_switch->reconfigurations();
+  if (fabric.fabric_switch() != nullptr) r.reconfigurations = fabric.fabric_switch()->reconfigurations();
   r.quantum_syncs = driver.syncs;
   const PhotonicLinkParams* photonic = node.link->photonic();
   if (photonic == nullptr) return r;  // a link without a closed form

@@ -143,6 +143,9 @@ bool Daemon::Hello(Proc* p, const WireMsg& m) {
   if (m.time_mode != static_cast<uint32_t>(mine)) {
     problem = std::string("this fabric daemon runs in ") + (paced_ ? "paced" : "virtual") +
               " time and the process asks for " + (paced_ ? "virtual" : "paced");
+  } else if (m.timing_model != static_cast<uint32_t>(timing_.model())) {
+    problem = std::string("this fabric daemon times transfers with ") + TimingModelName(timing_.model()) +
+              " and the process asks for " + TimingModelName(static_cast<TimingModel>(m.timing_model));
   } else if (paced_ && m.dilation != o_.dilation) {
     problem = "this fabric daemon runs paced time at dilation " + std::to_string(o_.dilation) +
               " and the process asks for " + std::to_string(m.dilation);
@@ -275,9 +278,13 @@ void Daemon::Start(const Key& k, uint64_t id, Op& op) {
   const bool ok = op.prov_err == kNoError;
   LinkState& link = links_[GlobalEp(init->pid, m.ep)];
   uint64_t* mem = reachable ? &target->mem_free_ps[domain] : nullptr;
-  TransferTimes times = m.op == WireOp::kRead
-                            ? timing_.Read(t, link, mem, m.len, ok)
-                            : timing_.Write(t, link, mem, m.len, m.op == WireOp::kSend ? reachable : ok);
+  uint64_t addr = 0;  // where in its region an RMA starts (the TLM memory's address)
+  if (ok && m.op != WireOp::kSend && m.rma_count > 0) {
+    addr = m.rma[0].addr - target->mrs.at({domain, m.rma[0].key}).base;
+  }
+  TransferTimes times = m.op == WireOp::kRead ? timing_.Read(t, link, mem, m.len, ok, addr)
+                                              : timing_.Write(t, link, mem, m.len,
+                                                              m.op == WireOp::kSend ? reachable : ok, addr);
   const uint32_t origin = std::get<1>(k);
   const uint64_t seq = std::get<2>(k);
   if (ok) {
@@ -538,9 +545,14 @@ int RunFabricd(const FabricdOptions& options) {
     std::fprintf(stderr, "fabricd: --dilation must be positive\n");
     return 2;
   }
+  fi::TimingModel model;
+  if (!fi::ParseTimingModel(o.timing, &model)) {
+    std::fprintf(stderr, "fabricd: --timing must be tlm or closed_form, not '%s'\n", o.timing.c_str());
+    return 2;
+  }
   std::unique_ptr<fi::Timing> timing;
   try {
-    timing = std::make_unique<fi::Timing>(hw_models::ReadNode(o.config_path));
+    timing = std::make_unique<fi::Timing>(hw_models::ReadNode(o.config_path), model);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fabricd: %s\n", e.what());
     return 1;
@@ -554,9 +566,9 @@ int RunFabricd(const FabricdOptions& options) {
   fi::RemoveStaleSegments();
   // Listening already: ready before a --daemonize fork, so that whoever
   // started it reads the line as soon as the first process has exited.
-  std::printf("fabricd ready on %s (%s time%s, %s)\n", o.socket_path.c_str(), o.time.c_str(),
+  std::printf("fabricd ready on %s (%s time%s, %s timing, %s)\n", o.socket_path.c_str(), o.time.c_str(),
               o.time == "paced" ? (", dilation " + std::to_string(o.dilation)).c_str() : "",
-              o.config_path.c_str());
+              fi::TimingModelName(model), o.config_path.c_str());
   std::fflush(stdout);
   if (o.daemonize) {
     pid_t child = fork();

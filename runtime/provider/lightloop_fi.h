@@ -237,8 +237,8 @@ class Sim;
 class SharedFabric {
  public:
   // Connects to the daemon at FabricdSocket(), starting one if none answers.
-  static std::unique_ptr<SharedFabric> Connect(const std::string& config, TimeMode mode, double dilation,
-                                               std::string* error);
+  static std::unique_ptr<SharedFabric> Connect(const std::string& config, TimeMode mode, TimingModel timing,
+                                               double dilation, std::string* error);
   ~SharedFabric();
   TimeMode mode() const { return mode_; }
   uint64_t PacedNowPs() const;
@@ -343,8 +343,9 @@ class Sim {
   // memory behind `dst` queueing in issue order. `dst` null, or `ok` false:
   // the target refuses it (no memory access, a NAK instead of the ack).
   using Times = TransferTimes;
-  Times Write(Ep* src, Ep* dst, uint64_t bytes, bool ok);
-  Times Read(Ep* src, Ep* dst, uint64_t bytes, bool ok);
+  // `addr`: where in its region the transfer starts (the TLM memory's address).
+  Times Write(Ep* src, Ep* dst, uint64_t bytes, bool ok, uint64_t addr = 0);
+  Times Read(Ep* src, Ep* dst, uint64_t bytes, bool ok, uint64_t addr = 0);
   // fpga backend: a transfer whose DMAs took `dma_ps` of board time, on the
   // board's one DMA engine (transfers queue in issue order).
   Times OnBoard(uint64_t dma_ps);
@@ -390,6 +391,7 @@ class Sim {
 std::string NodeConfigPath();
 std::string BoardSpec();
 std::string FabricParam();     // auto | process | shared
+std::string TimingParam();     // tlm | closed_form
 std::string TimeParam();       // "" (by mode) | virtual | paced
 double DilationParam();        // paced: wall seconds per simulated second
 std::string FabricdSocket();   // the daemon's socket

@@ -178,6 +178,10 @@ std::string FabricParam() {
   return StrParam("fabric", "auto");
 }
 
+std::string TimingParam() {
+  return StrParam("timing", "tlm");
+}
+
 std::string TimeParam() {
   return StrParam("time", "");
 }
@@ -219,6 +223,10 @@ FI_EXT_INI {
                   "where the simulated fabric runs: process (this process only), shared (every process "
                   "through the fabric daemon, lightloop fabricd, started on demand) or auto (default: "
                   "in-process for programs that open the lightloop clock ops, shared for any other)");
+  fi_param_define(&lightloop::fi::gProvider, "timing", FI_PARAM_STRING,
+                  "where transfer times come from: tlm (default: the node's SystemC TLM-2.0 link, switch "
+                  "and memory modules) or closed_form (the models' closed forms, each endpoint on a link "
+                  "of its own)");
   fi_param_define(&lightloop::fi::gProvider, "time", FI_PARAM_STRING,
                   "shared fabric's time: virtual (deterministic, moves when processes wait or advance) or "
                   "paced (follows the wall clock slowed by FI_LIGHTLOOP_DILATION); default: virtual for "

@@ -126,7 +126,8 @@ Sim::Times Move(Sim& sim, Ep* ep, Ep* target, const RmaOp& op, const std::vector
   }
   const bool ok = *prov_err == kNoError;
   if (ok) MoveInHost(op, local, remote);
-  return op.write ? sim.Write(ep, target, bytes, ok) : sim.Read(ep, target, bytes, ok);
+  const uint64_t addr = ok && !remote.empty() ? remote[0].offset : 0;
+  return op.write ? sim.Write(ep, target, bytes, ok, addr) : sim.Read(ep, target, bytes, ok, addr);
 }
 
 ssize_t Post(const RmaOp& op) {

@@ -62,8 +62,8 @@ std::string DaemonProgram() {
 
 // Starts `lightloop fabricd --daemonize` for `socket`; its output goes to
 // `<socket>.log`.
-bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode mode, double dilation,
-                 std::string* error) {
+bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode mode, TimingModel timing,
+                 double dilation, std::string* error) {
   std::string program = DaemonProgram();
   if (program.empty() || access(program.c_str(), X_OK) != 0) {
     *error = "cannot start the fabric daemon: no program at '" + program +
@@ -73,11 +73,14 @@ bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode 
   std::string log = socket + ".log";
   char dilation_text[32];
   std::snprintf(dilation_text, sizeof(dilation_text), "%.17g", dilation);  // the daemon compares it exactly
-  std::vector<std::string> args = {
-      program,      "fabricd",     "--socket",    socket,
-      "--config",   config,        "--time",      mode == TimeMode::kVirtual ? "virtual" : "paced",
-      "--dilation", dilation_text, "--idle-exit", "2",
-      "--daemonize"};
+  std::vector<std::string> args = {program,       "fabricd",
+                                   "--socket",    socket,
+                                   "--config",    config,
+                                   "--time",      mode == TimeMode::kVirtual ? "virtual" : "paced",
+                                   "--timing",    TimingModelName(timing),
+                                   "--dilation",  dilation_text,
+                                   "--idle-exit", "2",
+                                   "--daemonize"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -98,10 +101,10 @@ bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode 
   return true;
 }
 
-int ConnectOrSpawn(const std::string& socket, const std::string& config, TimeMode mode, double dilation,
-                   std::string* error) {
+int ConnectOrSpawn(const std::string& socket, const std::string& config, TimeMode mode, TimingModel timing,
+                   double dilation, std::string* error) {
   if (int fd = Connect(socket); fd >= 0) return fd;
-  if (!SpawnDaemon(socket, config, mode, dilation, error)) return -1;
+  if (!SpawnDaemon(socket, config, mode, timing, dilation, error)) return -1;
   for (int i = 0; i < 500; ++i) {  // up to 5 s
     if (int fd = Connect(socket); fd >= 0) return fd;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -112,16 +115,17 @@ int ConnectOrSpawn(const std::string& socket, const std::string& config, TimeMod
 
 }  // namespace
 
-std::unique_ptr<SharedFabric> SharedFabric::Connect(const std::string& config, TimeMode mode, double dilation,
-                                                    std::string* error) {
+std::unique_ptr<SharedFabric> SharedFabric::Connect(const std::string& config, TimeMode mode,
+                                                    TimingModel timing, double dilation, std::string* error) {
   std::string socket = FabricdSocket();
-  int fd = ConnectOrSpawn(socket, config, mode, dilation, error);
+  int fd = ConnectOrSpawn(socket, config, mode, timing, dilation, error);
   if (fd < 0) return nullptr;
   std::unique_ptr<SharedFabric> f(new SharedFabric(fd, mode));
   if (!f->MapSegment(error)) return nullptr;
   WireMsg hello = WireMsg::Of(WireType::kHello);
   hello.pid = static_cast<uint32_t>(getpid());
   hello.time_mode = static_cast<uint32_t>(mode);
+  hello.timing_model = static_cast<uint32_t>(timing);
   hello.dilation = dilation;
   hello.SetText(config);
   if (!SendMsg(fd, hello)) {

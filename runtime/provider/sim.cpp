@@ -18,13 +18,20 @@ Sim* Sim::Get() {
     std::string path = NodeConfigPath();
     try {
       hw_models::NodeConfig node = hw_models::ReadNode(path);
-      if (node.fabric_switch) {
-        FI_WARN(&gProvider, FI_LOG_FABRIC, "%s: the switch is not modelled by the provider yet\n",
-                path.c_str());
+      TimingModel model;
+      if (!ParseTimingModel(TimingParam(), &model)) {
+        throw std::runtime_error("FI_LIGHTLOOP_TIMING: '" + TimingParam() + "' is not tlm or closed_form");
       }
       std::unique_ptr<BoardMemory> board;
-      if (std::string spec = BoardSpec(); !spec.empty()) board = std::make_unique<BoardMemory>(spec);
-      return new Sim(Timing(std::move(node)), std::move(board));
+      if (std::string spec = BoardSpec(); !spec.empty()) {
+        board = std::make_unique<BoardMemory>(spec);
+        model = TimingModel::kClosedForm;  // the board's DMA times RMA; nothing else needs the node's modules
+      }
+      if (node.fabric_switch && model == TimingModel::kClosedForm) {
+        FI_WARN(&gProvider, FI_LOG_FABRIC, "%s: the switch is modelled by the TLM timing only\n",
+                path.c_str());
+      }
+      return new Sim(Timing(std::move(node), model), std::move(board));
     } catch (const std::exception& e) {
       FI_WARN(&gProvider, FI_LOG_FABRIC, "cannot build the simulated fabric from %s: %s\n", path.c_str(),
               e.what());
@@ -104,12 +111,14 @@ Mr* Sim::FindMr(uint64_t key) const {
   return it == mrs_.end() ? nullptr : it->second;
 }
 
-Sim::Times Sim::Write(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
-  return timing_.Write(now_ps_, src->link, dst != nullptr ? &dst->domain->mem_free_ps : nullptr, bytes, ok);
+Sim::Times Sim::Write(Ep* src, Ep* dst, uint64_t bytes, bool ok, uint64_t addr) {
+  return timing_.Write(now_ps_, src->link, dst != nullptr ? &dst->domain->mem_free_ps : nullptr, bytes, ok,
+                       addr);
 }
 
-Sim::Times Sim::Read(Ep* src, Ep* dst, uint64_t bytes, bool ok) {
-  return timing_.Read(now_ps_, src->link, dst != nullptr ? &dst->domain->mem_free_ps : nullptr, bytes, ok);
+Sim::Times Sim::Read(Ep* src, Ep* dst, uint64_t bytes, bool ok, uint64_t addr) {
+  return timing_.Read(now_ps_, src->link, dst != nullptr ? &dst->domain->mem_free_ps : nullptr, bytes, ok,
+                      addr);
 }
 
 Sim::Times Sim::OnBoard(uint64_t dma_ps) {
@@ -135,7 +144,7 @@ int Sim::DecideMode(bool foreign_peer) {
   if (board_ != nullptr) {
     error = "the fpga backend (FI_LIGHTLOOP_BOARD) runs in one process only; set FI_LIGHTLOOP_FABRIC=process";
   } else {
-    shared_ = SharedFabric::Connect(timing_.file(), tm, DilationParam(), &error);
+    shared_ = SharedFabric::Connect(timing_.file(), tm, timing_.model(), DilationParam(), &error);
   }
   if (shared_ == nullptr) {
     // Unmissable: without it nothing crosses processes, and an unmodified

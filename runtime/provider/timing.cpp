@@ -6,6 +6,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "timing_tlm.h"
+
 namespace lightloop::fi {
 namespace {
 
@@ -24,10 +26,31 @@ const hw_models::PhotonicLinkParams& PhotonicOf(const hw_models::NodeConfig& nod
 
 }  // namespace
 
-Timing::Timing(hw_models::NodeConfig node)
+Timing::Timing(hw_models::NodeConfig node, TimingModel model)
     : node_(std::move(node)),
       link_(PhotonicOf(node_)),
-      busy_scale_(link_.PayloadGBps() / link_.ExpectedGoodputGBps()) {}
+      busy_scale_(link_.PayloadGBps() / link_.ExpectedGoodputGBps()),
+      model_(model) {
+  if (model_ == TimingModel::kTlm) tlm_ = MakeTlmNode(node_);
+}
+
+Timing::Timing(Timing&&) noexcept = default;
+Timing::~Timing() = default;
+
+bool ParseTimingModel(const std::string& text, TimingModel* model) {
+  if (text == "tlm" || text.empty()) {
+    *model = TimingModel::kTlm;
+  } else if (text == "closed_form") {
+    *model = TimingModel::kClosedForm;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* TimingModelName(TimingModel model) {
+  return model == TimingModel::kTlm ? "tlm" : "closed_form";
+}
 
 uint64_t Timing::Slice(uint64_t bytes) const {
   return hw_models::StripedShare(node_, bytes).per_rail;
@@ -58,8 +81,15 @@ double Timing::ReadLatencyNs(uint64_t bytes) const {
   return static_cast<double>(FlightPs(1) + MemoryLatencyPs(false, bytes) + FlightPs(bytes)) / 1000.0;
 }
 
-TransferTimes Timing::Write(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes,
-                            bool ok) const {
+TransferTimes Timing::Write(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes, bool ok,
+                            uint64_t addr) {
+  if (tlm_ != nullptr && mem_free_ps != nullptr && ok) {
+    // The model gives the completion (data in memory, ack back); the data
+    // reached memory one idle ack flight before it.
+    if (const uint64_t done = TlmTransport(*tlm_, true, addr, bytes, now); done != 0) {
+      return {std::max(now, done - std::min(done, FlightPs(1))), done};
+    }
+  }
   uint64_t start = std::max(now, src.out_free_ps);
   src.out_free_ps = start + WireBusyPs(bytes);
   uint64_t at_target = start + FlightPs(bytes);
@@ -70,8 +100,13 @@ TransferTimes Timing::Write(uint64_t now, LinkState& src, uint64_t* mem_free_ps,
   return {written, written + FlightPs(1)};
 }
 
-TransferTimes Timing::Read(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes,
-                           bool ok) const {
+TransferTimes Timing::Read(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes, bool ok,
+                           uint64_t addr) {
+  if (tlm_ != nullptr && mem_free_ps != nullptr && ok) {
+    if (const uint64_t done = TlmTransport(*tlm_, false, addr, bytes, now); done != 0) {
+      return {now + FlightPs(1), done};  // (the request at the target; the data back)
+    }
+  }
   uint64_t start = std::max(now, src.out_free_ps);
   src.out_free_ps = start + WireBusyPs(1);
   uint64_t at_target = start + FlightPs(1);

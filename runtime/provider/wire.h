@@ -20,13 +20,13 @@
 
 namespace lightloop::fi {
 
-inline constexpr uint32_t kWireVersion = 1;
+inline constexpr uint32_t kWireVersion = 2;
 inline constexpr size_t kWireIovMax = 8;
 inline constexpr uint64_t kSegmentBytes = uint64_t{2} << 30;  // sparse: pages exist once touched
 
 enum class WireType : uint32_t {
   // process -> daemon
-  kHello = 1,  // pid, text: config path; time_mode, dilation. Reply kHelloOk or kError.
+  kHello = 1,  // pid, text: config path; time_mode, timing_model, dilation. Reply kHelloOk or kError.
   kEpOpen,     // ep, domain. Reply kReply.
   kEpClose,    // ep
   kMrReg,      // domain, key, len, access, addr (remote base). Reply kReply.
@@ -71,6 +71,7 @@ struct WireMsg {
   uint64_t key = 0, access = 0, addr = 0;  // kMrReg
   int32_t err = 0, prov_err = 0;
   uint32_t time_mode = 0;
+  uint32_t timing_model = 0;  // kHello: TimingModel
   uint32_t rma_count = 0;
   double dilation = 0;
   uint64_t start_ns = 0;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "provider_fixture.h"
@@ -60,6 +62,50 @@ TEST(ProviderGetInfo, ConfigParameterChoosesTheNode) {
   EXPECT_NE(out.find("provider: lightloop"), std::string::npos) << out;
   out = RunCommand(prefix + "fi_info -e 2>&1 | grep -a -A1 FI_LIGHTLOOP_CONFIG", &status);
   EXPECT_NE(out.find("hw_models node file"), std::string::npos) << out;
+}
+
+// The TLM timing calls b_transport outside any SystemC process: a node whose
+// modules wait inside it is refused by name, and the closed forms take it;
+// an unknown FI_LIGHTLOOP_TIMING is refused too.
+TEST(ProviderGetInfo, TimingParameterAndNodesTheTlmTimingCannotTake) {
+  const std::filesystem::path presets =
+      std::filesystem::path(LIGHTLOOP_DEFAULT_NODE_CONFIG).parent_path().parent_path();
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ll-timing-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ifstream in(presets / "memory" / "ddr5_4800.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string memory = text.str();
+    const std::string from = "fidelity: transaction";
+    ASSERT_NE(memory.find(from), std::string::npos) << memory;
+    memory.replace(memory.find(from), from.size(), "fidelity: command");
+    std::ofstream(dir / "ddr5_command.yaml") << memory;
+    std::ofstream(dir / "node.yaml") << "link: " << (presets / "links" / "optical_io_16x32g.yaml").string()
+                                     << "\nmemory: " << (dir / "ddr5_command.yaml").string() << "\n";
+  }
+  int status = -1;
+  const std::string prefix = "FI_PROVIDER_PATH=" LIGHTLOOP_FI_DIR " FI_LOG_LEVEL=warn FI_LIGHTLOOP_CONFIG='" +
+                             (dir / "node.yaml").string() + "' ";
+  std::string out = RunCommand(prefix + "fi_info -p lightloop 2>&1", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(
+      out.find((dir / "node.yaml").string() +
+               ": the memory's command-level fidelity waits inside b_transport, which the provider's TLM "
+               "timing cannot (use fidelity: transaction, or FI_LIGHTLOOP_TIMING=closed_form)"),
+      std::string::npos)
+      << out;
+  out = RunCommand(prefix + "FI_LIGHTLOOP_TIMING=closed_form fi_info -p lightloop 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("provider: lightloop"), std::string::npos) << out;
+  out = RunCommand("FI_PROVIDER_PATH=" LIGHTLOOP_FI_DIR
+                   " FI_LOG_LEVEL=warn FI_LIGHTLOOP_TIMING=exact fi_info -p "
+                   "lightloop 2>&1",
+                   &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("FI_LIGHTLOOP_TIMING: 'exact' is not tlm or closed_form"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ProviderGetInfo, OffersRdmWithMsgAndRma) {

@@ -200,6 +200,15 @@ TEST_F(SharedFabric, ADaemonOfAnotherConfigurationOrASecondDaemonIsAClearError) 
             std::string::npos)
       << other.out;
 
+  CommandResult timing = Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
+                                   Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=virtual "
+                                       "FI_LIGHTLOOP_TIMING=closed_form"));
+  EXPECT_NE(timing.code, 0);
+  EXPECT_NE(
+      timing.out.find("this fabric daemon times transfers with tlm and the process asks for closed_form"),
+      std::string::npos)
+      << timing.out;
+
   CommandResult paced = Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
                                   Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=paced"));
   EXPECT_NE(paced.code, 0);

@@ -72,7 +72,12 @@ void ExpectClosedForm(const std::string& preset, const nlohmann::json& j) {
         preset.c_str(), op, gbps, link_gbps, gbps / link_gbps, lat_us, expected_us, lat_us / expected_us);
     EXPECT_NEAR(gbps, link_gbps, link_gbps * 0.02) << op;
     EXPECT_NEAR(lat_us, expected_us, expected_us * 0.02) << op;
-    EXPECT_NEAR(small["lat_us_p99"].get<double>(), expected_us, expected_us * 0.02) << op;
+    if (node.memory->PeakGBps() <= 0) {  // a fixed latency: every 64 B access takes the same time
+      EXPECT_NEAR(small["lat_us_p99"].get<double>(), expected_us, expected_us * 0.02) << op;
+    } else {  // DRAM: the TLM controller's row conflicts and refresh show in the tail, within a tRFC
+      EXPECT_GE(small["lat_us_p99"].get<double>(), lat_us) << op;
+      EXPECT_LE(small["lat_us_p99"].get<double>(), lat_us + 0.4) << op;
+    }
   }
 }
 

@@ -26,6 +26,11 @@ void AddFabricdCommand(CLI::App& app, CommandFn& run) {
                   "clock slowed by --dilation)")
       ->capture_default_str()
       ->check(CLI::IsMember({"virtual", "paced"}));
+  cmd->add_option("--timing", o->timing,
+                  "tlm (the node's SystemC TLM-2.0 modules time every transfer) or closed_form (the "
+                  "models' closed forms, each endpoint on a link of its own)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tlm", "closed_form"}));
   cmd->add_option("--dilation", o->dilation, "paced time: wall seconds per simulated second")
       ->capture_default_str()
       ->check(CLI::Validator(

@@ -15,9 +15,10 @@
 namespace lightloop::runtime {
 
 struct FabricdOptions {
-  std::string socket_path;  // empty: DefaultFabricdSocket()
-  std::string config_path;  // the hw_models node file the fabric is built from
+  std::string socket_path;     // empty: DefaultFabricdSocket()
+  std::string config_path;     // the hw_models node file the fabric is built from
   std::string time = "paced";  // virtual | paced
+  std::string timing = "tlm";  // tlm (the node's SystemC modules) | closed_form
   double dilation = 1000;      // paced: wall seconds per simulated second
   double idle_exit_s = 0;      // > 0: exit once no process has been connected for this long
   bool daemonize = false;      // fork into the background (the provider's on-demand start)
