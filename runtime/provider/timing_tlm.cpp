@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The node's TLM modules as the provider's timing (timing_tlm.h). Loosely
-// timed with temporal decoupling and no quantum: the SystemC kernel stays
-// at time 0 and each transfer's issue time is its annotated delay, so the
-// modules' own state (each link direction's busy time and credit window,
+// timed with temporal decoupling: the SystemC kernel follows the provider's
+// clock within a 1 us quantum, and each transfer's offset from the kernel's
+// time is its annotated delay, so the modules' own state (each link direction's busy time and credit window,
 // bit errors and replays, the memory's banks, a switch's circuits) orders
 // transfers in issue order. The provider and the fabric daemon issue them
 // in non-decreasing time.
@@ -55,11 +55,22 @@ uint64_t TlmTransport(TlmNode& node, bool write, uint64_t addr, uint64_t bytes, 
   trans.set_streaming_width(trans.get_data_length());
   trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   trans.set_extension(&timing_only);
-  sc_core::sc_time delay(static_cast<double>(now_ps), sc_core::SC_PS);
+  // The kernel follows the provider's clock, at most a quantum behind (as a
+  // tlm_quantumkeeper keeps an initiator): sc_time_stamp() is the clock, and
+  // the transfer's offset from it is its annotated delay.
+  static const sc_core::sc_time quantum(1, sc_core::SC_US);
+  const sc_core::sc_time now(static_cast<double>(now_ps), sc_core::SC_PS);
+  if (now > sc_core::sc_time_stamp() + quantum) sc_core::sc_start(now - sc_core::sc_time_stamp());
+  sc_core::sc_time delay =
+      now > sc_core::sc_time_stamp() ? now - sc_core::sc_time_stamp() : sc_core::SC_ZERO_TIME;
+  const sc_core::sc_time base = sc_core::sc_time_stamp();
   node.socket->b_transport(trans, delay);
+  delay += base;
   trans.clear_extension(&timing_only);
   if (trans.is_response_error()) return 0;  // (cannot happen: the address is folded into the span)
-  return static_cast<uint64_t>(std::llround(delay.to_seconds() * 1e12));
+  static const uint64_t ps_per_unit =
+      static_cast<uint64_t>(std::llround(sc_core::sc_get_time_resolution().to_seconds() * 1e12));
+  return delay.value() * ps_per_unit;
 }
 
 }  // namespace lightloop::fi

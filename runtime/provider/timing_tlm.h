@@ -29,8 +29,10 @@ class TlmNode : public sc_core::sc_module {
 std::unique_ptr<TlmNode> MakeTlmNode(const hw_models::NodeConfig& node);
 
 // One transfer of `bytes` at node address `addr` (folded into the node's
-// span), issued at `now_ps`: when the model completes it (ps), or 0 if the
-// model answered with an error response.
+// span), issued at `now_ps` (never earlier than the last call's): when the
+// model completes it (ps), or 0 if the model answered with an error
+// response. Runs the kernel up to `now_ps` first when it is more than
+// a quantum (1 us) behind, so sc_time_stamp() follows the provider's clock.
 uint64_t TlmTransport(TlmNode& node, bool write, uint64_t addr, uint64_t bytes, uint64_t now_ps);
 
 }  // namespace lightloop::fi

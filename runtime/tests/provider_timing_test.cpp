@@ -5,9 +5,10 @@
 // together get the link's rate. With closed_form each initiator endpoint
 // has a link of its own, so together they get twice that. The timing model
 // is chosen when the process first opens the provider: each test needs a
-// process of its own (ctest runs them so; a plain run skips the second).
+// process of its own (ctest runs them so; a plain run skips the others).
 #include <cstdio>
 #include <cstdlib>
+#include <systemc>
 #include <vector>
 
 #include "lightloop/hw_models/node/memory_node.h"
@@ -87,6 +88,30 @@ TEST_F(ProviderTiming, TwoInitiatorsShareTheNodesLinkUnderTlm) {
   std::printf("tlm: two initiators together %.3f GB/s, the node's link %.3f GB/s (ratio %.4f)\n", gbps, link,
               gbps / link);
   EXPECT_NEAR(gbps, link, link * 0.03);
+}
+
+// The provider's clock is the SystemC kernel's: after 50 us of compute a
+// write is issued at the clock's time, and the kernel (libsystemc is one
+// per process, shared with this test) stands at most a quantum (1 us) behind.
+TEST_F(ProviderTiming, TheSystemCKernelFollowsTheClock) {
+  Open("tlm");
+  if (IsSkipped()) return;
+  ASSERT_EQ(clock()->advance_ns(&domain_->fid, 50'000), 0);
+  std::vector<uint8_t> src(64, 1), region(64, 0);
+  fid_mr* mr = Register(region.data(), region.size(), kRemote);
+  const uint64_t issued = NowPs();
+  ASSERT_EQ(fi_write(a_.ep, src.data(), src.size(), nullptr, a_to_t_, RemoteAddr(mr, region.data(), 0),
+                     fi_mr_key(mr), nullptr),
+            0);
+  fi_cq_data_entry e{};
+  ASSERT_EQ(Poll(a_.cq, &e), 1);
+  EXPECT_EQ(region, src);
+  const double kernel_ps = sc_core::sc_time_stamp().to_seconds() * 1e12;
+  std::printf("write issued at %.0f ps of the provider's clock; SystemC kernel at %.0f ps\n",
+              static_cast<double>(issued), kernel_ps);
+  EXPECT_LE(kernel_ps, static_cast<double>(issued));
+  EXPECT_GE(kernel_ps, static_cast<double>(issued) - 1e6);
+  EXPECT_GE(issued, 50'000'000u);
 }
 
 TEST_F(ProviderTiming, ClosedFormGivesEachInitiatorALinkOfItsOwn) {
