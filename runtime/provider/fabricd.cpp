@@ -6,7 +6,10 @@
 // each process has its own clock; its messages carry it. An event (an
 // operation to time, a completion to deliver) is ordered by (time, process,
 // sequence) and handled only when no running process can still send one that
-// orders before it. A process that waits on its CQs does not hold time back
+// orders before it. The link's one-flit latency is the lookahead: an
+// operation issued at t starts at t + lookahead, so a process at `now` holds
+// back only what comes at now + lookahead or later, and others run ahead of
+// it by that much. A process that waits on its CQs does not hold time back
 // until something is delivered to it; one that computes (advance) holds it at
 // the time it computes to. So the same programs give the same times, however
 // the host schedules them. Paced time needs none of this: events are handled
@@ -60,9 +63,13 @@ struct Proc {
   uint32_t pid = 0;
   uint32_t index = 0;
   uint64_t now_ps = 0;
-  bool waiting = true;  // a process that has not posted or advanced holds no time back
+  // A process holds time back at its clock from its hello until it says it
+  // waits (a CQ read that finds nothing); a memnode, which polls, says so
+  // within milliseconds. Until then a second process may still post at 0.
+  bool waiting = false;
   uint64_t last_seq = 0;
-  std::map<uint32_t, uint32_t> ep_domain;                // ep -> domain
+  uint64_t delivered = 0;                  // virtual time: deliveries sent (kDone, kRecvDone, kCqData)
+  std::map<uint32_t, uint32_t> ep_domain;  // ep -> domain
   std::map<std::pair<uint32_t, uint64_t>, MrInfo> mrs;   // (domain, key)
   std::map<uint32_t, uint64_t> mem_free_ps;              // per domain
   std::optional<std::pair<uint64_t, uint64_t>> advance;  // (seq, t) of a call not yet answered
@@ -86,7 +93,11 @@ struct Event {
 class Daemon {
  public:
   Daemon(const runtime::FabricdOptions& o, Timing timing)
-      : o_(o), paced_(o.time == "paced"), timing_(std::move(timing)), start_ns_(MonotonicNs()) {}
+      : o_(o),
+        paced_(o.time == "paced"),
+        timing_(std::move(timing)),
+        lookahead_ps_(paced_ ? 0 : timing_.FlightPs(1)),
+        start_ns_(MonotonicNs()) {}
   int Run(int listen_fd);
 
  private:
@@ -125,6 +136,10 @@ class Daemon {
   bool debug_ = std::getenv("LIGHTLOOP_FABRICD_DEBUG") != nullptr;  // every message and event to stderr
   bool paced_;
   Timing timing_;
+  // Virtual time: the link's one-way latency of one flit, the least time
+  // between an operation's issue and anything it does to another process.
+  uint64_t lookahead_ps_;
+  int64_t hellos_ = 0;  // processes that have joined so far (virtual time starts at o_.expect)
   uint64_t start_ns_;
   int epoll_ = -1, timer_ = -1;
   std::map<uint32_t, std::unique_ptr<Proc>> procs_;  // by index
@@ -160,6 +175,7 @@ bool Daemon::Hello(Proc* p, const WireMsg& m) {
     return false;
   }
   p->pid = m.pid;
+  ++hellos_;
   WireMsg ok = WireMsg::Of(WireType::kHelloOk);
   ok.start_ns = start_ns_;
   ok.dilation = o_.dilation;
@@ -175,7 +191,7 @@ void Daemon::Reply(Proc* p, const WireMsg& m, int err) {
 }
 
 void Daemon::Post(Proc* p, const WireMsg& m) {
-  uint64_t t = m.t_ps;
+  uint64_t t = m.t_ps;  // the issue time
   if (paced_) {
     t = PacedNowPs();
   } else {
@@ -183,11 +199,17 @@ void Daemon::Post(Proc* p, const WireMsg& m) {
     p->now_ps = t;
     p->waiting = false;
     p->last_seq = m.token;
-    if (Key k{t, p->index, m.token, 0}; k <= horizon_) t = std::get<0>(horizon_) + 1;  // came late: clamp
+    if (Key k{t + lookahead_ps_, p->index, m.token, 0}; k <= horizon_) {  // came late: clamp
+      t = std::get<0>(horizon_) + 1 - std::min(std::get<0>(horizon_) + 1, lookahead_ps_);
+    }
   }
   uint64_t id = next_op_++;
   ops_[id] = Op{m, p->index};
-  Enqueue(t, p->index, m.token, 0, EvKind::kStart, id);
+  ops_[id].m.t_ps = t;
+  // Started a lookahead after its issue: nothing of it reaches another
+  // process sooner, and every process's operations shift alike, so the
+  // model still sees them in issue order.
+  Enqueue(t + lookahead_ps_, p->index, m.token, 0, EvKind::kStart, id);
 }
 
 bool Daemon::OnMessage(Proc* p, const WireMsg& m) {
@@ -216,6 +238,9 @@ bool Daemon::OnMessage(Proc* p, const WireMsg& m) {
       break;
     case WireType::kOp: Post(p, m); break;
     case WireType::kWait:
+      // Sent before the process saw what was delivered since: it is about
+      // to act on that, so it does not wait (it says so again if it does).
+      if (m.seq < p->delivered) break;
       p->now_ps = std::max(p->now_ps, m.t_ps);
       p->waiting = true;
       break;
@@ -243,11 +268,12 @@ bool Daemon::OnMessage(Proc* p, const WireMsg& m) {
   return true;
 }
 
-// An event may be handled once no running process can post one before it.
+// An event may be handled once no running process can post one before it:
+// a process at `now` starts operations at now + lookahead at the earliest.
 bool Daemon::Safe(const Key& k) const {
   for (const auto& [index, p] : procs_) {
     if (p->pid == 0 || p->waiting) continue;
-    if (k >= Key{p->now_ps, p->index, p->last_seq + 1, 0}) return false;
+    if (k >= Key{p->now_ps + lookahead_ps_, p->index, p->last_seq + 1, 0}) return false;
   }
   return true;
 }
@@ -268,7 +294,7 @@ int Daemon::Validate(const Proc& target, const WireMsg& m, uint32_t domain) cons
 
 void Daemon::Start(const Key& k, uint64_t id, Op& op) {
   const WireMsg& m = op.m;
-  const uint64_t t = std::get<0>(k);
+  const uint64_t t = m.t_ps;  // issued then; started (k) a lookahead later
   Proc* init = ByIndex(op.initiator);
   Proc* target = ByPid(PidOf(m.peer));
   auto ep = target != nullptr ? target->ep_domain.find(EpOf(m.peer)) : decltype(target->ep_domain.end()){};
@@ -285,6 +311,10 @@ void Daemon::Start(const Key& k, uint64_t id, Op& op) {
   TransferTimes times = m.op == WireOp::kRead ? timing_.Read(t, link, mem, m.len, ok, addr)
                                               : timing_.Write(t, link, mem, m.len,
                                                               m.op == WireOp::kSend ? reachable : ok, addr);
+  // Causality: nothing is delivered sooner than the lookahead (a model
+  // faster than its link's closed form is held to it).
+  times.arrival_ps = std::max(times.arrival_ps, std::get<0>(k));
+  times.done_ps = std::max(times.done_ps, std::get<0>(k));
   const uint32_t origin = std::get<1>(k);
   const uint64_t seq = std::get<2>(k);
   if (ok) {
@@ -320,6 +350,7 @@ void Daemon::Deliver(Proc* to, WireMsg m, uint64_t t) {
   if (!paced_) {
     to->now_ps = std::max(to->now_ps, t);
     to->waiting = false;  // it will look at what it got; it says when it waits again
+    ++to->delivered;
   }
   SendMsg(to->fd, m);
 }
@@ -370,7 +401,7 @@ void Daemon::Pump() {
   while (!queue_.empty()) {
     auto it = queue_.begin();
     const Key k = it->first;
-    if (paced_ ? std::get<0>(k) > PacedNowPs() : !Safe(k)) break;
+    if (paced_ ? std::get<0>(k) > PacedNowPs() : (hellos_ < o_.expect || !Safe(k))) break;
     if (it->second.kind == EvKind::kDone) {
       auto op = ops_.find(it->second.op);
       if (op != ops_.end() && op->second.needs_ack && !op->second.acked) {

@@ -306,6 +306,7 @@ class SharedFabric {
   std::map<uint64_t, std::pair<uint32_t, Arrived>> arrived_;  // daemon token -> (ep, message)
   uint64_t next_token_ = 0;
   bool told_wait_ = false;
+  uint64_t applied_ = 0;  // deliveries drained (the daemon's kDone, kRecvDone, kCqData)
 };
 
 // The process's simulated fabric: virtual clock, pending completions,
@@ -394,6 +395,7 @@ std::string FabricParam();     // auto | process | shared
 std::string TimingParam();     // tlm | closed_form
 std::string TimeParam();       // "" (by mode) | virtual | paced
 double DilationParam();        // paced: wall seconds per simulated second
+int64_t ProcsParam();          // shared fabric: processes the daemon waits for (0: none)
 std::string FabricdSocket();   // the daemon's socket
 std::string FabricdProgram();  // the program that runs it ("": beside this library)
 

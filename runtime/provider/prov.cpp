@@ -197,6 +197,13 @@ std::string FabricdSocket() {
   return StrParam("fabricd_socket", runtime::DefaultFabricdSocket().c_str());
 }
 
+int64_t ProcsParam() {
+  std::string v = StrParam("procs", "0");
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  return end != v.c_str() && *end == '\0' && n > 0 ? n : 0;
+}
+
 std::string FabricdProgram() {
   return StrParam("fabricd", "");
 }
@@ -231,6 +238,10 @@ FI_EXT_INI {
                   "shared fabric's time: virtual (deterministic, moves when processes wait or advance) or "
                   "paced (follows the wall clock slowed by FI_LIGHTLOOP_DILATION); default: virtual for "
                   "programs that open the clock ops, paced for any other");
+  fi_param_define(&lightloop::fi::gProvider, "procs", FI_PARAM_STRING,
+                  "shared fabric, virtual time: how many processes take part (a memnode and its clients); "
+                  "the daemon this process starts holds time at 0 until all have joined, so that runs "
+                  "with several clients are deterministic (default 0: no wait)");
   fi_param_define(&lightloop::fi::gProvider, "dilation", FI_PARAM_STRING,
                   "paced time: wall seconds per simulated second (default 1000)");
   fi_param_define(&lightloop::fi::gProvider, "fabricd_socket", FI_PARAM_STRING,

@@ -80,6 +80,7 @@ bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode 
                                    "--timing",    TimingModelName(timing),
                                    "--dilation",  dilation_text,
                                    "--idle-exit", "2",
+                                   "--expect",    std::to_string(ProcsParam()),
                                    "--daemonize"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -294,6 +295,7 @@ void SharedFabric::Wait(uint64_t now_ps) {
   if (mode_ != TimeMode::kVirtual || told_wait_) return;
   WireMsg m = WireMsg::Of(WireType::kWait);
   m.t_ps = now_ps;
+  m.seq = applied_;  // the daemon ignores a wait that crossed a delivery
   told_wait_ = Send(m);
 }
 

@@ -142,6 +142,9 @@ void SharedFabric::Drain(Sim& sim) {
   uint64_t t = sim.now_ps();
   for (Delivery& d : batch) {
     t = std::max(t, d.m.t_ps);
+    if (d.m.type == WireType::kDone || d.m.type == WireType::kRecvDone || d.m.type == WireType::kCqData) {
+      ++applied_;
+    }
     Apply(sim, d);
   }
   if (!batch.empty()) told_wait_ = false;

@@ -32,9 +32,9 @@ enum class WireType : uint32_t {
   kMrReg,      // domain, key, len, access, addr (remote base). Reply kReply.
   kMrClose,    // domain, key. Reply kReply.
   kOp,         // an RMA or message operation: token, op, src ep, peer, rma, len, slot, flags, data, t_ps
-  kWait,       // the process waits for a delivery (virtual time); t_ps: its clock
-  kAdvance,    // the process computed until t_ps. Reply kSynced once everything due by then is delivered.
-  kAck,        // token: the target copied the bytes of kCopyIn / kCopyOut / kMsgIn; err
+  kWait,     // the process waits for a delivery (virtual time); t_ps: its clock; seq: deliveries it has seen
+  kAdvance,  // the process computed until t_ps. Reply kSynced once everything due by then is delivered.
+  kAck,      // token: the target copied the bytes of kCopyIn / kCopyOut / kMsgIn; err
   // daemon -> process
   kHelloOk,   // proc index, start_ns (CLOCK_MONOTONIC of paced time zero)
   kReply,     // seq, err

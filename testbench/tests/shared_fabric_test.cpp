@@ -6,6 +6,7 @@
 //    configured link's slowed by the dilation;
 //  - lightloop's own memnode and client in two processes, in virtual time,
 //    measure exactly what the in-process fabric measures, run after run;
+//    a memnode and two clients share the node's link and repeat exactly;
 //  - a daemon of another configuration, a second daemon on one socket and a
 //    daemon that dies are clear errors, never a hang.
 // Each test has its own daemon socket (FI_LIGHTLOOP_FABRICD_SOCKET).
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -24,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "lightloop/hw_models/node/memory_node.h"
 #include "run_lightloop.h"
@@ -177,6 +180,58 @@ TEST_F(SharedFabric, MemnodeAndClientInTwoProcessesMeasureWhatTheInProcessFabric
       EXPECT_EQ(a[key], b[key]) << key << ": first vs second run";
     }
   }
+}
+
+// A memnode process and two clients at once, in virtual time: the daemon
+// waits for all three (FI_LIGHTLOOP_PROCS=3) before time starts, so however
+// the host schedules them the run repeats exactly (which client is which is
+// the order they joined, so the pair of results is compared); both go
+// through the node's one link, which they share.
+TEST_F(SharedFabric, TwoClientsShareTheNodesLinkAndRepeatExactly) {
+  const std::string args = "--sizes 1M --depth 8 --min-time-ms 1 --latency-iterations 20";
+  auto run = [&](int i) {
+    const std::string tag = (dir_ / ("run" + std::to_string(i))).string();
+    CommandResult r =
+        Shell("export " + Env("FI_LIGHTLOOP_PROCS=3 FI_LIGHTLOOP_FABRICD_SOCKET=" + tag + ".sock") + "; " +
+              LIGHTLOOP_BIN + " memnode --provider lightloop --listen 127.0.0.1:0 --capacity 256MiB > " +
+              tag + ".memnode 2>&1 & mn=$!; for k in $(seq 100); do grep -q \"memnode ready\" " + tag +
+              ".memnode && break; sleep 0.1; done; addr=$(sed -n \"s/.*control=\\([^ ]*\\).*/\\1/p\" " + tag +
+              ".memnode); for c in a b; do timeout 120 " + LIGHTLOOP_BIN +
+              " bench transport --provider lightloop --memnode $addr " + args + " --json " + tag +
+              "-$c.json > " + tag +
+              "-$c.out 2>&1 & done; wait %2; ra=$?; wait %3; rb=$?; kill $mn; wait $mn; "
+              "echo clients=$ra,$rb");
+    EXPECT_NE(r.out.find("clients=0,0"), std::string::npos)
+        << r.out << Read(tag + ".memnode") << Read(tag + "-a.out") << Read(tag + "-b.out");
+    std::vector<nlohmann::json> results;
+    for (const char* c : {"-a.json", "-b.json"}) {
+      std::ifstream in(tag + c);
+      nlohmann::json j = in ? nlohmann::json::parse(in) : nlohmann::json();
+      nlohmann::json figures = nlohmann::json::array();
+      for (const auto& x : j["results"]) {
+        figures.push_back({x["op"], x["size"], x["gbps"], x["lat_us_p50"], x["lat_us_p99"], x["operations"]});
+      }
+      results.push_back(figures);
+    }
+    std::sort(results.begin(), results.end());
+    return results;
+  };
+  std::vector<nlohmann::json> first = run(1), second = run(2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first, second);
+  hw_models::NodeConfig node = hw_models::ReadNode(Preset("optical_io_fixed.yaml"));
+  const double link = hw_models::LinkClosedForm(*node.link->photonic()).PayloadGBps();
+  double together = 0;
+  for (const nlohmann::json& client : first) {
+    for (const auto& x : client) {
+      if (x[0] == "write" && x[1] == 1 << 20) together += x[2].get<double>();
+    }
+  }
+  std::printf(
+      "two clients, 1 MiB writes at depth 8 each: %s and %s; together %.3f GB/s on the %.3f GB/s link\n",
+      first[0].dump().c_str(), first[1].dump().c_str(), together, link);
+  EXPECT_GT(together, 0.9 * link);
+  EXPECT_LT(together, 1.01 * link);  // one link between them, not one each
 }
 
 TEST_F(SharedFabric, ADaemonOfAnotherConfigurationOrASecondDaemonIsAClearError) {

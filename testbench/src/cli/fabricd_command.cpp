@@ -40,6 +40,11 @@ void AddFabricdCommand(CLI::App& app, CommandFn& run) {
             return end != v.c_str() && *end == '\0' && d > 0 ? "" : "'" + v + "' is not a positive number";
           },
           "POSITIVE"));
+  cmd->add_option("--expect", o->expect,
+                  "virtual time: hold the fabric at time 0 until this many processes have joined (what "
+                  "FI_LIGHTLOOP_PROCS asks for; 0: start with the first)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--idle-exit", o->idle_exit_s,
                   "exit once no process has been connected for this many seconds (0: never)")
       ->capture_default_str();

@@ -21,7 +21,10 @@ struct FabricdOptions {
   std::string timing = "tlm";  // tlm (the node's SystemC modules) | closed_form
   double dilation = 1000;      // paced: wall seconds per simulated second
   double idle_exit_s = 0;      // > 0: exit once no process has been connected for this long
-  bool daemonize = false;      // fork into the background (the provider's on-demand start)
+  // Virtual time: hold time at 0 until this many processes have joined, so
+  // that a run of several clients is deterministic however late one starts.
+  int64_t expect = 0;
+  bool daemonize = false;  // fork into the background (the provider's on-demand start)
 };
 
 // $XDG_RUNTIME_DIR/lightloop-fabricd.sock, or /tmp/lightloop-fabricd-<uid>.sock.
