@@ -131,6 +131,7 @@ class Daemon {
   void Deliver(Proc* to, WireMsg m, uint64_t t);
   void AnswerAdvances();
   void ArmTimer();
+  bool ExpectTimedOut();
 
   runtime::FabricdOptions o_;
   bool debug_ = std::getenv("LIGHTLOOP_FABRICD_DEBUG") != nullptr;  // every message and event to stderr
@@ -140,6 +141,7 @@ class Daemon {
   // between an operation's issue and anything it does to another process.
   uint64_t lookahead_ps_;
   int64_t hellos_ = 0;  // processes that have joined so far (virtual time starts at o_.expect)
+  uint64_t first_hello_ns_ = 0;
   uint64_t start_ns_;
   int epoll_ = -1, timer_ = -1;
   std::map<uint32_t, std::unique_ptr<Proc>> procs_;  // by index
@@ -175,7 +177,7 @@ bool Daemon::Hello(Proc* p, const WireMsg& m) {
     return false;
   }
   p->pid = m.pid;
-  ++hellos_;
+  if (hellos_++ == 0) first_hello_ns_ = MonotonicNs();
   WireMsg ok = WireMsg::Of(WireType::kHelloOk);
   ok.start_ns = start_ns_;
   ok.dilation = o_.dilation;
@@ -468,6 +470,22 @@ void Daemon::Drop(Proc* p) {
   procs_.erase(p->index);  // its operations' targets see kNoPeer; deliveries to it are dropped
 }
 
+// Virtual time waits for o_.expect processes (FI_LIGHTLOOP_PROCS); if they
+// have not all joined o_.expect_timeout_s after the first, the ones that
+// did are told why and the daemon exits: an error, not a run that hangs.
+bool Daemon::ExpectTimedOut() {
+  if (paced_ || hellos_ == 0 || hellos_ >= o_.expect) return false;
+  if (static_cast<double>(MonotonicNs() - first_hello_ns_) / 1e9 < o_.expect_timeout_s) return false;
+  const std::string why = "only " + std::to_string(hellos_) + " of the " + std::to_string(o_.expect) +
+                          " processes that FI_LIGHTLOOP_PROCS names joined the fabric within " +
+                          std::to_string(static_cast<int>(o_.expect_timeout_s)) + " s";
+  std::fprintf(stderr, "fabricd: %s; stopping\n", why.c_str());
+  WireMsg e = WireMsg::Of(WireType::kError);
+  e.SetText(why);
+  for (auto& [index, p] : procs_) SendMsg(p->fd, e);
+  return true;
+}
+
 int Daemon::Run(int listen_fd) {
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -485,7 +503,8 @@ int Daemon::Run(int listen_fd) {
   }
   uint64_t idle_since = MonotonicNs();
   for (;;) {
-    int timeout = -1;
+    if (ExpectTimedOut()) return 1;
+    int timeout = hellos_ > 0 && hellos_ < o_.expect ? 100 : -1;
     if (o_.idle_exit_s > 0 && procs_.empty()) {
       double left = o_.idle_exit_s - static_cast<double>(MonotonicNs() - idle_since) / 1e9;
       if (left <= 0) return 0;

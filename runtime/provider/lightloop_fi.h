@@ -391,11 +391,13 @@ class Sim {
 // board spec of the fpga backend (empty: off).
 std::string NodeConfigPath();
 std::string BoardSpec();
-std::string FabricParam();     // auto | process | shared
-std::string TimingParam();     // tlm | closed_form
-std::string TimeParam();       // "" (by mode) | virtual | paced
-double DilationParam();        // paced: wall seconds per simulated second
-int64_t ProcsParam();          // shared fabric: processes the daemon waits for (0: none)
+std::string FabricParam();  // auto | process | shared
+std::string TimingParam();  // tlm | closed_form
+std::string TimeParam();    // "" (by mode) | virtual | paced
+double DilationParam();     // paced: wall seconds per simulated second
+int64_t ProcsParam();
+double ProcsTimeoutParam();    // seconds the daemon waits for them          // shared fabric: processes the
+                               // daemon waits for (0: none)
 std::string FabricdSocket();   // the daemon's socket
 std::string FabricdProgram();  // the program that runs it ("": beside this library)
 

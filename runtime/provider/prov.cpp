@@ -204,6 +204,13 @@ int64_t ProcsParam() {
   return end != v.c_str() && *end == '\0' && n > 0 ? n : 0;
 }
 
+double ProcsTimeoutParam() {
+  std::string v = StrParam("procs_timeout", "30");
+  char* end = nullptr;
+  double s = std::strtod(v.c_str(), &end);
+  return end != v.c_str() && *end == '\0' && s > 0 ? s : 30.0;
+}
+
 std::string FabricdProgram() {
   return StrParam("fabricd", "");
 }
@@ -242,6 +249,9 @@ FI_EXT_INI {
                   "shared fabric, virtual time: how many processes take part (a memnode and its clients); "
                   "the daemon this process starts holds time at 0 until all have joined, so that runs "
                   "with several clients are deterministic (default 0: no wait)");
+  fi_param_define(&lightloop::fi::gProvider, "procs_timeout", FI_PARAM_STRING,
+                  "with FI_LIGHTLOOP_PROCS: seconds after the first process joined by which all must have "
+                  "(default 30); then every process's operations fail with the reason");
   fi_param_define(&lightloop::fi::gProvider, "dilation", FI_PARAM_STRING,
                   "paced time: wall seconds per simulated second (default 1000)");
   fi_param_define(&lightloop::fi::gProvider, "fabricd_socket", FI_PARAM_STRING,

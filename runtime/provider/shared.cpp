@@ -73,14 +73,25 @@ bool SpawnDaemon(const std::string& socket, const std::string& config, TimeMode 
   std::string log = socket + ".log";
   char dilation_text[32];
   std::snprintf(dilation_text, sizeof(dilation_text), "%.17g", dilation);  // the daemon compares it exactly
-  std::vector<std::string> args = {program,       "fabricd",
-                                   "--socket",    socket,
-                                   "--config",    config,
-                                   "--time",      mode == TimeMode::kVirtual ? "virtual" : "paced",
-                                   "--timing",    TimingModelName(timing),
-                                   "--dilation",  dilation_text,
-                                   "--idle-exit", "2",
-                                   "--expect",    std::to_string(ProcsParam()),
+  const std::string procs_timeout = std::to_string(ProcsTimeoutParam());
+  std::vector<std::string> args = {program,
+                                   "fabricd",
+                                   "--socket",
+                                   socket,
+                                   "--config",
+                                   config,
+                                   "--time",
+                                   mode == TimeMode::kVirtual ? "virtual" : "paced",
+                                   "--timing",
+                                   TimingModelName(timing),
+                                   "--dilation",
+                                   dilation_text,
+                                   "--idle-exit",
+                                   "2",
+                                   "--expect",
+                                   std::to_string(ProcsParam()),
+                                   "--expect-timeout",
+                                   procs_timeout,
                                    "--daemonize"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

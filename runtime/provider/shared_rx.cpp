@@ -4,6 +4,7 @@
 // deliveries, and Drain, which turns queued deliveries into completions.
 #include <rdma/providers/fi_log.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "lightloop_fi.h"
@@ -73,7 +74,9 @@ void SharedFabric::Receive() {
       case WireType::kDone:
       case WireType::kRecvDone:
       case WireType::kCqData: Queue({m, {}}); break;
-      case WireType::kError: FI_WARN(&gProvider, FI_LOG_FABRIC, "fabric daemon: %s\n", m.text); break;
+      case WireType::kError:  // unmissable: the connection closes next and every operation fails
+        std::fprintf(stderr, "lightloop provider: the fabric daemon stopped: %s\n", m.text);
+        break;
       default: break;
     }
     Sim::Get()->changed.notify_all();

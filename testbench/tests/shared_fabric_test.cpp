@@ -234,6 +234,21 @@ TEST_F(SharedFabric, TwoClientsShareTheNodesLinkAndRepeatExactly) {
   EXPECT_LT(together, 1.01 * link);  // one link between them, not one each
 }
 
+// FI_LIGHTLOOP_PROCS names more processes than come: after the timeout the
+// daemon tells those that joined why, and the run fails, rather than wait
+// for ever at time 0.
+TEST_F(SharedFabric, FewerProcessesThanFiLightloopProcsIsAnErrorNotAHang) {
+  auto start = std::chrono::steady_clock::now();
+  CommandResult r = Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
+                              Env("FI_LIGHTLOOP_PROCS=3 FI_LIGHTLOOP_PROCS_TIMEOUT=2"));
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << r.out;
+  EXPECT_NE(r.out.find("the fabric daemon stopped: only 2 of the 3 processes that FI_LIGHTLOOP_PROCS names "
+                       "joined the fabric within 2 s"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(SharedFabric, ADaemonOfAnotherConfigurationOrASecondDaemonIsAClearError) {
   const std::string log = (dir_ / "daemon.log").string();
   CommandResult up =

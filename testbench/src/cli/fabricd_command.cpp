@@ -45,6 +45,11 @@ void AddFabricdCommand(CLI::App& app, CommandFn& run) {
                   "FI_LIGHTLOOP_PROCS asks for; 0: start with the first)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--expect-timeout", o->expect_timeout_s,
+                  "with --expect: seconds after the first process joined by which all must have; else the "
+                  "daemon tells those that did why, and stops")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--idle-exit", o->idle_exit_s,
                   "exit once no process has been connected for this many seconds (0: never)")
       ->capture_default_str();

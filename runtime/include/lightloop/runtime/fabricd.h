@@ -24,7 +24,8 @@ struct FabricdOptions {
   // Virtual time: hold time at 0 until this many processes have joined, so
   // that a run of several clients is deterministic however late one starts.
   int64_t expect = 0;
-  bool daemonize = false;  // fork into the background (the provider's on-demand start)
+  double expect_timeout_s = 30;  // ... and stop with an error if they have not, this long after the first
+  bool daemonize = false;        // fork into the background (the provider's on-demand start)
 };
 
 // $XDG_RUNTIME_DIR/lightloop-fabricd.sock, or /tmp/lightloop-fabricd-<uid>.sock.
