@@ -4,6 +4,7 @@
 // anything the hints ask for that the provider cannot do gives -FI_ENODATA.
 #include <rdma/providers/fi_log.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -154,16 +155,9 @@ fi_provider gProvider = {
     .cleanup = Cleanup,
 };
 
-std::string NodeConfigPath() {
-  char* value = nullptr;
-  if (fi_param_get_str(&gProvider, "config", &value) == FI_SUCCESS && value != nullptr && *value != '\0') {
-    return value;
-  }
-  return LIGHTLOOP_DEFAULT_NODE_CONFIG;
-}
-
 namespace {
 
+// A provider parameter's value, or `fallback` when it is unset or empty.
 std::string StrParam(const char* name, const char* fallback) {
   char* value = nullptr;
   if (fi_param_get_str(&gProvider, name, &value) == FI_SUCCESS && value != nullptr && *value != '\0') {
@@ -172,7 +166,20 @@ std::string StrParam(const char* name, const char* fallback) {
   return fallback;
 }
 
+// A parameter that must be a positive number (all of its text), or
+// `fallback` when it is unset or is not one.
+double PositiveParam(const char* name, double fallback) {
+  std::string v = StrParam(name, "");
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  return end != v.c_str() && *end == '\0' && d > 0 ? d : fallback;
+}
+
 }  // namespace
+
+std::string NodeConfigPath() {
+  return StrParam("config", LIGHTLOOP_DEFAULT_NODE_CONFIG);
+}
 
 std::string FabricParam() {
   return StrParam("fabric", "auto");
@@ -187,10 +194,7 @@ std::string TimeParam() {
 }
 
 double DilationParam() {
-  std::string v = StrParam("dilation", "1000");
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  return end != v.c_str() && d > 0 ? d : 1000.0;
+  return PositiveParam("dilation", 1000.0);
 }
 
 std::string FabricdSocket() {
@@ -198,17 +202,12 @@ std::string FabricdSocket() {
 }
 
 int64_t ProcsParam() {
-  std::string v = StrParam("procs", "0");
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  return end != v.c_str() && *end == '\0' && n > 0 ? n : 0;
+  const double n = PositiveParam("procs", 0);
+  return n <= 1e6 && n == std::floor(n) ? static_cast<int64_t>(n) : 0;  // a whole number of processes
 }
 
 double ProcsTimeoutParam() {
-  std::string v = StrParam("procs_timeout", "30");
-  char* end = nullptr;
-  double s = std::strtod(v.c_str(), &end);
-  return end != v.c_str() && *end == '\0' && s > 0 ? s : 30.0;
+  return PositiveParam("procs_timeout", 30.0);
 }
 
 std::string FabricdProgram() {
@@ -216,9 +215,7 @@ std::string FabricdProgram() {
 }
 
 std::string BoardSpec() {
-  char* value = nullptr;
-  if (fi_param_get_str(&gProvider, "board", &value) == FI_SUCCESS && value != nullptr) return value;
-  return "";
+  return StrParam("board", "");
 }
 
 }  // namespace lightloop::fi

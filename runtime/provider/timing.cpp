@@ -73,14 +73,6 @@ uint64_t Timing::MemoryBusyPs(uint64_t bytes) const {
   return gbps > 0 ? Ps(static_cast<double>(bytes) / gbps) : 0;
 }
 
-double Timing::WriteLatencyNs(uint64_t bytes) const {
-  return static_cast<double>(FlightPs(bytes) + MemoryLatencyPs(true, bytes) + FlightPs(1)) / 1000.0;
-}
-
-double Timing::ReadLatencyNs(uint64_t bytes) const {
-  return static_cast<double>(FlightPs(1) + MemoryLatencyPs(false, bytes) + FlightPs(bytes)) / 1000.0;
-}
-
 TransferTimes Timing::Write(uint64_t now, LinkState& src, uint64_t* mem_free_ps, uint64_t bytes, bool ok,
                             uint64_t addr) {
   if (tlm_ != nullptr && mem_free_ps != nullptr && ok) {

@@ -66,9 +66,6 @@ class Timing {
   uint64_t FlightPs(uint64_t bytes) const;
   uint64_t MemoryLatencyPs(bool write, uint64_t bytes) const;
   uint64_t MemoryBusyPs(uint64_t bytes) const;  // 0 without a bandwidth limit
-  // The idle-node closed form of one write (data, memory, ack) and one read.
-  double WriteLatencyNs(uint64_t bytes) const;
-  double ReadLatencyNs(uint64_t bytes) const;
   const std::string& file() const { return node_.file; }
 
  private:

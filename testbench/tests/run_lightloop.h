@@ -24,18 +24,22 @@ struct CommandResult {
   std::string out;  // stdout and stderr
 };
 
-// `env`: NAME=value settings for this run ("" none).
-inline CommandResult Lightloop(const std::string& args, const std::string& env = "") {
+// Runs `script` with sh: its exit code and everything it printed (stdout
+// and stderr).
+inline CommandResult Shell(const std::string& script) {
   std::string out;
-  FILE* p = popen(("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG -u FI_LIGHTLOOP_BOARD " + env + " " +
-                   std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1")
-                      .c_str(),
-                  "r");
+  FILE* p = popen(("(" + script + ") 2>&1").c_str(), "r");
   if (p == nullptr) return {-1, "popen failed"};
   std::array<char, 512> buf;
   while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// `env`: NAME=value settings for this run ("" none).
+inline CommandResult Lightloop(const std::string& args, const std::string& env = "") {
+  return Shell("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG -u FI_LIGHTLOOP_BOARD " + env + " " +
+               std::string(LIGHTLOOP_BIN) + " " + args);
 }
 
 // Runs `lightloop <args> --json FILE` and returns the JSON (empty, with a
@@ -58,7 +62,8 @@ class ScratchDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("ll-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("ll-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

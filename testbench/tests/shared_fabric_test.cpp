@@ -38,17 +38,10 @@ std::string Preset(const std::string& name) {
   return std::string(LIGHTLOOP_HW_PRESETS) + "/nodes/" + name;
 }
 
-// Runs `script` with sh; exit code and everything it printed.
-CommandResult Shell(const std::string& script) {
-  CommandResult r{-1, ""};
-  FILE* p = popen(("(" + script + ") 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[512];
-  while (fgets(buf, sizeof(buf), p) != nullptr) r.out += buf;
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+// One row of fi_pingpong's table: per transfer time (us) and MB/s.
+struct PingpongRow {
+  double usec_per_xfer = 0, mb_per_s = 0;
+};
 
 class SharedFabric : public ScratchDirTest {
  protected:
@@ -59,46 +52,39 @@ class SharedFabric : public ScratchDirTest {
   }
   std::string socket() const { return (dir_ / "fabricd.sock").string(); }
 
- public:
-  static std::string ReadFile(const std::filesystem::path& p) { return Read(p); }
-};
-
-// One row of fi_pingpong's table: per transfer time (us) and MB/s.
-struct PingpongRow {
-  double usec_per_xfer = 0, mb_per_s = 0;
-};
-
-// Runs fi_pingpong as server and client (retrying the client while the
-// server's control port is not up yet); both must finish.
-PingpongRow Pingpong(const std::string& env, size_t size, int iterations, const std::filesystem::path& dir) {
-  const int port = 20000 + static_cast<int>(getpid() % 20000);
-  const std::string common =
-      "fi_pingpong -p lightloop -e rdm -S " + std::to_string(size) + " -I " + std::to_string(iterations);
-  const std::string server_out = (dir / "server.out").string(), client_out = (dir / "client.out").string();
-  std::ostringstream script;
-  script << "export " << env << "; timeout 120 " << common << " -B " << port << " > " << server_out
-         << " 2>&1 & server=$!; for i in $(seq 40); do timeout 120 " << common << " -P " << port
-         << " 127.0.0.1 > " << client_out << " 2>&1; client=$?; [ $client = 0 ] && break; "
-         << "grep -q -i refused " << client_out << " || break; sleep 0.25; done; wait $server; "
-         << "echo client=$client server=$?";
-  const std::string out = Shell(script.str()).out;
-  std::string client = SharedFabric::ReadFile(client_out), server = SharedFabric::ReadFile(server_out);
-  EXPECT_NE(out.find("client=0 server=0"), std::string::npos) << out << "\nclient:\n"
-                                                              << client << "\nserver:\n"
-                                                              << server;
-  // The last line: bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec
-  std::istringstream lines(client);
-  std::string line, last;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) last = line;
+  // Runs fi_pingpong as server and client (retrying the client while the
+  // server's control port is not up yet); both must finish.
+  PingpongRow Pingpong(const std::string& env, size_t size, int iterations) const {
+    const int port = 20000 + static_cast<int>(getpid() % 20000);
+    const std::string common =
+        "fi_pingpong -p lightloop -e rdm -S " + std::to_string(size) + " -I " + std::to_string(iterations);
+    const std::string server_out = (dir_ / "server.out").string(),
+                      client_out = (dir_ / "client.out").string();
+    std::ostringstream script;
+    script << "export " << env << "; timeout 120 " << common << " -B " << port << " > " << server_out
+           << " 2>&1 & server=$!; for i in $(seq 40); do timeout 120 " << common << " -P " << port
+           << " 127.0.0.1 > " << client_out << " 2>&1; client=$?; [ $client = 0 ] && break; "
+           << "grep -q -i refused " << client_out << " || break; sleep 0.25; done; wait $server; "
+           << "echo client=$client server=$?";
+    const std::string out = Shell(script.str()).out;
+    std::string client = Read(client_out), server = Read(server_out);
+    EXPECT_NE(out.find("client=0 server=0"), std::string::npos) << out << "\nclient:\n"
+                                                                << client << "\nserver:\n"
+                                                                << server;
+    // The last line: bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec
+    std::istringstream lines(client);
+    std::string line, last;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) last = line;
+    }
+    std::istringstream row(last);
+    std::string bytes, sent, ack, total, time;
+    PingpongRow result;
+    row >> bytes >> sent >> ack >> total >> time >> result.mb_per_s >> result.usec_per_xfer;
+    EXPECT_GT(result.usec_per_xfer, 0) << client;
+    return result;
   }
-  std::istringstream row(last);
-  std::string bytes, sent, ack, total, time;
-  PingpongRow result;
-  row >> bytes >> sent >> ack >> total >> time >> result.mb_per_s >> result.usec_per_xfer;
-  EXPECT_GT(result.usec_per_xfer, 0) << client;
-  return result;
-}
+};
 
 TEST_F(SharedFabric, FiInfoDocumentsTheSharedFabricParameters) {
   CommandResult r = Shell("env " + Env() + " fi_info -e");
@@ -120,7 +106,7 @@ TEST_F(SharedFabric, FiPingpongRunsInTwoProcessesAndFollowsTheLink) {
   auto one_way_ns = [&](uint64_t n) { return cf.TransferLatencyNs(n) + node.memory->IdleLatencyNs(true, n); };
 
   const double big_dilation = 1000, small_dilation = 100000;
-  PingpongRow big = Pingpong(Env("FI_LIGHTLOOP_DILATION=1000"), 1 << 20, 20, dir_);
+  PingpongRow big = Pingpong(Env("FI_LIGHTLOOP_DILATION=1000"), 1 << 20, 20);
   const double big_sim_ns = big.usec_per_xfer * 1000 / big_dilation;
   const double big_sim_gbps = big.mb_per_s * big_dilation / 1000;
   std::printf(
@@ -136,7 +122,7 @@ TEST_F(SharedFabric, FiPingpongRunsInTwoProcessesAndFollowsTheLink) {
   for (int i = 0; i < 100 && std::filesystem::exists(socket()); ++i) usleep(50000);
   const std::string env = "FI_PROVIDER_PATH=" LIGHTLOOP_FI_DIR " FI_LIGHTLOOP_FABRICD_SOCKET=" +
                           (dir_ / "fabricd-small.sock").string() + " FI_LIGHTLOOP_DILATION=100000";
-  PingpongRow small = Pingpong(env, 64, 30, dir_);
+  PingpongRow small = Pingpong(env, 64, 30);
   const double small_sim_ns = small.usec_per_xfer * 1000 / small_dilation;
   std::printf(
       "fi_pingpong 64 B, dilation %.0f: %.1f us/xfer wall = %.2f ns simulated (closed form %.2f, ratio "
