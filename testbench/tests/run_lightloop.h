@@ -39,7 +39,7 @@ inline CommandResult Shell(const std::string& script) {
 // `env`: NAME=value settings for this run ("" none).
 inline CommandResult Lightloop(const std::string& args, const std::string& env = "") {
   return Shell("env -u FI_PROVIDER -u FI_LIGHTLOOP_CONFIG -u FI_LIGHTLOOP_BOARD " + env + " " +
-               std::string(LIGHTLOOP_BIN) + " " + args);
+               std::string(LIGHTLOOP_BIN) + " " + args + " 2>&1");  // after any redirect in `args`
 }
 
 // Runs `lightloop <args> --json FILE` and returns the JSON (empty, with a

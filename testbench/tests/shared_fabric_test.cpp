@@ -225,7 +225,7 @@ TEST_F(SharedFabric, TwoClientsShareTheNodesLinkAndRepeatExactly) {
 // for ever at time 0.
 TEST_F(SharedFabric, FewerProcessesThanFiLightloopProcsIsAnErrorNotAHang) {
   auto start = std::chrono::steady_clock::now();
-  CommandResult r = Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
+  CommandResult r = Lightloop("bench transport --target nic --provider lightloop --sizes 64K --min-time-ms 1",
                               Env("FI_LIGHTLOOP_PROCS=3 FI_LIGHTLOOP_PROCS_TIMEOUT=2"));
   EXPECT_NE(r.code, 0) << r.out;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << r.out;
@@ -238,16 +238,17 @@ TEST_F(SharedFabric, FewerProcessesThanFiLightloopProcsIsAnErrorNotAHang) {
 TEST_F(SharedFabric, ADaemonOfAnotherConfigurationOrASecondDaemonIsAClearError) {
   const std::string log = (dir_ / "daemon.log").string();
   CommandResult up =
-      Lightloop("fabricd --socket " + socket() + " --time virtual --idle-exit 5 --daemonize > " + log, Env());
+      Lightloop("fabricd --socket " + socket() + " --time virtual --idle-exit 30 --daemonize > " + log, Env());
   ASSERT_EQ(up.code, 0) << up.out << Read(log);
   EXPECT_NE(Read(log).find("fabricd ready on " + socket()), std::string::npos) << Read(log);
 
-  CommandResult second = Lightloop("fabricd --socket " + socket(), Env());
+  // (--idle-exit: should the first be gone, this one fails the test instead of serving for ever)
+  CommandResult second = Lightloop("fabricd --socket " + socket() + " --idle-exit 2", Env());
   EXPECT_NE(second.code, 0);
   EXPECT_NE(second.out.find("a fabric daemon already serves " + socket()), std::string::npos) << second.out;
 
   CommandResult other =
-      Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
+      Lightloop("bench transport --target nic --provider lightloop --sizes 64K --min-time-ms 1",
                 Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=virtual FI_LIGHTLOOP_CONFIG=" +
                     Preset("pam4_fixed.yaml")));
   EXPECT_NE(other.code, 0);
@@ -256,17 +257,19 @@ TEST_F(SharedFabric, ADaemonOfAnotherConfigurationOrASecondDaemonIsAClearError) 
             std::string::npos)
       << other.out;
 
-  CommandResult timing = Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
-                                   Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=virtual "
-                                       "FI_LIGHTLOOP_TIMING=closed_form"));
+  CommandResult timing =
+      Lightloop("bench transport --target nic --provider lightloop --sizes 64K --min-time-ms 1",
+                Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=virtual "
+                    "FI_LIGHTLOOP_TIMING=closed_form"));
   EXPECT_NE(timing.code, 0);
   EXPECT_NE(
       timing.out.find("this fabric daemon times transfers with tlm and the process asks for closed_form"),
       std::string::npos)
       << timing.out;
 
-  CommandResult paced = Lightloop("bench transport --target nic --provider lightloop --sizes 64K",
-                                  Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=paced"));
+  CommandResult paced =
+      Lightloop("bench transport --target nic --provider lightloop --sizes 64K --min-time-ms 1",
+                Env("FI_LIGHTLOOP_FABRIC=shared FI_LIGHTLOOP_TIME=paced"));
   EXPECT_NE(paced.code, 0);
   EXPECT_NE(paced.out.find("this fabric daemon runs in virtual time and the process asks for paced"),
             std::string::npos)
