@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "lightloop/rtl_bridge/tlm/rtl_link.h"
 #include "lightloop/runtime/fabricd.h"
 #include "lightloop_fi.h"
 
@@ -223,6 +224,7 @@ std::string BoardSpec() {
 extern "C" {
 
 FI_EXT_INI {
+  lightloop::rtl_bridge::RegisterRtlLink();  // node files may name `impl: rtl` links
   fi_param_define(&lightloop::fi::gProvider, "config", FI_PARAM_STRING,
                   "hw_models node file (YAML) the simulated fabric is built from (default: %s)",
                   LIGHTLOOP_DEFAULT_NODE_CONFIG);

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "lightloop/rtl_bridge/tlm/rtl_link.h"
 #include "lightloop/runtime/size.h"
 
 namespace lightloop::testbench {
@@ -38,6 +39,7 @@ int RunCli(int argc, char** argv) {
   CLI::App app{"lightloop: hardware-in-the-loop testbed for optical-interconnect prototypes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("lightloop ") + LIGHTLOOP_VERSION);
+  rtl_bridge::RegisterRtlLink();  // `impl: rtl` links in every node file
   CommandFn run;
   AddMemnodeCommand(app, run);
   AddBenchCommand(app, run);
