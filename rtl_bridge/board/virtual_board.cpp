@@ -7,8 +7,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -16,6 +18,7 @@
 #include <system_error>
 
 #include "Vll_board.h"
+#include "lightloop/hw_models/memory/memory_registry.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
@@ -177,8 +180,12 @@ struct VirtualBoard::Impl {
   // bursts in flight, each answered mem_latency cycles after its address; a
   // burst outside board memory is answered SLVERR without touching it.
   void ServeAxi() {
-    m->m_bvalid = b_pending;
-    b_pending = false;
+    const bool b = !b_due.empty() && b_due.front().due <= cycle;
+    m->m_bvalid = b;
+    if (b) {
+      m->m_bresp = b_due.front().err ? 2 : 0;
+      b_due.pop_front();
+    }
     m->m_wready = w_active;
     if (w_active && m->m_wvalid) {
       if (!w_err) {
@@ -188,17 +195,28 @@ struct VirtualBoard::Impl {
       w_addr += 8;
       if (m->m_wlast) {
         w_active = false;
-        b_pending = true;
-        m->m_bresp = w_err ? 2 : 0;
+        const uint64_t bytes = w_addr - w_start;
+        b_due.push_back({w_err ? cycle + 1 : MemoryDone(true, w_start, bytes, cycle + 1), w_err});
       }
     }
     m->m_awready = !w_active;
     if (m->m_awvalid && m->m_awready) {
       w_active = true;
-      w_addr = m->m_awaddr;
+      w_addr = w_start = m->m_awaddr;
       w_err = !mem.Contains(w_addr, (uint64_t{m->m_awlen} + 1) * 8);
     }
     ServeRead();
+  }
+
+  // The cycle an access is done: `earliest` with the fixed latency, or when
+  // the hw_models memory says (never before `earliest`).
+  uint64_t MemoryDone(bool write, uint64_t addr, uint64_t bytes, uint64_t earliest) {
+    if (!config.memory_timer) return earliest;
+    const double ps_per_cycle = 1e12 / config.clock_hz;
+    const auto arrival_ps = static_cast<uint64_t>(static_cast<double>(cycle) * ps_per_cycle);
+    const uint64_t done_ps = config.memory_timer->Serve(write, addr, bytes, arrival_ps);
+    const auto done = static_cast<uint64_t>(std::ceil(static_cast<double>(done_ps) / ps_per_cycle));
+    return std::max(earliest, done);
   }
 
   void ServeRead() {
@@ -219,8 +237,11 @@ struct VirtualBoard::Impl {
     if (m->m_arvalid && m->m_arready) {
       const uint64_t addr = m->m_araddr;
       const uint32_t beats = uint32_t{m->m_arlen} + 1;
-      bursts.push_back(
-          {addr, beats, cycle + 1 + config.mem_latency, !mem.Contains(addr, uint64_t{beats} * 8)});
+      const bool err = !mem.Contains(addr, uint64_t{beats} * 8);
+      const uint64_t due = config.memory_timer && !err
+                               ? MemoryDone(false, addr, uint64_t{beats} * 8, cycle + 1)
+                               : cycle + 1 + config.mem_latency;
+      bursts.push_back({addr, beats, due, err});
     }
   }
 
@@ -254,8 +275,13 @@ struct VirtualBoard::Impl {
   std::deque<PendingRead> reads;
   uint64_t cycle = 0;
   uint64_t host_read_faults = 0, host_write_faults = 0, dma_done = 0;
-  bool w_active = false, w_err = false, b_pending = false;
-  uint64_t w_addr = 0;
+  bool w_active = false, w_err = false;
+  uint64_t w_addr = 0, w_start = 0;
+  struct WriteResponse {
+    uint64_t due;
+    bool err;
+  };
+  std::deque<WriteResponse> b_due;  // write bursts done, responses not yet given
   std::deque<ReadBurst> bursts;
 };
 

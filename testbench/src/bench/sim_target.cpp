@@ -10,6 +10,7 @@
 
 #include "lightloop/hw_models/link/photonic_link.h"
 #include "lightloop/rtl_bridge/board/virtual_board.h"
+#include "lightloop/rtl_bridge/board_driver.h"
 
 namespace lightloop::testbench {
 namespace fs = std::filesystem;
@@ -69,15 +70,8 @@ runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const 
   LL_ASSIGN_OR_RETURN(SimTarget t, PrepareSimTarget(config));
   const char* env = std::getenv("FI_LIGHTLOOP_BOARD");
   t.board = !board.empty() ? board : env != nullptr && *env != '\0' ? env : "virtual";
-  if (t.board != "virtual" && t.board.rfind("pcie:", 0) != 0 && t.board.rfind("uio:", 0) != 0) {
-    return runtime::InvalidArgument("board `" + t.board +
-                                    "` (--board or FI_LIGHTLOOP_BOARD): expected virtual, "
-                                    "pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]");
-  }
-  if (t.board != "virtual") {  // the provider could only log it: say it here
-    const std::string path = t.board.substr(t.board.find(':') + 1, t.board.find(',') - t.board.find(':') - 1);
-    std::error_code ec;
-    if (!fs::exists(path, ec)) return runtime::NotFound("board `" + t.board + "`: no such file " + path);
+  if (std::string problem = rtl_bridge::BoardSpecProblem(t.board); !problem.empty()) {
+    return runtime::InvalidArgument("board `" + t.board + "` (--board or FI_LIGHTLOOP_BOARD): " + problem);
   }
   setenv("FI_LIGHTLOOP_BOARD", t.board.c_str(), 1);
   return t;

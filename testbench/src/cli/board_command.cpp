@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "lightloop/rtl_bridge/board/board_server.h"
+#include "lightloop/rtl_bridge/board_backends.h"
 #include "lightloop/rtl_bridge/board_driver.h"
 
 namespace lightloop::testbench {
@@ -36,6 +37,8 @@ struct BoardArgs {
   double clock_hz = 250e6;
   uint32_t idle_sleep_us = 100;
   std::string trace_fst;
+  std::string memory;      // hw_models memory file timing the board memory
+  bool mem_given = false;  // --mem on the command line (else the memory file's size)
 };
 
 runtime::Status RunBoard(const BoardArgs& a) {
@@ -60,6 +63,16 @@ runtime::Status RunBoard(const BoardArgs& a) {
   o.board.host_latency = a.host_latency;
   o.board.mem_latency = a.mem_latency;
   o.board.clock_hz = a.clock_hz;
+  if (!a.memory.empty()) {
+    try {
+      rtl_bridge::UseMemoryModel(a.memory, o.board);
+    } catch (const rtl_bridge::BoardError& e) {
+      return runtime::InvalidArgument(std::string("--memory: ") + e.what());
+    }
+    if (a.mem_given) {
+      LL_ASSIGN_OR_RETURN(o.board.mem_bytes, ParseSizeFlag("--mem", a.mem));
+    }
+  }
   o.idle_sleep_us = a.idle_sleep_us;
   o.trace_fst = a.trace_fst;
   struct sigaction sa {};
@@ -99,7 +112,10 @@ void AddBoardCommand(CLI::App& app, CommandFn& run) {
       "board", "Run the virtual board (the Verilated RTL) as a process behind shared-memory files");
   cmd->add_flag("--virtual", a->virtual_board, "the Verilated board (required)");
   cmd->add_option("--prefix", a->prefix, "file prefix (default /dev/shm/lightloop-board-<pid>)");
-  cmd->add_option("--mem", a->mem, "board memory size (sparse)")->capture_default_str();
+  CLI::Option* mem = cmd->add_option("--mem", a->mem, "board memory size (sparse)")->capture_default_str();
+  cmd->add_option("--memory", a->memory,
+                  "time the board memory by this hw_models memory file (e.g. "
+                  "hw_models/presets/memory/ddr5_4800.yaml) instead of --mem-latency; its size unless --mem");
   cmd->add_option("--dma", a->dma, "size of the DMA area clients allocate from")->capture_default_str();
   AddBoardLatencyFlags(cmd, a->fwd_latency, a->rev_latency, a->host_latency);
   cmd->add_option("--credits", a->credits, "receiver credits")
@@ -118,7 +134,10 @@ void AddBoardCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--trace-fst", a->trace_fst, "write FST waveforms of the whole board to this file (slow)");
-  cmd->callback([a, &run] { run = [a] { return RunBoard(*a); }; });
+  cmd->callback([a, mem, &run] {
+    a->mem_given = mem->count() > 0;
+    run = [a] { return RunBoard(*a); };
+  });
 }
 
 }  // namespace lightloop::testbench

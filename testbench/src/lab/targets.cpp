@@ -3,14 +3,13 @@
 
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
 #include <mutex>
 
 #include "bench/sim_target.h"
+#include "lightloop/rtl_bridge/board_driver.h"
 #include "lightloop/runtime/fabric.h"
 
 namespace lightloop::testbench::lab {
-namespace fs = std::filesystem;
 namespace {
 
 TargetHealth CheckNic() {
@@ -53,21 +52,14 @@ TargetHealth CheckFpga(const TargetHealth& sim) {
     t.detail = "board " + board + ": " + sim.detail;
     return t;
   }
-  if (board == "virtual") {
+  if (env == nullptr || *env == '\0') {
     t.healthy = true;
     t.detail = "virtual board (Verilator; FI_LIGHTLOOP_BOARD is not set)";
     return t;
   }
-  const size_t colon = board.find(':');
-  const std::string kind = board.substr(0, colon);
-  if (colon == std::string::npos || (kind != "pcie" && kind != "uio")) {
-    t.detail = "FI_LIGHTLOOP_BOARD=" + board + ": expected virtual, pcie:<BAR file> or uio:/dev/uioN";
-    return t;
-  }
-  const std::string path = board.substr(colon + 1, board.find(',') - colon - 1);
-  std::error_code ec;
-  t.healthy = fs::exists(path, ec);
-  t.detail = "FI_LIGHTLOOP_BOARD=" + board + (t.healthy ? "" : ": no such file " + path);
+  const std::string problem = rtl_bridge::BoardSpecProblem(board);
+  t.healthy = problem.empty();
+  t.detail = "FI_LIGHTLOOP_BOARD=" + board + (t.healthy ? "" : ": " + problem);
   return t;
 }
 

@@ -7,6 +7,7 @@
 
 #include "lightloop/hw_models/config/config_reference.h"
 #include "lightloop/hw_models/node/memory_node.h"
+#include "lightloop/rtl_bridge/board_driver.h"
 #include "lightloop/runtime/size.h"
 
 namespace lightloop::testbench {
@@ -151,9 +152,10 @@ const hw::TextParam kProvider{"provider", "shm", "libfabric provider",
 const hw::TextParam kMemnode{"memnode", "", "host:port[,host:port...]",
                              "nic: running memnodes, the KV's remote tier striped across them; empty: start "
                              "`memnodes` of them"};
-const hw::NumberParam kMemnodes{"memnodes", "", 1, 1, 16, "nic: memnodes started for the run when memnode is empty",
-                                true};
-const hw::TextParam kBoard{"board", "", "virtual | pcie:<BAR>[,dma=...] | uio:/dev/uioN[,dma=...]",
+const hw::NumberParam kMemnodes{
+    "memnodes", "", 1, 1, 16, "nic: memnodes started for the run when memnode is empty", true};
+const hw::TextParam kBoard{"board", "",
+                           "virtual[,memory=<file>] | pcie:<BAR>[,dma=...] | uio:/dev/uioN[,dma=...]",
                            "fpga: the board; empty: FI_LIGHTLOOP_BOARD, else the virtual board"};
 const hw::TextParam kSimConfig{"config", "", "file",
                                "sim: the hw_models node file (empty: the default preset)"};
@@ -205,7 +207,8 @@ void ReadSweep(hw::ConfigReader& top, Scenario& s) {
         throw hw::ConfigError(top.LocationOf(where), where, "expected a list of values");
       }
       for (const YAML::Node& v : axis.second) {
-        if (v.IsMap()) throw hw::ConfigError(top.LocationOfNode(where, v), where, "a value must not be a mapping");
+        if (v.IsMap())
+          throw hw::ConfigError(top.LocationOfNode(where, v), where, "a value must not be a mapping");
         a.values.push_back(v);
         a.where.push_back(top.LocationOfNode(where, v));
       }
@@ -335,9 +338,10 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   nic.Finish();
   hw::ConfigReader fpga = targets.Section("fpga", false);
   s.fpga_board = fpga.Text(kBoard);
-  if (!s.fpga_board.empty() && s.fpga_board != "virtual" && s.fpga_board.rfind("pcie:", 0) != 0 &&
-      s.fpga_board.rfind("uio:", 0) != 0) {
-    fpga.Fail(kBoard.name, "expected virtual, pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]");
+  if (!s.fpga_board.empty()) {
+    if (std::string problem = rtl_bridge::BoardSpecProblem(s.fpga_board); !problem.empty()) {
+      fpga.Fail(kBoard.name, problem);
+    }
   }
   fpga.Finish();
   hw::ConfigReader sim = targets.Section("sim", false);
@@ -360,9 +364,11 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.sample_every_ms = report.Number(kSampleEvery);
   if (report.Has("metrics")) {
     const YAML::Node list = report.Raw("metrics");
-    if (!list.IsSequence()) report.Fail("metrics", "expected a list of report.json paths, e.g. [metrics.ttft_ms.p99]");
+    if (!list.IsSequence())
+      report.Fail("metrics", "expected a list of report.json paths, e.g. [metrics.ttft_ms.p99]");
     for (const YAML::Node& m : list) {
-      if (!m.IsScalar()) throw hw::ConfigError(report.LocationOfNode("metrics", m), "report.metrics", "expected a path");
+      if (!m.IsScalar())
+        throw hw::ConfigError(report.LocationOfNode("metrics", m), "report.metrics", "expected a path");
       s.report_metrics.push_back(m.Scalar());
     }
     report.SetEffective("metrics", list);
@@ -384,7 +390,8 @@ std::string Emit(const Scenario& s, const YAML::Node& effective) {
 
 }  // namespace
 
-rt::StatusOr<Scenario> LoadScenario(const std::string& path, const std::vector<hw::ConfigOverride>& overrides) {
+rt::StatusOr<Scenario> LoadScenario(const std::string& path,
+                                    const std::vector<hw::ConfigOverride>& overrides) {
   Scenario s;
   s.path = path;
   try {
@@ -477,18 +484,23 @@ std::string ScenarioReferenceMarkdown() {
          "- `include:` (a path or a list of paths, at the top or in any section): fragments merged in order, "
          "key by key, under the file's own keys. A path is looked up beside the including file, then in "
          "`testbench/fragments/`, then in `hw_models/presets/`. Errors name the fragment's file and line.\n"
-         "- `targets.sim.node:` a memory node written in the scenario instead of `targets.sim.config` (the keys "
+         "- `targets.sim.node:` a memory node written in the scenario instead of `targets.sim.config` (the "
+         "keys "
          "of a node file, docs/config-reference.md), e.g. `{include: [links/optical_io_16x32g.yaml, "
          "memory/ddr5_4800.yaml], rails: 2, link: {fibre_m: 100}}`. The resolved scenario has it inline.\n"
          "- `sweep:` (`lightloop sweep` only): `cartesian:` and `zip:` map dotted keys of this reference "
-         "(or of `targets.sim.node`) to lists of values; every combination of the cartesian lists runs, each with "
+         "(or of `targets.sim.node`) to lists of values; every combination of the cartesian lists runs, each "
+         "with "
          "the zipped lists stepping together.\n"
          "- `thresholds:` a list of checks on the report (`{metric: metrics.tpot_ms.p99, max: 30}`, `min`, "
-         "`golden: FILE`); `lightloop run` reports each and exits non-zero when one fails; a suite checks them "
-         "too. `same_as` and `max_error_pct`/`vs` compare with other cases: suites only (docs/testbench.md).\n"
+         "`golden: FILE`); `lightloop run` reports each and exits non-zero when one fails; a suite checks "
+         "them "
+         "too. `same_as` and `max_error_pct`/`vs` compare with other cases: suites only "
+         "(docs/testbench.md).\n"
          "- `report.metrics:` a list of report.json paths (`[metrics.ttft_ms.p99, kv.bytes_fetched]`) that "
          "`lightloop run` prints after its table and report.md puts first.\n"
-         "\n`lightloop check --resolved <scenario>` prints the scenario resolved: every key with its value, as "
+         "\n`lightloop check --resolved <scenario>` prints the scenario resolved: every key with its value, "
+         "as "
          "each report folder keeps it in `scenario.yaml`.\n";
   return out.str();
 }

@@ -16,6 +16,11 @@
 
 namespace lightloop::rtl_bridge {
 
+// Times `config`'s board memory by the hw_models memory in `path` (a file
+// with a `memory:` section, as in hw_models/presets/memory/) and sizes it
+// as that memory. Throws BoardError naming the file, line and key.
+void UseMemoryModel(const std::string& path, VirtualBoardConfig& config);
+
 // The Verilated board in this process, clocked when the driver polls. DMA
 // buffers are page-aligned host allocations given bus addresses from
 // kVirtualDmaBusBase up.

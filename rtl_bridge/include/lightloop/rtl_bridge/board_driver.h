@@ -4,7 +4,9 @@
 // DMA buffers (host memory the board can address), a descriptor ring in one of
 // them, non-blocking submit and completion polling, and blocking Write/Read
 // conveniences that build the descriptors. The backend is picked by a spec:
-//   virtual                         the Verilated board in this process
+//   virtual[,memory=<file>]         the Verilated board in this process; its
+//                                   memory timed by a hw_models memory file
+//                                   (e.g. hw_models/presets/memory/ddr5_4800.yaml)
 //   pcie:<BAR file>[,dma=<alloc>]   mmap of a PCIe BAR (sysfs resource0) or of
 //   uio:/dev/uioN[,dma=<alloc>]     a UIO device's map 0
 // (docs/targets.md: the bring-up guide, the descriptor format, the DMA
@@ -183,5 +185,11 @@ class BoardDriver {
 // Opens a board from a spec (above). Throws BoardError naming the spec, the
 // path or the key that is wrong.
 std::unique_ptr<BoardDriver> OpenBoard(const std::string& spec, const DriverOptions& options = {});
+
+// What is wrong with a board spec without opening it: a malformed spec, an
+// unknown key, or a file it names (device, memory model) that does not
+// exist; empty when OpenBoard may be tried. For callers that must say so
+// before a provider opens the board.
+std::string BoardSpecProblem(const std::string& spec);
 
 }  // namespace lightloop::rtl_bridge

@@ -40,6 +40,19 @@ class MemoryModel {
   virtual std::optional<double> row_buffer_hit_rate() const { return std::nullopt; }
 };
 
+// A memory's timing without SystemC, for hosts that run on their own clock
+// (the fpga target's virtual board serves its AXI port with it). Arrivals
+// need not be ordered; state (open rows, busy buses, refresh) carries over.
+//   std::unique_ptr<MemoryTimer> t = spec->Timer();
+//   uint64_t done_ps = t->Serve(/*write=*/false, address, 512, arrival_ps);
+class MemoryTimer {
+ public:
+  virtual ~MemoryTimer() = default;
+  // When the last byte of an access of `bytes` at `address`, arriving at
+  // `arrival_ps`, has been read or written.
+  virtual uint64_t Serve(bool write, uint64_t address, uint64_t bytes, uint64_t arrival_ps) = 0;
+};
+
 // A validated `memory:` section.
 class MemorySpec {
  public:
@@ -53,6 +66,8 @@ class MemorySpec {
   virtual bool blocking() const { return false; }
   // Creates the module; an sc_module, so only during elaboration.
   virtual std::unique_ptr<MemoryModel> Build(const char* name) const = 0;
+  // The same memory's timing outside SystemC; null for a model without one.
+  virtual std::unique_ptr<MemoryTimer> Timer() const { return nullptr; }
 };
 
 using MemoryParser = Registry<MemorySpec>::Parser;

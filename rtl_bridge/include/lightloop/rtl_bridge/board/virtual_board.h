@@ -17,6 +17,10 @@
 
 #include "lightloop/rtl_bridge/link/link_pair.h"
 
+namespace lightloop::hw_models {
+class MemoryTimer;
+}
+
 namespace lightloop::rtl_bridge {
 
 struct VirtualBoardConfig {
@@ -29,6 +33,11 @@ struct VirtualBoardConfig {
   // Board memory backed by this file (mapped shared, created/truncated to
   // mem_bytes) instead of anonymous memory; lets another process see it.
   std::string mem_file;
+  // Board memory timed by a hw_models memory (e.g. a DDR5 preset, through
+  // MemorySpec::Timer()) instead of mem_latency: a read burst's first beat
+  // comes when the model has read the whole burst, a write burst's response
+  // when it has written it. Null: the fixed mem_latency.
+  std::shared_ptr<hw_models::MemoryTimer> memory_timer;
 };
 
 // Throws std::invalid_argument naming the field outside its range.
