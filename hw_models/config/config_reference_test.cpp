@@ -36,12 +36,14 @@ TEST(ConfigReferenceTest, ListsTheKeysOfEverySectionKind) {
   }
 }
 
+// hw_models' sections begin the reference; the CLI, which registers the
+// models of other folders too (rtl_bridge's link), checks the whole file.
 TEST(ConfigReferenceTest, TheCheckedInReferenceIsUpToDate) {
   std::ifstream in(kCheckedIn);
   ASSERT_TRUE(in) << "cannot open " << kCheckedIn;
   std::stringstream text;
   text << in.rdbuf();
-  EXPECT_TRUE(text.str() == ConfigReferenceMarkdown())
+  EXPECT_TRUE(text.str().rfind(BuiltInConfigReferenceMarkdown(), 0) == 0)
       << kCheckedIn << " differs from the parameter declarations. Regenerate it from the repository root:\n"
       << "  cmake --build build --target lightloop && build/bin/lightloop info --config-reference > "
          "docs/config-reference.md";
