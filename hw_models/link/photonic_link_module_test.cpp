@@ -13,6 +13,7 @@
 
 #include "lightloop/hw_models/memory/fixed_latency_memory.h"
 #include "systemc_test.h"
+#include "tlm_test_requester.h"
 
 namespace lightloop::hw_models {
 namespace {
@@ -22,31 +23,6 @@ using sc_core::sc_time;
 using sc_core::SC_US;
 
 constexpr double kMemoryNs = 80;
-
-// Runs `body` in an SC_THREAD with an initiator socket bound to the link.
-struct Requester : sc_core::sc_module {
-  tlm_utils::simple_initiator_socket<Requester> socket{"socket"};
-  std::function<void(Requester&)> body;
-  SC_HAS_PROCESS(Requester);
-  explicit Requester(sc_core::sc_module_name name) : sc_module(name) { SC_THREAD(Run); }
-  void Run() { body(*this); }
-
-  // One transfer issued at annotated time `at`; returns its completion time.
-  sc_time Transfer(tlm::tlm_command cmd, uint64_t addr, unsigned char* data, uint32_t len, sc_time at,
-                   tlm::tlm_response_status* status = nullptr) {
-    tlm::tlm_generic_payload trans;
-    trans.set_command(cmd);
-    trans.set_address(addr);
-    trans.set_data_ptr(data);
-    trans.set_data_length(len);
-    trans.set_streaming_width(len);
-    trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    sc_time delay = at - sc_core::sc_time_stamp();
-    socket->b_transport(trans, delay);
-    if (status != nullptr) *status = trans.get_response_status();
-    return sc_core::sc_time_stamp() + delay;
-  }
-};
 
 // A second thread, e.g. one that powers the link down and up.
 struct Controller : sc_core::sc_module {
