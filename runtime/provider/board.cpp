@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The fpga backend: regions peers can reach live in a board's memory and RMA
 // moves their bytes with the board's DMA engine (BoardMemory in
-// lightloop_fi.h). Board time: the cycles each DMA took at the board clock.
+// lightloop_fi.h). Time: on the in-process virtual board, the cycles each DMA
+// took at the board clock; on a board that runs by itself, the wall clock.
 #include <rdma/providers/fi_log.h>
 
 #include <algorithm>
@@ -43,6 +44,10 @@ uint64_t BoardMemory::bytes() const {
 
 double BoardMemory::clock_hz() const {
   return driver_->clock_hz();
+}
+
+bool BoardMemory::virtual_time() const {
+  return driver_->virtual_time();
 }
 
 // First fit among the ranges in use; past the end of board memory if it
@@ -94,6 +99,7 @@ bool BoardMemory::InRange(const Mr& mr, uint64_t offset, uint64_t len) const {
 }
 
 uint64_t BoardMemory::PsOf(uint64_t cycles) const {
+  if (!driver_->virtual_time()) return 0;  // the DMA took its wall time; nothing to add
   return static_cast<uint64_t>(std::llround(static_cast<double>(cycles) * 1e12 / driver_->clock_hz()));
 }
 

@@ -77,6 +77,9 @@ int DomainOpsOpen(fid*, const char* name, uint64_t, void** ops, void*) {
   Sim* sim = Sim::Get();
   {
     std::lock_guard lock(sim->mu);
+    // A board that runs by itself (pcie:, uio:) keeps wall-clock time: no
+    // virtual clock to offer, callers time with their own clock.
+    if (sim->board() != nullptr && !sim->board()->virtual_time()) return -FI_ENOSYS;
     sim->clock_opened = true;  // a program that knows virtual time: see Sim::DecideMode
   }
   *ops = &gClockOps;

@@ -178,9 +178,12 @@ struct Ep {
 // (first fit, page aligned) and RMA to it becomes DMA descriptors through
 // rtl_bridge's BoardDriver. Registration copies the buffer's bytes in (pages
 // that are all zero on both sides are skipped), closing copies the pages the
-// board wrote back out; in between the board holds the truth. A DMA costs the
-// board cycles it took at the board clock. Used with Sim::mu held (the driver
-// is single-threaded).
+// board wrote back out; in between the board holds the truth. On a board
+// whose cycles are its time (the in-process virtual board) a DMA costs the
+// board cycles it took at the board clock, in virtual time; on a board that
+// runs by itself (pcie:, uio:) time is the wall clock: the DMA's own wall
+// time, and the domain does not offer the virtual clock ops. Used with
+// Sim::mu held (the driver is single-threaded).
 class BoardMemory {
  public:
   // Throws rtl_bridge::BoardError naming the spec or the device.
@@ -189,12 +192,13 @@ class BoardMemory {
   const std::string& spec() const { return spec_; }
   uint64_t bytes() const;
   double clock_hz() const;
+  bool virtual_time() const;
   void Attach(Mr* mr);
   void Detach(Mr* mr);
   // Whether bytes [offset, offset + len) of `mr` are inside board memory.
   bool InRange(const Mr& mr, uint64_t offset, uint64_t len) const;
   // One DMA each way; false (logged) if the board failed it. `*ps`: the board
-  // time it took.
+  // time it took in virtual time, 0 on a wall-clock board.
   bool Write(uint64_t board_addr, const uint8_t* src, uint64_t len, uint64_t* ps);
   bool Read(uint64_t board_addr, uint8_t* dst, uint64_t len, uint64_t* ps);
 

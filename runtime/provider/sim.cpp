@@ -133,7 +133,11 @@ int Sim::DecideMode(bool foreign_peer) {
     mode_ = 0;  // nothing simulated in-process yet: share it
   }
   if (mode_ != 0) return mode_ < 0 ? mode_ : 0;
-  const bool shared = fabric == "shared" || (fabric != "process" && (!clock_opened || foreign_peer));
+  // The fpga backend runs in one process (its board is this process's), so
+  // `auto` keeps it here even for a program without the clock ops (a board
+  // that keeps wall-clock time offers none).
+  const bool shared =
+      fabric == "shared" || (fabric != "process" && board_ == nullptr && (!clock_opened || foreign_peer));
   mode_ = 1;
   if (!shared) return 0;
   std::string time = TimeParam();

@@ -39,6 +39,7 @@ class VirtualBackend : public IBoardBackend {
   std::string Fault() override { return {}; }
   uint64_t cycles() override { return board_.cycles(); }
   double clock_hz() const override { return board_.clock_hz(); }
+  bool virtual_time() const override { return true; }
   VirtualBoard& board() { return board_; }
 
  private:

@@ -98,6 +98,10 @@ class IBoardBackend {
   // Board cycles so far (virtual: its time; real: the CYCLES register, 32 bits).
   virtual uint64_t cycles() = 0;
   virtual double clock_hz() const = 0;
+  // True when the board's cycles are its time (a board clocked only by this
+  // process, as the in-process virtual board): time then stands still while
+  // the host works. A board that runs by itself keeps wall-clock time.
+  virtual bool virtual_time() const { return false; }
 };
 
 struct DriverOptions {
@@ -148,6 +152,7 @@ class BoardDriver {
   uint32_t in_flight() const;
   uint64_t cycles() { return backend_->cycles(); }
   double clock_hz() const { return backend_->clock_hz(); }
+  bool virtual_time() const { return backend_->virtual_time(); }
   IBoardBackend& backend() { return *backend_; }
   // "descriptor 7 (write 4096 B, host 0x... -> board 0x...) on <device>"
   std::string Describe(uint64_t ticket, const Descriptor& d) const;
