@@ -24,8 +24,11 @@ struct KvBlockManager::Block {
   bool in_remote = false;  // the remote copy equals them
   bool pinned = false;     // being fetched: not evictable
   int active = 0;          // active sequences holding it: not evictable
-  bool arriving = false;   // its read is in flight
-  uint64_t checksum = 0;   // of the remote copy
+  uint64_t arriving = 0;   // the fetch whose read of it is in flight (0: none)
+  // OffloadLayer: the layers handed over so far (empty: none) and the
+  // chunks whose writes landed; complete, the remote copy is valid.
+  std::vector<bool> layers_out;
+  uint64_t chunks_landed = 0;
 };
 
 struct KvBlockManager::PendingFetch {
@@ -34,14 +37,19 @@ struct KvBlockManager::PendingFetch {
     Ticket ticket;
     Status status = Status::Ok();
     bool done = false;
+    bool landed = false;              // checked and placed (LandRun)
+    uint64_t chunk = 0;               // the layer it reads (layer_major)
     unsigned char* direct = nullptr;  // read in place into local slots
     uint64_t staging_offset = 0;      // else here in the staging buffer
   };
-  std::vector<BlockId> table;     // pinned until the fetch finishes
-  std::vector<BlockId> readable;  // by remote slot
-  std::vector<BlockId> lost;      // known lost at the start
-  std::unique_ptr<unsigned char[]> staging;
-  std::vector<Run> runs;
+  enum : uint8_t { kFlying = 0, kGood = 1, kBad = 2 };
+  std::vector<BlockId> table;                 // pinned until the fetch finishes
+  std::vector<BlockId> readable;              // by remote slot
+  std::vector<BlockId> lost;                  // known lost at the start
+  std::unordered_map<BlockId, size_t> index;  // into readable
+  std::vector<uint8_t> state;                 // of chunk c of readable[i], at i * chunks + c
+  std::vector<unsigned char> staging;
+  std::vector<Run> runs;  // layer 0's first under layer_major
   // Local slots that late in-place reads may still write: free once they land.
   std::vector<uint64_t> quarantined;
 };
@@ -49,7 +57,12 @@ struct KvBlockManager::PendingFetch {
 struct KvBlockManager::State {
   std::vector<unsigned char> local;
   std::vector<uint64_t> free_local;
-  std::vector<bool> remote_used;
+  std::vector<bool> remote_used;  // by remote block slot
+  // OffloadLayer writes in flight into a remote block slot: it is not
+  // handed out again until they land, even if its block let it go.
+  std::vector<uint32_t> remote_inflight;
+  // XXH3-64 of each remote tier slot's contents (a block, or one layer of one).
+  std::vector<uint64_t> remote_sums;
   uint64_t remote_cursor = 0;
   std::unordered_map<BlockId, Block> blocks;
   std::unordered_map<uint64_t, BlockId> by_hash;
@@ -57,6 +70,7 @@ struct KvBlockManager::State {
   std::unordered_set<SequenceId> active;
   std::unique_ptr<EvictionPolicy> policy;
   std::vector<unsigned char> write_staging;
+  std::vector<unsigned char> spare_read_staging;  // a finished fetch's, for the next one
   BlockId next_block = 1;
   SequenceId next_sequence = 1;
   KvStats stats;
@@ -68,7 +82,28 @@ uint64_t Checksum(const unsigned char* p, uint64_t n) {
   return XXH3_64bits(p, n);
 }
 
+// Chunks of a block as the remote tier holds them: its layers one by one
+// under layer_major, the whole block under block_major.
+uint64_t ChunksFor(BlockLayout layout, const KvShape& shape) {
+  return layout == BlockLayout::kLayerMajor ? static_cast<uint64_t>(shape.layers) : 1;
+}
+
 }  // namespace
+
+// One OffloadLayer call's writes: one chunk of some blocks.
+struct KvBlockManager::LayerWrite {
+  std::vector<Ticket> tickets;
+  std::vector<bool> done;
+  Status status = Status::Ok();
+  std::vector<std::pair<BlockId, int64_t>> blocks;  // and the remote block slot written
+  std::unique_ptr<unsigned char[]> staging;         // valid until every ticket is done
+};
+
+StatusOr<BlockLayout> ParseBlockLayout(const std::string& name) {
+  if (name == "block_major") return BlockLayout::kBlockMajor;
+  if (name == "layer_major") return BlockLayout::kLayerMajor;
+  return runtime::InvalidArgument("kv cache: layout '" + name + "' is not one of: block_major, layer_major");
+}
 
 KvBlockManager::KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote)
     : o_(options), remote_(std::move(remote)), s_(std::make_unique<State>()) {
@@ -91,15 +126,29 @@ KvBlockManager::~KvBlockManager() {
       if (!run.done) (void)remote_->Wait(run.ticket);
     }
   }
+  (void)ReapLayerWrites(true);  // their staging buffers go with them
+}
+
+uint64_t KvBlockManager::TierSlot(int64_t slot, uint64_t chunk) const {
+  return chunk * remote_blocks_ + static_cast<uint64_t>(slot);
 }
 
 StatusOr<uint64_t> KvBlockManager::RemoteSlotBytes(const Options& o) {
   LL_ASSIGN_OR_RETURN(std::unique_ptr<KvCodec> codec, MakeKvCodec(o.codec));
+  LL_ASSIGN_OR_RETURN(BlockLayout layout, ParseBlockLayout(o.layout));
   if (!codec->lossless() && o.shape.dtype_bytes != 2) {
     return runtime::InvalidArgument("kv cache: codec '" + o.codec + "' encodes 2-byte (bf16) values, not " +
                                     std::to_string(o.shape.dtype_bytes) + "-byte ones");
   }
-  return codec->EncodedBytes(o.shape.block_bytes() / 2);
+  if (o.shape.layers <= 0) return runtime::InvalidArgument("kv cache: the shape needs at least one layer");
+  // The scale groups decide the encoded size: size it as the manager encodes.
+  codec->SetScaleGroup(o.codec_scale_group);
+  return codec->EncodedBytes(o.shape.block_bytes() / 2 / ChunksFor(layout, o.shape));
+}
+
+StatusOr<uint64_t> KvBlockManager::RemoteSlots(const Options& o, uint64_t blocks) {
+  LL_ASSIGN_OR_RETURN(BlockLayout layout, ParseBlockLayout(o.layout));
+  return blocks * ChunksFor(layout, o.shape);
 }
 
 StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& o,
@@ -115,11 +164,22 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   if (!(o.low_watermark >= 0 && o.low_watermark < o.high_watermark && o.high_watermark <= 1)) {
     return runtime::InvalidArgument("kv cache: watermarks need 0 <= low < high <= 1");
   }
+  LL_ASSIGN_OR_RETURN(BlockLayout layout, ParseBlockLayout(o.layout));
+  const uint64_t chunks = ChunksFor(layout, o.shape);
+  if (remote->slots() % chunks != 0) {
+    return runtime::InvalidArgument(
+        "kv cache: layer_major needs the remote tier's slots in whole planes of " + std::to_string(chunks) +
+        " (one a layer; RemoteSlots), not " + std::to_string(remote->slots()));
+  }
   LL_ASSIGN_OR_RETURN(std::unique_ptr<EvictionPolicy> policy, MakeEvictionPolicy(o.eviction));
   std::unique_ptr<KvBlockManager> kv(new KvBlockManager(o, std::move(remote)));
   LL_ASSIGN_OR_RETURN(kv->codec_, MakeKvCodec(o.codec));
   kv->codec_->SetScaleGroup(o.codec_scale_group);
   kv->slot_bytes_ = slot_bytes;
+  kv->layout_ = layout;
+  kv->chunks_ = chunks;
+  kv->chunk_bytes_ = o.shape.block_bytes() / chunks;
+  kv->remote_blocks_ = kv->remote_->slots() / chunks;
   State& s = *kv->s_;
   s.policy = std::move(policy);
   if (o.local_physical_blocks > o.local_blocks) {
@@ -130,7 +190,9 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   kv->physical_blocks_ = o.local_physical_blocks == 0 ? o.local_blocks : o.local_physical_blocks;
   s.local.resize(kv->physical_blocks_ * o.shape.block_bytes());
   for (uint64_t i = o.local_blocks; i > 0; --i) s.free_local.push_back(i - 1);
-  s.remote_used.assign(kv->remote_->slots(), false);
+  s.remote_used.assign(kv->remote_blocks_, false);
+  s.remote_inflight.assign(kv->remote_blocks_, 0);
+  if (o.checksums) s.remote_sums.assign(kv->remote_->slots(), 0);
   // The local tier is registered once; staging buffers are not.
   LL_RETURN_IF_ERROR(kv->remote_->RegisterLocal(s.local.data(), s.local.size()));
   return kv;
@@ -140,7 +202,9 @@ uint64_t KvBlockManager::local_used() const {
   return o_.local_blocks - s_->free_local.size();
 }
 
-const KvStats& KvBlockManager::counters() const { return s_->stats; }
+const KvStats& KvBlockManager::counters() const {
+  return s_->stats;
+}
 
 KvStats KvBlockManager::stats() const {
   KvStats st = s_->stats;
@@ -259,6 +323,8 @@ void KvBlockManager::ReleaseRemote(Block& b) {
   if (b.remote_slot >= 0) s_->remote_used[static_cast<size_t>(b.remote_slot)] = false;
   b.remote_slot = -1;
   b.in_remote = false;
+  b.layers_out.clear();  // a layer-by-layer offload in progress is abandoned
+  b.chunks_landed = 0;
 }
 
 // A block nobody uses and nobody can find again (no prefix hash) is gone.
@@ -283,6 +349,32 @@ StatusOr<unsigned char*> KvBlockManager::Data(BlockId block) {
                                                             : " is not resident; Fetch its sequence first"));
   }
   return SlotData(it->second.local_slot);
+}
+
+StatusOr<unsigned char*> KvBlockManager::LayerData(BlockId block, int64_t layer) {
+  auto it = s_->blocks.find(block);
+  if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));
+  if (layer < 0 || layer >= o_.shape.layers) {
+    return runtime::InvalidArgument("kv cache: layer " + std::to_string(layer) + " is not in [0, " +
+                                    std::to_string(o_.shape.layers) + ")");
+  }
+  const Block& b = it->second;
+  if (b.local_slot < 0) {
+    return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) +
+                                       " is not resident; Fetch its sequence first");
+  }
+  const uint64_t layer_bytes = o_.shape.block_bytes() / static_cast<uint64_t>(o_.shape.layers);
+  if (b.arriving != 0) {
+    const PendingFetch& f = *fetches_.at(b.arriving);
+    const uint64_t chunk = chunks_ > 1 ? static_cast<uint64_t>(layer) : 0;
+    const uint8_t st = f.state[f.index.at(block) * chunks_ + chunk];
+    if (st != PendingFetch::kGood) {
+      return runtime::FailedPrecondition(
+          "kv cache: layer " + std::to_string(layer) + " of block " + std::to_string(block) +
+          (st == PendingFetch::kBad ? " is lost; recompute it" : " is arriving; WaitLayer for it first"));
+    }
+  }
+  return SlotData(b.local_slot) + static_cast<uint64_t>(layer) * layer_bytes;
 }
 
 unsigned char* KvBlockManager::SlotData(int64_t slot) const {
@@ -311,7 +403,7 @@ StatusOr<uint64_t> KvBlockManager::TakeRemoteRun(uint64_t count) {
         continue;
       }
       uint64_t run = 0;
-      while (run < count && !used[start + run]) ++run;
+      while (run < count && !used[start + run] && s_->remote_inflight[start + run] == 0) ++run;
       if (run == count) {
         for (uint64_t i = 0; i < count; ++i) used[start + i] = true;
         s_->remote_cursor = start + count;
@@ -343,7 +435,8 @@ StatusOr<uint64_t> KvBlockManager::TakeRemoteRun(uint64_t count) {
 
 const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>& blocks, size_t first,
                                                      size_t count) const {
-  if (!codec_->lossless()) return nullptr;
+  // Under layer_major one layer of a run is strided in local memory.
+  if (!codec_->lossless() || chunks_ > 1) return nullptr;
   const int64_t base = s_->blocks.at(blocks[first]).local_slot;
   for (size_t k = 1; k < count; ++k) {
     if (s_->blocks.at(blocks[first + k]).local_slot != base + static_cast<int64_t>(k)) return nullptr;
@@ -353,68 +446,203 @@ const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>&
   return SlotData(base);
 }
 
-Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
-  const uint64_t bb = o_.shape.block_bytes();
-  std::vector<BlockId> todo;
+Status KvBlockManager::ReserveRemote(const std::vector<BlockId>& blocks) {
+  std::vector<BlockId> need;
   for (BlockId id : blocks) {
-    const Block& b = s_->blocks.at(id);
-    if (b.written && !b.in_remote && b.local_slot >= 0) todo.push_back(id);
+    if (s_->blocks.at(id).remote_slot < 0) need.push_back(id);
   }
-  if (todo.empty()) return Status::Ok();
-  const uint64_t sb = slot_bytes_;
-  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  // Kept from call to call: a fresh buffer would fault in every page again.
-  std::vector<unsigned char>& staging = s_->write_staging;
-  if (staging.size() < todo.size() * sb) staging.resize(todo.size() * sb);
-  std::vector<Ticket> tickets;
-  for (size_t i = 0; i < todo.size();) {
-    uint64_t want = std::min<uint64_t>(batch, todo.size() - i);
+  // Runs as long as a transfer may be: one layer of a run is one transfer
+  // under layer_major, the whole run under block_major.
+  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / slot_bytes_);
+  for (size_t i = 0; i < need.size();) {
+    uint64_t want = std::min<uint64_t>(batch, need.size() - i);
     StatusOr<uint64_t> run = TakeRemoteRun(want);
     while (!run.ok() && want > 1) run = TakeRemoteRun(want /= 2);  // a shorter run, then
     if (!run.ok()) return run.status();
-    unsigned char* dst = staging.data() + i * sb;
-    const unsigned char* direct = ContiguousLocal(todo, i, want);
+    for (uint64_t k = 0; k < want; ++k)
+      s_->blocks.at(need[i + k]).remote_slot = static_cast<int64_t>(*run + k);
+    i += want;
+  }
+  return Status::Ok();
+}
+
+Status KvBlockManager::WriteChunk(const std::vector<BlockId>& blocks, uint64_t chunk, unsigned char* staging,
+                                  LayerWrite& out) {
+  const uint64_t sb = slot_bytes_;
+  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
+  auto remote_slot = [&](size_t i) { return s_->blocks.at(blocks[i]).remote_slot; };
+  for (size_t i = 0; i < blocks.size();) {
+    size_t n = 1;
+    while (i + n < blocks.size() && n < batch &&
+           remote_slot(i + n) == remote_slot(i) + static_cast<int64_t>(n)) {
+      ++n;
+    }
+    const uint64_t first = TierSlot(remote_slot(i), chunk);
+    const unsigned char* direct = ContiguousLocal(blocks, i, n);
     if (direct != nullptr) {
       // The blocks are side by side in local memory and stored as they are:
       // they go straight from there, and their checksums are taken while
       // they are on the wire.
-      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, direct));
-      tickets.push_back(t);
+      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(first, n, direct));
+      out.tickets.push_back(t);
       ++s_->stats.zero_copy_transfers;
-      for (uint64_t k = 0; k < want; ++k) {
-        Block& b = s_->blocks.at(todo[i + k]);
-        b.checksum = o_.checksums ? Checksum(direct + k * sb, sb) : 0;
-        b.remote_slot = static_cast<int64_t>(*run + k);
+      if (o_.checksums) {
+        for (uint64_t k = 0; k < n; ++k) s_->remote_sums[first + k] = Checksum(direct + k * sb, sb);
       }
       LL_RETURN_IF_ERROR(remote_->Progress());  // keep the wire fed while hashing
     } else {
-      for (uint64_t k = 0; k < want; ++k) {
-        Block& b = s_->blocks.at(todo[i + k]);
-        const unsigned char* src = SlotData(b.local_slot);
-        codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
-        b.checksum = o_.checksums ? Checksum(dst + k * sb, sb) : 0;
-        b.remote_slot = static_cast<int64_t>(*run + k);
+      unsigned char* dst = staging + i * sb;
+      for (uint64_t k = 0; k < n; ++k) {
+        const unsigned char* src = SlotData(s_->blocks.at(blocks[i + k]).local_slot) + chunk * chunk_bytes_;
+        codec_->Encode(reinterpret_cast<const uint16_t*>(src), chunk_bytes_ / 2, dst + k * sb);
+        if (o_.checksums) s_->remote_sums[first + k] = Checksum(dst + k * sb, sb);
       }
-      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
-      tickets.push_back(t);
+      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(first, n, dst));
+      out.tickets.push_back(t);
     }
-    for (uint64_t k = 0; k < want; ++k) s_->blocks.at(todo[i + k]).in_remote = true;
-    s_->stats.bytes_offloaded += want * sb;
-    s_->stats.bytes_saved += want * (bb - std::min(bb, sb));
+    s_->stats.bytes_offloaded += n * sb;
+    s_->stats.bytes_saved += n * (chunk_bytes_ - std::min(chunk_bytes_, sb));
     ++s_->stats.offload_transfers;
-    i += want;
+    i += n;
   }
-  Status result = Status::Ok();
-  for (Ticket t : tickets) {
+  return Status::Ok();
+}
+
+Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
+  // Layer writes in flight first: a block they complete needs no write here.
+  if (!layer_writes_.empty()) LL_RETURN_IF_ERROR(ReapLayerWrites(true));
+  std::vector<BlockId> todo;
+  for (BlockId id : blocks) {
+    Block& b = s_->blocks.at(id);
+    if (!b.written || b.in_remote || b.local_slot < 0) continue;
+    ReleaseRemote(b);  // an unfinished layer-by-layer offload is superseded by the whole block
+    todo.push_back(id);
+  }
+  if (todo.empty()) return Status::Ok();
+  const uint64_t sb = slot_bytes_;
+  Status result = ReserveRemote(todo);
+  // Consecutive remote slots travel together; under layer_major, layer by layer.
+  std::stable_sort(todo.begin(), todo.end(), [&](BlockId a, BlockId b) {
+    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
+  });
+  // Kept from call to call: a fresh buffer would fault in every page again.
+  std::vector<unsigned char>& staging = s_->write_staging;
+  if (staging.size() < todo.size() * sb * chunks_) staging.resize(todo.size() * sb * chunks_);
+  LayerWrite w;  // all of them in flight at once
+  for (uint64_t c = 0; c < chunks_ && result.ok(); ++c) {
+    result = WriteChunk(todo, c, staging.data() + c * todo.size() * sb, w);
+  }
+  for (Ticket t : w.tickets) {
     Status st = remote_->Wait(t);
     if (!st.ok() && result.ok()) result = st;
   }
-  if (!result.ok()) {
-    // Nothing was lost: the local copies are still there. Forget the
-    // remote copies that may not have landed.
-    for (BlockId id : todo) ReleaseRemote(s_->blocks.at(id));
+  for (BlockId id : todo) {
+    Block& b = s_->blocks.at(id);
+    // Nothing was lost on failure: the local copies are still there. Forget
+    // the remote copies that may not have landed.
+    if (result.ok()) {
+      b.in_remote = true;
+    } else {
+      ReleaseRemote(b);
+    }
   }
   return result;
+}
+
+Status KvBlockManager::OffloadLayer(SequenceId seq, int64_t layer) {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
+  if (layer < 0 || layer >= o_.shape.layers) {
+    return runtime::InvalidArgument("kv cache: layer " + std::to_string(layer) + " is not in [0, " +
+                                    std::to_string(o_.shape.layers) + ")");
+  }
+  LL_RETURN_IF_ERROR(ReapLayerWrites(false));  // frees the remote slots of writes that landed
+  const auto l = static_cast<size_t>(layer);
+  // The blocks with a chunk to write now: this layer (layer_major), or the
+  // whole block once this was its last layer (block_major).
+  std::vector<BlockId> ready;
+  for (BlockId id : it->second) {
+    Block& b = s_->blocks.at(id);
+    if (b.local_slot < 0 || b.in_remote || b.arriving != 0) continue;
+    if (!b.layers_out.empty() && b.layers_out[l]) continue;  // handed over already (or listed twice)
+    if (b.layers_out.empty()) b.layers_out.assign(static_cast<size_t>(o_.shape.layers), false);
+    b.layers_out[l] = true;
+    const bool complete = std::all_of(b.layers_out.begin(), b.layers_out.end(), [](bool x) { return x; });
+    if (complete) b.written = true;  // every layer is computed: the block is
+    if (chunks_ > 1 || complete) ready.push_back(id);
+  }
+  if (ready.empty()) return Status::Ok();
+  Status st = ReserveRemote(ready);
+  std::sort(ready.begin(), ready.end(), [&](BlockId a, BlockId b) {
+    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
+  });
+  auto w = std::make_unique<LayerWrite>();
+  // Owned by the write: the caller goes on computing the next layer.
+  w->staging.reset(new unsigned char[ready.size() * slot_bytes_]);
+  if (st.ok()) st = WriteChunk(ready, chunks_ > 1 ? l : 0, w->staging.get(), *w);
+  for (BlockId id : ready) {
+    const int64_t slot = s_->blocks.at(id).remote_slot;
+    if (slot < 0) continue;
+    ++s_->remote_inflight[static_cast<size_t>(slot)];
+    w->blocks.emplace_back(id, slot);
+  }
+  w->done.assign(w->tickets.size(), false);
+  if (!st.ok()) {
+    for (BlockId id : ready) ReleaseRemote(s_->blocks.at(id));  // the local copies stay
+    w->status = st;
+  }
+  layer_writes_.push_back(std::move(w));
+  return st;
+}
+
+Status KvBlockManager::ReapLayerWrites(bool wait) {
+  Status result = Status::Ok();
+  for (auto it = layer_writes_.begin(); it != layer_writes_.end();) {
+    LayerWrite& w = **it;
+    bool all = true;
+    for (size_t k = 0; k < w.tickets.size(); ++k) {
+      if (w.done[k]) continue;
+      if (!wait) {
+        StatusOr<bool> ready = remote_->Test(w.tickets[k]);
+        if (ready.ok() && !*ready) {
+          all = false;
+          continue;
+        }
+      }
+      Status st = remote_->Wait(w.tickets[k]);
+      if (!st.ok() && w.status.ok()) w.status = st;
+      w.done[k] = true;
+    }
+    if (!all) {
+      ++it;
+      continue;
+    }
+    for (auto [id, slot] : w.blocks) {
+      --s_->remote_inflight[static_cast<size_t>(slot)];
+      auto b = s_->blocks.find(id);
+      // Gone, or let go of that slot since (recomputed, written whole): nothing to record.
+      if (b == s_->blocks.end() || b->second.remote_slot != slot) continue;
+      if (!w.status.ok()) {
+        ReleaseRemote(b->second);
+      } else if (++b->second.chunks_landed == chunks_) {
+        b->second.in_remote = true;
+        b->second.layers_out.clear();
+        b->second.chunks_landed = 0;
+      }
+    }
+    if (!w.status.ok() && result.ok()) result = w.status;
+    it = layer_writes_.erase(it);
+  }
+  return result;
+}
+
+Status KvBlockManager::WaitOffload() {
+  return ReapLayerWrites(true);
+}
+
+Status KvBlockManager::Progress() {
+  LL_RETURN_IF_ERROR(remote_->Progress());
+  return layer_writes_.empty() ? Status::Ok() : ReapLayerWrites(false);
 }
 
 Status KvBlockManager::EvictTo(uint64_t keep) {
@@ -480,7 +708,7 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
   auto f = std::make_unique<PendingFetch>();
   f->table = it->second;
   for (BlockId id : f->table) {
-    if (s_->blocks.at(id).arriving) {
+    if (s_->blocks.at(id).arriving != 0) {
       return runtime::FailedPrecondition("kv cache: block " + std::to_string(id) +
                                          " is arriving for another fetch; finish that one first");
     }
@@ -503,48 +731,58 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
     }
     s_->blocks.at(id).local_slot = static_cast<int64_t>(*slot);
   }
-  for (BlockId id : missing) {
-    Block& b = s_->blocks.at(id);
+  const uint64_t id = next_fetch_++;
+  for (BlockId b_id : missing) {
+    Block& b = s_->blocks.at(b_id);
     if (b.in_remote) {
-      b.arriving = true;
-      f->readable.push_back(id);
+      b.arriving = id;
+      f->readable.push_back(b_id);
     } else {
       b.written = false;  // the contents are gone: recompute
-      f->lost.push_back(id);
+      f->lost.push_back(b_id);
     }
   }
   // Consecutive remote slots travel together.
   std::sort(f->readable.begin(), f->readable.end(), [&](BlockId a, BlockId b) {
     return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
   });
+  for (size_t i = 0; i < f->readable.size(); ++i) f->index[f->readable[i]] = i;
+  f->state.assign(f->readable.size() * chunks_, PendingFetch::kFlying);
   const uint64_t sb = slot_bytes_;
   const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  // Runs of consecutive remote slots; those side by side in local memory
-  // and stored as they are are read in place, the rest through staging.
+  // Runs of consecutive remote slots, each chunk (layer) in turn, layer 0
+  // first: under layer_major its reads are ahead of the rest on the wire.
+  // Runs side by side in local memory and stored as they are are read in
+  // place, the rest through staging.
   uint64_t staged = 0;
-  for (size_t i = 0; i < f->readable.size();) {
-    size_t n = 1;
-    while (i + n < f->readable.size() && n < batch &&
-           s_->blocks.at(f->readable[i + n]).remote_slot ==
-               s_->blocks.at(f->readable[i]).remote_slot + static_cast<int64_t>(n)) {
-      ++n;
+  for (uint64_t c = 0; c < chunks_; ++c) {
+    for (size_t i = 0; i < f->readable.size();) {
+      size_t n = 1;
+      while (i + n < f->readable.size() && n < batch &&
+             s_->blocks.at(f->readable[i + n]).remote_slot ==
+                 s_->blocks.at(f->readable[i]).remote_slot + static_cast<int64_t>(n)) {
+        ++n;
+      }
+      PendingFetch::Run run;
+      run.first = i;
+      run.count = n;
+      run.chunk = c;
+      run.direct = const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n));
+      if (!run.direct) {
+        run.staging_offset = staged;
+        staged += n * sb;
+      }
+      f->runs.push_back(run);
+      i += n;
     }
-    PendingFetch::Run run;
-    run.first = i;
-    run.count = n;
-    run.direct = const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n));
-    if (!run.direct) {
-      run.staging_offset = staged;
-      staged += n * sb;
-    }
-    f->runs.push_back(run);
-    i += n;
   }
-  f->staging.reset(staged > 0 ? new unsigned char[staged] : nullptr);  // not zeroed: reads fill it
+  // The last fetch's buffer, if no late read holds it: its pages are in.
+  f->staging = std::move(s_->spare_read_staging);
+  if (f->staging.size() < staged) f->staging.resize(staged);
   for (auto& run : f->runs) {
-    unsigned char* dst = run.direct ? run.direct : f->staging.get() + run.staging_offset;
-    StatusOr<Ticket> t = remote_->Read(
-        static_cast<uint64_t>(s_->blocks.at(f->readable[run.first]).remote_slot), run.count, dst);
+    unsigned char* dst = run.direct ? run.direct : f->staging.data() + run.staging_offset;
+    StatusOr<Ticket> t =
+        remote_->Read(TierSlot(s_->blocks.at(f->readable[run.first]).remote_slot, run.chunk), run.count, dst);
     if (t.ok()) {
       run.ticket = *t;
       if (run.direct) ++s_->stats.zero_copy_transfers;
@@ -554,9 +792,84 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
     }
     ++s_->stats.fetch_transfers;
   }
-  uint64_t id = next_fetch_++;
   fetches_[id] = std::move(f);
   return id;
+}
+
+void KvBlockManager::LandRun(PendingFetch& f, size_t r) {
+  PendingFetch::Run& run = f.runs[r];
+  run.landed = true;
+  const uint64_t sb = slot_bytes_;
+  for (size_t k = 0; k < run.count; ++k) {
+    const size_t i = run.first + k;
+    const Block& b = s_->blocks.at(f.readable[i]);
+    const unsigned char* src =
+        run.direct ? run.direct + k * sb : f.staging.data() + run.staging_offset + k * sb;
+    const bool good =
+        run.status.ok() &&
+        (!o_.checksums || Checksum(src, sb) == s_->remote_sums[TierSlot(b.remote_slot, run.chunk)]);
+    if (run.status.ok() && !good) ++s_->stats.checksum_failures;
+    if (good && !run.direct) {
+      unsigned char* dst = SlotData(b.local_slot) + run.chunk * chunk_bytes_;
+      codec_->Decode(src, chunk_bytes_ / 2, reinterpret_cast<uint16_t*>(dst));
+    }
+    f.state[i * chunks_ + run.chunk] = good ? PendingFetch::kGood : PendingFetch::kBad;
+  }
+}
+
+bool KvBlockManager::PollRuns(PendingFetch& f, int64_t chunk, bool wait) {
+  bool all = true;
+  for (size_t r = 0; r < f.runs.size(); ++r) {
+    PendingFetch::Run& run = f.runs[r];
+    if (chunk >= 0 && run.chunk != static_cast<uint64_t>(chunk)) continue;
+    if (!run.done) {
+      // Waiting, each run is checked while the later ones are still on the wire.
+      StatusOr<bool> ready = wait ? StatusOr<bool>(true) : remote_->Test(run.ticket);
+      if (!ready.ok()) {
+        run.status = ready.status();
+      } else if (*ready) {
+        run.status = remote_->Wait(run.ticket);
+      } else {
+        all = false;
+        continue;
+      }
+      run.done = true;
+    }
+    if (!run.landed) LandRun(f, r);
+  }
+  return all;
+}
+
+StatusOr<FetchOutcome> KvBlockManager::WaitLayer(uint64_t fetch, int64_t layer, Prefetch policy,
+                                                 uint64_t budget_ns) {
+  auto it = fetches_.find(fetch);
+  if (it == fetches_.end()) return runtime::NotFound("kv cache: no fetch " + std::to_string(fetch));
+  if (layer < 0 || layer >= o_.shape.layers) {
+    return runtime::InvalidArgument("kv cache: layer " + std::to_string(layer) + " is not in [0, " +
+                                    std::to_string(o_.shape.layers) + ")");
+  }
+  PendingFetch& f = *it->second;
+  // Under block_major the one chunk is the whole block.
+  const uint64_t chunk = chunks_ > 1 ? static_cast<uint64_t>(layer) : 0;
+  const uint64_t start = now_ns_();
+  if (policy == Prefetch::kWaitComplete) {
+    PollRuns(f, static_cast<int64_t>(chunk), true);
+  } else if (policy == Prefetch::kTimeout) {
+    while (!PollRuns(f, static_cast<int64_t>(chunk), false) && now_ns_() - start < budget_ns) {
+    }
+  } else {
+    PollRuns(f, static_cast<int64_t>(chunk), false);
+  }
+  FetchOutcome out;
+  out.lost = f.lost;
+  for (size_t i = 0; i < f.readable.size(); ++i) {
+    const uint8_t st = f.state[i * chunks_ + chunk];
+    if (st == PendingFetch::kBad) out.lost.push_back(f.readable[i]);
+    if (st == PendingFetch::kFlying) out.not_arrived.push_back(f.readable[i]);
+  }
+  out.waited_ns = now_ns_() - start;
+  s_->stats.stall_ns += out.waited_ns;
+  return out;
 }
 
 StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch policy, uint64_t budget_ns) {
@@ -564,41 +877,22 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
   if (it == fetches_.end()) return runtime::NotFound("kv cache: no fetch " + std::to_string(fetch));
   std::unique_ptr<PendingFetch> f = std::move(it->second);
   fetches_.erase(it);
-  const uint64_t bb = o_.shape.block_bytes(), sb = slot_bytes_;
   const uint64_t start = now_ns_();
-  // Waits as the policy says; runs that are done are marked.
-  auto poll = [&] {
-    bool all = true;
-    for (auto& run : f->runs) {
-      if (run.done) continue;
-      StatusOr<bool> ready = remote_->Test(run.ticket);
-      if (!ready.ok()) {
-        run.status = ready.status();
-        run.done = true;
-      } else if (*ready) {
-        run.status = remote_->Wait(run.ticket);
-        run.done = true;
-      } else {
-        all = false;
-      }
-    }
-    return all;
-  };
-  // wait_complete waits run by run below, checking each run while the
-  // later ones are still on the wire.
   const bool wait_all = policy == Prefetch::kWaitComplete;
   if (wait_all) {
+    PollRuns(*f, -1, true);
   } else if (policy == Prefetch::kTimeout) {
-    while (!poll() && now_ns_() - start < budget_ns) {
+    while (!PollRuns(*f, -1, false) && now_ns_() - start < budget_ns) {
     }
   } else {
-    poll();
+    PollRuns(*f, -1, false);
   }
   // A read in place that was not waited for would land over the block the
   // caller recomputes: move those blocks to fresh slots and keep the old
   // ones until the read lands (or, with no slot to spare, wait for it).
-  for (auto& run : f->runs) {
-    if (run.done || run.direct == nullptr || wait_all) continue;
+  for (size_t r = 0; r < f->runs.size(); ++r) {
+    PendingFetch::Run& run = f->runs[r];
+    if (run.done || run.direct == nullptr) continue;
     std::vector<uint64_t> fresh;
     for (size_t k = 0; k < run.count; ++k) {
       StatusOr<uint64_t> slot = TakeLocalSlot();
@@ -609,6 +903,7 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
       for (uint64_t slot : fresh) s_->free_local.push_back(slot);
       run.status = remote_->Wait(run.ticket);
       run.done = true;
+      LandRun(*f, r);
       continue;
     }
     for (size_t k = 0; k < run.count; ++k) {
@@ -619,35 +914,27 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
   }
   FetchOutcome out;
   out.lost = f->lost;
+  // A block is back when every chunk passed its check; a failed chunk loses
+  // it; one not waited for leaves it to recompute.
+  for (size_t i = 0; i < f->readable.size(); ++i) {
+    Block& b = s_->blocks.at(f->readable[i]);
+    b.arriving = 0;
+    const auto first = f->state.begin() + static_cast<long>(i * chunks_);
+    const auto last = first + static_cast<long>(chunks_);
+    if (std::find(first, last, PendingFetch::kBad) != last) {
+      ReleaseRemote(b);
+      b.written = false;
+      out.lost.push_back(f->readable[i]);
+    } else if (std::find(first, last, PendingFetch::kFlying) != last) {
+      b.written = false;
+      out.not_arrived.push_back(f->readable[i]);
+    } else {
+      b.written = true;
+      s_->stats.bytes_fetched += slot_bytes_ * chunks_;
+    }
+  }
   std::vector<PendingFetch::Run> still_flying;
   for (auto& run : f->runs) {
-    if (wait_all && !run.done) {
-      run.status = remote_->Wait(run.ticket);
-      run.done = true;
-    }
-    for (size_t k = run.first; k < run.first + run.count; ++k) {
-      Block& b = s_->blocks.at(f->readable[k]);
-      b.arriving = false;
-      if (!run.done) {  // not waited for: the caller recomputes it
-        b.written = false;
-        out.not_arrived.push_back(f->readable[k]);
-        continue;
-      }
-      const unsigned char* src = run.direct ? run.direct + (k - run.first) * sb
-                                            : f->staging.get() + run.staging_offset + (k - run.first) * sb;
-      bool good = run.status.ok() && (!o_.checksums || Checksum(src, sb) == b.checksum);
-      if (run.status.ok() && !good) ++s_->stats.checksum_failures;
-      if (good) {
-        unsigned char* dst = SlotData(b.local_slot);
-        if (!run.direct) codec_->Decode(src, bb / 2, reinterpret_cast<uint16_t*>(dst));
-        b.written = true;
-        s_->stats.bytes_fetched += sb;
-      } else {
-        ReleaseRemote(b);
-        b.written = false;
-        out.lost.push_back(f->readable[k]);
-      }
-    }
     if (!run.done) still_flying.push_back(run);
   }
   for (BlockId id : f->table) {
@@ -665,6 +952,8 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
     // slots: keep them until they do.
     f->runs = std::move(still_flying);
     draining_.push_back(std::move(f));
+  } else if (f->staging.size() > s_->spare_read_staging.size()) {
+    s_->spare_read_staging = std::move(f->staging);
   }
   return out;
 }
@@ -684,6 +973,9 @@ void KvBlockManager::ReapDraining() {
     }
     if (done) {
       for (uint64_t slot : (*it)->quarantined) s_->free_local.push_back(slot);
+      if ((*it)->staging.size() > s_->spare_read_staging.size()) {
+        s_->spare_read_staging = std::move((*it)->staging);
+      }
       it = draining_.erase(it);
     } else {
       ++it;
