@@ -254,6 +254,29 @@ TEST(OffloadBench, SimTargetMeetsItsBounds) {
       << "virtual time: the same run, the same JSON";
 }
 
+// The step computing layer by layer (WaitLayer, then the layer's compute):
+// under layer_major each layer computes while later ones are on the wire,
+// so it stays within a few layers' transfer of max(compute, transfer);
+// under block_major the first layer waits for every block, so transfer and
+// compute add up.
+TEST(OffloadBench, SimTargetLayerMajorPipelinesTheStep) {
+  nlohmann::json layered = RunOffload("--target sim --blocks 32 --repeats 1 --layout layer_major");
+  ASSERT_FALSE(layered.is_null());
+  EXPECT_EQ(layered["layout"], "layer_major");
+  const double bound = layered["step_bound_us"].get<double>();
+  EXPECT_LE(layered["step_layer_pipelined_us"].get<double>() / bound, 1.1);
+  EXPECT_GE(layered["fetch_gbps"].get<double>() / layered["raw_read_gbps"].get<double>(), 0.9);
+  EXPECT_GE(layered["offload_gbps"].get<double>() / layered["raw_write_gbps"].get<double>(), 0.9);
+  nlohmann::json whole = RunOffload("--target sim --blocks 32 --repeats 1");
+  ASSERT_FALSE(whole.is_null());
+  EXPECT_EQ(whole["layout"], "block_major");
+  EXPECT_GT(whole["step_layer_pipelined_us"].get<double>(), 1.8 * whole["step_bound_us"].get<double>());
+  CommandResult bad = Lightloop("bench offload --target sim --layout row_major");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("layout 'row_major' is not one of: block_major, layer_major"), std::string::npos)
+      << bad.out;
+}
+
 TEST(OffloadBench, NicTargetRunsOverShm) {
   nlohmann::json j = RunOffload("--provider shm --blocks 16 --repeats 1 --codec int8");
   ASSERT_FALSE(j.is_null());
