@@ -86,7 +86,6 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   LL_ASSIGN_OR_RETURN(kv->codec_, MakeKvCodec(o.codec));
   kv->codec_->SetScaleGroup(o.codec_scale_group);
   kv->slot_bytes_ = slot_bytes;
-  kv->layout_ = layout;
   kv->chunks_ = chunks;
   kv->chunk_bytes_ = o.shape.block_bytes() / chunks;
   kv->remote_blocks_ = kv->remote_->slots() / chunks;

@@ -266,7 +266,6 @@ class KvBlockManager {
 
   Options o_;
   std::unique_ptr<KvCodec> codec_;
-  BlockLayout layout_ = BlockLayout::kBlockMajor;
   // What one remote tier slot holds: a block (block_major, 1 chunk) or one
   // layer of a block (layer_major, `layers` chunks).
   uint64_t chunks_ = 1;
