@@ -125,13 +125,17 @@ void KvBlockManager::LandRun(PendingFetch& f, size_t r) {
 }
 
 bool KvBlockManager::PollRuns(PendingFetch& f, int64_t chunk, bool wait) {
+  // Not waiting: one step of progress, then which runs are done (a test per
+  // run would step once each; on the sim target a second step is a wait).
+  Status progress = wait ? Status::Ok() : remote_->Progress();
   bool all = true;
   for (size_t r = 0; r < f.runs.size(); ++r) {
     PendingFetch::Run& run = f.runs[r];
     if (chunk >= 0 && run.chunk != static_cast<uint64_t>(chunk)) continue;
     if (!run.done) {
       // Waiting, each run is checked while the later ones are still on the wire.
-      StatusOr<bool> ready = wait ? StatusOr<bool>(true) : remote_->Test(run.ticket);
+      StatusOr<bool> ready = wait ? StatusOr<bool>(true) : remote_->Done(run.ticket);
+      if (ready.ok() && !progress.ok()) ready = progress;
       if (!ready.ok()) {
         run.status = ready.status();
       } else if (*ready) {
@@ -266,11 +270,13 @@ StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch poli
 }
 
 void KvBlockManager::ReapDraining() {
+  if (draining_.empty()) return;
+  (void)remote_->Progress();  // once: then only look (see PollRuns)
   for (auto it = draining_.begin(); it != draining_.end();) {
     bool done = true;
     for (auto& run : (*it)->runs) {
       if (run.done) continue;
-      StatusOr<bool> ready = remote_->Test(run.ticket);
+      StatusOr<bool> ready = remote_->Done(run.ticket);
       if (!ready.ok() || *ready) {
         (void)remote_->Wait(run.ticket);
         run.done = true;

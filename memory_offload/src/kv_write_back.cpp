@@ -118,7 +118,8 @@ Status KvBlockManager::OffloadLayer(SequenceId seq, int64_t layer) {
     return runtime::InvalidArgument("kv cache: layer " + std::to_string(layer) + " is not in [0, " +
                                     std::to_string(o_.shape.layers) + ")");
   }
-  LL_RETURN_IF_ERROR(ReapLayerWrites(false));  // frees the remote slots of writes that landed
+  // No polling here: the caller polls between pieces of compute (Progress),
+  // and a second poll with no compute in between is a wait on the sim target.
   const auto l = static_cast<size_t>(layer);
   // The blocks with a chunk to write now: this layer (layer_major), or the
   // whole block once this was its last layer (block_major).
@@ -165,7 +166,7 @@ Status KvBlockManager::ReapLayerWrites(bool wait) {
     for (size_t k = 0; k < w.tickets.size(); ++k) {
       if (w.done[k]) continue;
       if (!wait) {
-        StatusOr<bool> ready = remote_->Test(w.tickets[k]);
+        StatusOr<bool> ready = remote_->Done(w.tickets[k]);
         if (ready.ok() && !*ready) {
           all = false;
           continue;
@@ -204,6 +205,8 @@ Status KvBlockManager::WaitOffload() {
 
 Status KvBlockManager::Progress() {
   LL_RETURN_IF_ERROR(remote_->Progress());
+  // Then only look: a second step with nothing new is a wait on the sim
+  // target, and this is called between pieces of compute.
   return layer_writes_.empty() ? Status::Ok() : ReapLayerWrites(false);
 }
 

@@ -12,7 +12,8 @@
 namespace lightloop::memory_offload {
 
 // A remote tier whose transfers take `latency_ns` on a test clock; each
-// poll lets `poll_ns` pass, as a spinning caller would. A read's bytes land
+// poll (Progress, Test) lets `poll_ns` pass, as a spinning caller would;
+// Done only looks. A read's bytes land
 // when it completes, as a NIC's would. With `ns_per_byte`, transfers also
 // share one link, in the order they were posted: a transfer occupies it for
 // its bytes times `ns_per_byte`, then takes `latency_ns` more to complete.
@@ -51,10 +52,17 @@ class DelayTier : public RemoteTier {
     return Status::Ok();
   }
   StatusOr<bool> Test(Ticket t) override {
-    *clock_ += poll_;
+    LL_RETURN_IF_ERROR(Progress());
+    return Done(t);
+  }
+  StatusOr<bool> Done(Ticket t) override {
     if (*clock_ < ops_.at(t.id).done) return false;
     Land(t.id);
     return true;
+  }
+  Status Progress() override {
+    *clock_ += poll_;
+    return Status::Ok();
   }
   const std::vector<Transfer>& transfers() const { return transfers_; }
   uint64_t reads_landed() const { return reads_landed_; }

@@ -248,7 +248,8 @@ class KvBlockManager {
   // `staging` (blocks.size() slots); the tickets go in `out`.
   Status WriteChunk(const std::vector<BlockId>& blocks, uint64_t chunk, unsigned char* staging,
                     LayerWrite& out);
-  // Records the OffloadLayer writes that landed (all of them when `wait`).
+  // Records the OffloadLayer writes that landed (all of them when `wait`);
+  // not waiting, it only looks (Done): the caller moved them along.
   Status ReapLayerWrites(bool wait);
   // Gives remote slots to those of `blocks` that have none, in runs.
   Status ReserveRemote(const std::vector<BlockId>& blocks);

@@ -3,7 +3,8 @@
 // memory_offload's KvBlockManager beside the raw runtime bandwidth of the
 // same provider in the same run, and one decode step whose KV is in the
 // remote tier, with and without prefetch, beside max(compute, transfer),
-// and the same step computing layer by layer as each layer arrives.
+// and the same step computing layer by layer as each layer arrives; a
+// prefill's write-back after it and layer by layer.
 // On the nic target (a real provider, a memnode process) in wall time; on
 // the sim target (the lightloop provider, the memnode in this process) in
 // virtual time. The runtime's Clock does the timing either way.
@@ -44,6 +45,10 @@ struct OffloadBenchReport {
   double step_bound_us = 0;                      // max(compute, transfer)
   // Start the fetch, then per layer: wait for it (WaitLayer), compute it.
   double step_layer_pipelined_us = 0;
+  // A prefill computing as long as the step, its KV written back after it
+  // (Offload) or layer by layer as each layer is computed (OffloadLayer).
+  double prefill_offload_after_us = 0;
+  double prefill_offload_layered_us = 0;
   double compute_us = 0;     // the step's compute (set to the fetch's time)
   uint64_t bytes_saved = 0;  // by the codec, in the offload measurements
 };
