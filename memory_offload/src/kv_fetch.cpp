@@ -127,7 +127,8 @@ void KvBlockManager::LandRun(PendingFetch& f, size_t r) {
 bool KvBlockManager::PollRuns(PendingFetch& f, int64_t chunk, bool wait) {
   // Not waiting: one step of progress, then which runs are done (a test per
   // run would step once each; on the sim target a second step is a wait).
-  Status progress = wait ? Status::Ok() : remote_->Progress();
+  // A failed step fails the transfers it concerns: their Wait says so.
+  if (!wait) (void)remote_->Progress();
   bool all = true;
   for (size_t r = 0; r < f.runs.size(); ++r) {
     PendingFetch::Run& run = f.runs[r];
@@ -135,7 +136,6 @@ bool KvBlockManager::PollRuns(PendingFetch& f, int64_t chunk, bool wait) {
     if (!run.done) {
       // Waiting, each run is checked while the later ones are still on the wire.
       StatusOr<bool> ready = wait ? StatusOr<bool>(true) : remote_->Done(run.ticket);
-      if (ready.ok() && !progress.ok()) ready = progress;
       if (!ready.ok()) {
         run.status = ready.status();
       } else if (*ready) {
