@@ -110,14 +110,15 @@ INSTANTIATE_TEST_SUITE_P(
 // A manager of LayeredShape() over a DelayTier of 64 blocks whose link moves
 // a byte a ns, with 1 us of latency (polls take no time).
 struct Pipeline {
-  explicit Pipeline(const std::string& layout) {
+  explicit Pipeline(const std::string& layout, uint64_t poll_ns = 0) {
     KvBlockManager::Options o{.shape = LayeredShape(),
                               .local_blocks = 16,
                               .high_watermark = 1.0,
                               .layout = layout,
                               .now_ns = [this] { return clock; }};
     const uint64_t slots = *KvBlockManager::RemoteSlots(o, 64);
-    auto t = std::make_unique<DelayTier>(slots, *KvBlockManager::RemoteSlotBytes(o), &clock, 1000, 0, 1);
+    auto t =
+        std::make_unique<DelayTier>(slots, *KvBlockManager::RemoteSlotBytes(o), &clock, 1000, poll_ns, 1);
     tier = t.get();
     auto made = KvBlockManager::Create(o, std::move(t));
     EXPECT_TRUE(made.ok()) << made.status().ToString();
@@ -217,6 +218,25 @@ TEST(KvLayout, WaitLayerHandsOutLayerZeroWhileTheRestIsOnTheWire) {
   for (int b = 0; b < 8; ++b) EXPECT_TRUE(Holds(*p.kv->Data(p.kv->BlockTable(p.seq)[b]), kBlockBytes, b));
   EXPECT_THAT(p.kv->WaitLayer(f, 0, Prefetch::kWaitComplete).status().ToString(),
               ::testing::HasSubstr("no fetch"));
+}
+
+TEST(KvLayout, WaitLayerWithATimeoutWaitsUpToItsBudget) {
+  // Polls take 100 ns. Layer 0 lands 3048 ns after the start: a budget of
+  // 1500 ns gives up on it (nothing is lost: the reads go on), one of
+  // 5000 ns more gets it, and the step finishes whole.
+  Pipeline p("layer_major", 100);
+  p.Prefill();
+  ASSERT_OK_AND_ASSIGN(uint64_t f, p.kv->StartFetch(p.seq));
+  ASSERT_OK_AND_ASSIGN(FetchOutcome early, p.kv->WaitLayer(f, 0, Prefetch::kTimeout, 1500));
+  EXPECT_EQ(early.not_arrived.size(), 8u);
+  EXPECT_GE(early.waited_ns, 1500u);
+  EXPECT_LT(early.waited_ns, 1600u);
+  ASSERT_OK_AND_ASSIGN(FetchOutcome later, p.kv->WaitLayer(f, 0, Prefetch::kTimeout, 5000));
+  EXPECT_TRUE(later.not_arrived.empty());
+  EXPECT_LT(later.waited_ns, 3048u - 1500 + 100);
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, p.kv->FinishFetch(f, Prefetch::kWaitComplete));
+  EXPECT_TRUE(out.not_arrived.empty() && out.lost.empty());
+  for (int b = 0; b < 8; ++b) EXPECT_TRUE(Holds(*p.kv->Data(p.kv->BlockTable(p.seq)[b]), kBlockBytes, b));
 }
 
 TEST(KvLayout, LayerPipelinedStepOverlapsComputeWithTheFetch) {
