@@ -1,74 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lightloop/memory_offload/kv_block_manager.h"
 
-#include <xxhash.h>
-#if defined(__x86_64__)
-#include <xxh_x86dispatch.h>  // libxxhash picks SSE2, AVX2 or AVX-512 at run time
-#endif
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <unordered_set>
 
-#include "eviction/i_eviction_policy.h"
+#include "src/kv_block_manager_state.h"
 
 namespace lightloop::memory_offload {
 
-struct KvBlockManager::Block {
-  uint64_t hash = 0;  // 0: never shared
-  int sharers = 0;    // sequences whose table holds it
-  int64_t local_slot = -1;
-  int64_t remote_slot = -1;
-  bool written = false;    // the local copy holds computed contents
-  bool in_remote = false;  // the remote copy equals them
-  bool pinned = false;     // being fetched: not evictable
-  int active = 0;          // active sequences holding it: not evictable
-  bool arriving = false;   // its read is in flight
-  uint64_t checksum = 0;   // of the remote copy
-};
-
-struct KvBlockManager::PendingFetch {
-  struct Run {
-    size_t first = 0, count = 0;
-    Ticket ticket;
-    Status status = Status::Ok();
-    bool done = false;
-    unsigned char* direct = nullptr;  // read in place into local slots
-    uint64_t staging_offset = 0;      // else here in the staging buffer
-  };
-  std::vector<BlockId> table;     // pinned until the fetch finishes
-  std::vector<BlockId> readable;  // by remote slot
-  std::vector<BlockId> lost;      // known lost at the start
-  std::unique_ptr<unsigned char[]> staging;
-  std::vector<Run> runs;
-  // Local slots that late in-place reads may still write: free once they land.
-  std::vector<uint64_t> quarantined;
-};
-
-struct KvBlockManager::State {
-  std::vector<unsigned char> local;
-  std::vector<uint64_t> free_local;
-  std::vector<bool> remote_used;
-  uint64_t remote_cursor = 0;
-  std::unordered_map<BlockId, Block> blocks;
-  std::unordered_map<uint64_t, BlockId> by_hash;
-  std::unordered_map<SequenceId, std::vector<BlockId>> sequences;
-  std::unordered_set<SequenceId> active;
-  std::unique_ptr<EvictionPolicy> policy;
-  std::vector<unsigned char> write_staging;
-  BlockId next_block = 1;
-  SequenceId next_sequence = 1;
-  KvStats stats;
-};
-
-namespace {
-
-uint64_t Checksum(const unsigned char* p, uint64_t n) {
-  return XXH3_64bits(p, n);
+StatusOr<BlockLayout> ParseBlockLayout(const std::string& name) {
+  if (name == "block_major") return BlockLayout::kBlockMajor;
+  if (name == "layer_major") return BlockLayout::kLayerMajor;
+  return runtime::InvalidArgument("kv cache: layout '" + name + "' is not one of: block_major, layer_major");
 }
-
-}  // namespace
 
 KvBlockManager::KvBlockManager(const Options& options, std::unique_ptr<RemoteTier> remote)
     : o_(options), remote_(std::move(remote)), s_(std::make_unique<State>()) {
@@ -91,15 +36,29 @@ KvBlockManager::~KvBlockManager() {
       if (!run.done) (void)remote_->Wait(run.ticket);
     }
   }
+  (void)ReapLayerWrites(true);  // their staging buffers go with them
+}
+
+uint64_t KvBlockManager::TierSlot(int64_t slot, uint64_t chunk) const {
+  return chunk * remote_blocks_ + static_cast<uint64_t>(slot);
 }
 
 StatusOr<uint64_t> KvBlockManager::RemoteSlotBytes(const Options& o) {
   LL_ASSIGN_OR_RETURN(std::unique_ptr<KvCodec> codec, MakeKvCodec(o.codec));
+  LL_ASSIGN_OR_RETURN(BlockLayout layout, ParseBlockLayout(o.layout));
   if (!codec->lossless() && o.shape.dtype_bytes != 2) {
     return runtime::InvalidArgument("kv cache: codec '" + o.codec + "' encodes 2-byte (bf16) values, not " +
                                     std::to_string(o.shape.dtype_bytes) + "-byte ones");
   }
-  return codec->EncodedBytes(o.shape.block_bytes() / 2);
+  if (o.shape.layers <= 0) return runtime::InvalidArgument("kv cache: the shape needs at least one layer");
+  // The scale groups decide the encoded size: size it as the manager encodes.
+  codec->SetScaleGroup(o.codec_scale_group);
+  return codec->EncodedBytes(o.shape.block_bytes() / 2 / ChunksFor(layout, o.shape));
+}
+
+StatusOr<uint64_t> KvBlockManager::RemoteSlots(const Options& o, uint64_t blocks) {
+  LL_ASSIGN_OR_RETURN(BlockLayout layout, ParseBlockLayout(o.layout));
+  return blocks * ChunksFor(layout, o.shape);
 }
 
 StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& o,
@@ -115,11 +74,21 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   if (!(o.low_watermark >= 0 && o.low_watermark < o.high_watermark && o.high_watermark <= 1)) {
     return runtime::InvalidArgument("kv cache: watermarks need 0 <= low < high <= 1");
   }
+  LL_ASSIGN_OR_RETURN(BlockLayout layout, ParseBlockLayout(o.layout));
+  const uint64_t chunks = ChunksFor(layout, o.shape);
+  if (remote->slots() % chunks != 0) {
+    return runtime::InvalidArgument(
+        "kv cache: layer_major needs the remote tier's slots in whole planes of " + std::to_string(chunks) +
+        " (one a layer; RemoteSlots), not " + std::to_string(remote->slots()));
+  }
   LL_ASSIGN_OR_RETURN(std::unique_ptr<EvictionPolicy> policy, MakeEvictionPolicy(o.eviction));
   std::unique_ptr<KvBlockManager> kv(new KvBlockManager(o, std::move(remote)));
   LL_ASSIGN_OR_RETURN(kv->codec_, MakeKvCodec(o.codec));
   kv->codec_->SetScaleGroup(o.codec_scale_group);
   kv->slot_bytes_ = slot_bytes;
+  kv->chunks_ = chunks;
+  kv->chunk_bytes_ = o.shape.block_bytes() / chunks;
+  kv->remote_blocks_ = kv->remote_->slots() / chunks;
   State& s = *kv->s_;
   s.policy = std::move(policy);
   if (o.local_physical_blocks > o.local_blocks) {
@@ -130,7 +99,9 @@ StatusOr<std::unique_ptr<KvBlockManager>> KvBlockManager::Create(const Options& 
   kv->physical_blocks_ = o.local_physical_blocks == 0 ? o.local_blocks : o.local_physical_blocks;
   s.local.resize(kv->physical_blocks_ * o.shape.block_bytes());
   for (uint64_t i = o.local_blocks; i > 0; --i) s.free_local.push_back(i - 1);
-  s.remote_used.assign(kv->remote_->slots(), false);
+  s.remote_used.assign(kv->remote_blocks_, false);
+  s.remote_inflight.assign(kv->remote_blocks_, 0);
+  if (o.checksums) s.remote_sums.assign(kv->remote_->slots(), 0);
   // The local tier is registered once; staging buffers are not.
   LL_RETURN_IF_ERROR(kv->remote_->RegisterLocal(s.local.data(), s.local.size()));
   return kv;
@@ -140,7 +111,9 @@ uint64_t KvBlockManager::local_used() const {
   return o_.local_blocks - s_->free_local.size();
 }
 
-const KvStats& KvBlockManager::counters() const { return s_->stats; }
+const KvStats& KvBlockManager::counters() const {
+  return s_->stats;
+}
 
 KvStats KvBlockManager::stats() const {
   KvStats st = s_->stats;
@@ -259,6 +232,8 @@ void KvBlockManager::ReleaseRemote(Block& b) {
   if (b.remote_slot >= 0) s_->remote_used[static_cast<size_t>(b.remote_slot)] = false;
   b.remote_slot = -1;
   b.in_remote = false;
+  b.layers_out.clear();  // a layer-by-layer offload in progress is abandoned
+  b.chunks_landed = 0;
 }
 
 // A block nobody uses and nobody can find again (no prefix hash) is gone.
@@ -283,6 +258,32 @@ StatusOr<unsigned char*> KvBlockManager::Data(BlockId block) {
                                                             : " is not resident; Fetch its sequence first"));
   }
   return SlotData(it->second.local_slot);
+}
+
+StatusOr<unsigned char*> KvBlockManager::LayerData(BlockId block, int64_t layer) {
+  auto it = s_->blocks.find(block);
+  if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));
+  if (layer < 0 || layer >= o_.shape.layers) {
+    return runtime::InvalidArgument("kv cache: layer " + std::to_string(layer) + " is not in [0, " +
+                                    std::to_string(o_.shape.layers) + ")");
+  }
+  const Block& b = it->second;
+  if (b.local_slot < 0) {
+    return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) +
+                                       " is not resident; Fetch its sequence first");
+  }
+  const uint64_t layer_bytes = o_.shape.block_bytes() / static_cast<uint64_t>(o_.shape.layers);
+  if (b.arriving != 0) {
+    const PendingFetch& f = *fetches_.at(b.arriving);
+    const uint64_t chunk = chunks_ > 1 ? static_cast<uint64_t>(layer) : 0;
+    const uint8_t st = f.state[f.index.at(block) * chunks_ + chunk];
+    if (st != PendingFetch::kGood) {
+      return runtime::FailedPrecondition(
+          "kv cache: layer " + std::to_string(layer) + " of block " + std::to_string(block) +
+          (st == PendingFetch::kBad ? " is lost; recompute it" : " is arriving; WaitLayer for it first"));
+    }
+  }
+  return SlotData(b.local_slot) + static_cast<uint64_t>(layer) * layer_bytes;
 }
 
 unsigned char* KvBlockManager::SlotData(int64_t slot) const {
@@ -311,7 +312,7 @@ StatusOr<uint64_t> KvBlockManager::TakeRemoteRun(uint64_t count) {
         continue;
       }
       uint64_t run = 0;
-      while (run < count && !used[start + run]) ++run;
+      while (run < count && !used[start + run] && s_->remote_inflight[start + run] == 0) ++run;
       if (run == count) {
         for (uint64_t i = 0; i < count; ++i) used[start + i] = true;
         s_->remote_cursor = start + count;
@@ -343,7 +344,8 @@ StatusOr<uint64_t> KvBlockManager::TakeRemoteRun(uint64_t count) {
 
 const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>& blocks, size_t first,
                                                      size_t count) const {
-  if (!codec_->lossless()) return nullptr;
+  // Under layer_major one layer of a run is strided in local memory.
+  if (!codec_->lossless() || chunks_ > 1) return nullptr;
   const int64_t base = s_->blocks.at(blocks[first]).local_slot;
   for (size_t k = 1; k < count; ++k) {
     if (s_->blocks.at(blocks[first + k]).local_slot != base + static_cast<int64_t>(k)) return nullptr;
@@ -351,70 +353,6 @@ const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>&
   // Aliased slots are contiguous only up to the end of the physical area.
   if (static_cast<uint64_t>(base) % physical_blocks_ + count > physical_blocks_) return nullptr;
   return SlotData(base);
-}
-
-Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
-  const uint64_t bb = o_.shape.block_bytes();
-  std::vector<BlockId> todo;
-  for (BlockId id : blocks) {
-    const Block& b = s_->blocks.at(id);
-    if (b.written && !b.in_remote && b.local_slot >= 0) todo.push_back(id);
-  }
-  if (todo.empty()) return Status::Ok();
-  const uint64_t sb = slot_bytes_;
-  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  // Kept from call to call: a fresh buffer would fault in every page again.
-  std::vector<unsigned char>& staging = s_->write_staging;
-  if (staging.size() < todo.size() * sb) staging.resize(todo.size() * sb);
-  std::vector<Ticket> tickets;
-  for (size_t i = 0; i < todo.size();) {
-    uint64_t want = std::min<uint64_t>(batch, todo.size() - i);
-    StatusOr<uint64_t> run = TakeRemoteRun(want);
-    while (!run.ok() && want > 1) run = TakeRemoteRun(want /= 2);  // a shorter run, then
-    if (!run.ok()) return run.status();
-    unsigned char* dst = staging.data() + i * sb;
-    const unsigned char* direct = ContiguousLocal(todo, i, want);
-    if (direct != nullptr) {
-      // The blocks are side by side in local memory and stored as they are:
-      // they go straight from there, and their checksums are taken while
-      // they are on the wire.
-      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, direct));
-      tickets.push_back(t);
-      ++s_->stats.zero_copy_transfers;
-      for (uint64_t k = 0; k < want; ++k) {
-        Block& b = s_->blocks.at(todo[i + k]);
-        b.checksum = o_.checksums ? Checksum(direct + k * sb, sb) : 0;
-        b.remote_slot = static_cast<int64_t>(*run + k);
-      }
-      LL_RETURN_IF_ERROR(remote_->Progress());  // keep the wire fed while hashing
-    } else {
-      for (uint64_t k = 0; k < want; ++k) {
-        Block& b = s_->blocks.at(todo[i + k]);
-        const unsigned char* src = SlotData(b.local_slot);
-        codec_->Encode(reinterpret_cast<const uint16_t*>(src), bb / 2, dst + k * sb);
-        b.checksum = o_.checksums ? Checksum(dst + k * sb, sb) : 0;
-        b.remote_slot = static_cast<int64_t>(*run + k);
-      }
-      LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(*run, want, dst));
-      tickets.push_back(t);
-    }
-    for (uint64_t k = 0; k < want; ++k) s_->blocks.at(todo[i + k]).in_remote = true;
-    s_->stats.bytes_offloaded += want * sb;
-    s_->stats.bytes_saved += want * (bb - std::min(bb, sb));
-    ++s_->stats.offload_transfers;
-    i += want;
-  }
-  Status result = Status::Ok();
-  for (Ticket t : tickets) {
-    Status st = remote_->Wait(t);
-    if (!st.ok() && result.ok()) result = st;
-  }
-  if (!result.ok()) {
-    // Nothing was lost: the local copies are still there. Forget the
-    // remote copies that may not have landed.
-    for (BlockId id : todo) ReleaseRemote(s_->blocks.at(id));
-  }
-  return result;
 }
 
 Status KvBlockManager::EvictTo(uint64_t keep) {
@@ -471,230 +409,6 @@ StatusOr<Prefetch> ParsePrefetch(const std::string& name) {
   if (name == "timeout") return Prefetch::kTimeout;
   return runtime::InvalidArgument("prefetch policy '" + name +
                                   "' is not one of: best_effort, timeout, wait_complete");
-}
-
-StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
-  ReapDraining();
-  auto it = s_->sequences.find(seq);
-  if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
-  auto f = std::make_unique<PendingFetch>();
-  f->table = it->second;
-  for (BlockId id : f->table) {
-    if (s_->blocks.at(id).arriving) {
-      return runtime::FailedPrecondition("kv cache: block " + std::to_string(id) +
-                                         " is arriving for another fetch; finish that one first");
-    }
-  }
-  for (BlockId id : f->table) s_->blocks.at(id).pinned = true;
-  std::vector<BlockId> missing;
-  for (BlockId id : f->table) {
-    Block& b = s_->blocks.at(id);
-    if (b.local_slot >= 0) {
-      s_->policy->Touched(id);
-    } else if (std::find(missing.begin(), missing.end(), id) == missing.end()) {
-      missing.push_back(id);
-    }
-  }
-  for (BlockId id : missing) {
-    StatusOr<uint64_t> slot = TakeLocalSlot();
-    if (!slot.ok()) {
-      for (BlockId t : f->table) s_->blocks.at(t).pinned = false;
-      return slot.status();
-    }
-    s_->blocks.at(id).local_slot = static_cast<int64_t>(*slot);
-  }
-  for (BlockId id : missing) {
-    Block& b = s_->blocks.at(id);
-    if (b.in_remote) {
-      b.arriving = true;
-      f->readable.push_back(id);
-    } else {
-      b.written = false;  // the contents are gone: recompute
-      f->lost.push_back(id);
-    }
-  }
-  // Consecutive remote slots travel together.
-  std::sort(f->readable.begin(), f->readable.end(), [&](BlockId a, BlockId b) {
-    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
-  });
-  const uint64_t sb = slot_bytes_;
-  const uint64_t batch = std::max<uint64_t>(1, o_.coalesce_bytes / sb);
-  // Runs of consecutive remote slots; those side by side in local memory
-  // and stored as they are are read in place, the rest through staging.
-  uint64_t staged = 0;
-  for (size_t i = 0; i < f->readable.size();) {
-    size_t n = 1;
-    while (i + n < f->readable.size() && n < batch &&
-           s_->blocks.at(f->readable[i + n]).remote_slot ==
-               s_->blocks.at(f->readable[i]).remote_slot + static_cast<int64_t>(n)) {
-      ++n;
-    }
-    PendingFetch::Run run;
-    run.first = i;
-    run.count = n;
-    run.direct = const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n));
-    if (!run.direct) {
-      run.staging_offset = staged;
-      staged += n * sb;
-    }
-    f->runs.push_back(run);
-    i += n;
-  }
-  f->staging.reset(staged > 0 ? new unsigned char[staged] : nullptr);  // not zeroed: reads fill it
-  for (auto& run : f->runs) {
-    unsigned char* dst = run.direct ? run.direct : f->staging.get() + run.staging_offset;
-    StatusOr<Ticket> t = remote_->Read(
-        static_cast<uint64_t>(s_->blocks.at(f->readable[run.first]).remote_slot), run.count, dst);
-    if (t.ok()) {
-      run.ticket = *t;
-      if (run.direct) ++s_->stats.zero_copy_transfers;
-    } else {
-      run.status = t.status();
-      run.done = true;
-    }
-    ++s_->stats.fetch_transfers;
-  }
-  uint64_t id = next_fetch_++;
-  fetches_[id] = std::move(f);
-  return id;
-}
-
-StatusOr<FetchOutcome> KvBlockManager::FinishFetch(uint64_t fetch, Prefetch policy, uint64_t budget_ns) {
-  auto it = fetches_.find(fetch);
-  if (it == fetches_.end()) return runtime::NotFound("kv cache: no fetch " + std::to_string(fetch));
-  std::unique_ptr<PendingFetch> f = std::move(it->second);
-  fetches_.erase(it);
-  const uint64_t bb = o_.shape.block_bytes(), sb = slot_bytes_;
-  const uint64_t start = now_ns_();
-  // Waits as the policy says; runs that are done are marked.
-  auto poll = [&] {
-    bool all = true;
-    for (auto& run : f->runs) {
-      if (run.done) continue;
-      StatusOr<bool> ready = remote_->Test(run.ticket);
-      if (!ready.ok()) {
-        run.status = ready.status();
-        run.done = true;
-      } else if (*ready) {
-        run.status = remote_->Wait(run.ticket);
-        run.done = true;
-      } else {
-        all = false;
-      }
-    }
-    return all;
-  };
-  // wait_complete waits run by run below, checking each run while the
-  // later ones are still on the wire.
-  const bool wait_all = policy == Prefetch::kWaitComplete;
-  if (wait_all) {
-  } else if (policy == Prefetch::kTimeout) {
-    while (!poll() && now_ns_() - start < budget_ns) {
-    }
-  } else {
-    poll();
-  }
-  // A read in place that was not waited for would land over the block the
-  // caller recomputes: move those blocks to fresh slots and keep the old
-  // ones until the read lands (or, with no slot to spare, wait for it).
-  for (auto& run : f->runs) {
-    if (run.done || run.direct == nullptr || wait_all) continue;
-    std::vector<uint64_t> fresh;
-    for (size_t k = 0; k < run.count; ++k) {
-      StatusOr<uint64_t> slot = TakeLocalSlot();
-      if (!slot.ok()) break;
-      fresh.push_back(*slot);
-    }
-    if (fresh.size() < run.count) {
-      for (uint64_t slot : fresh) s_->free_local.push_back(slot);
-      run.status = remote_->Wait(run.ticket);
-      run.done = true;
-      continue;
-    }
-    for (size_t k = 0; k < run.count; ++k) {
-      Block& b = s_->blocks.at(f->readable[run.first + k]);
-      f->quarantined.push_back(static_cast<uint64_t>(b.local_slot));
-      b.local_slot = static_cast<int64_t>(fresh[k]);
-    }
-  }
-  FetchOutcome out;
-  out.lost = f->lost;
-  std::vector<PendingFetch::Run> still_flying;
-  for (auto& run : f->runs) {
-    if (wait_all && !run.done) {
-      run.status = remote_->Wait(run.ticket);
-      run.done = true;
-    }
-    for (size_t k = run.first; k < run.first + run.count; ++k) {
-      Block& b = s_->blocks.at(f->readable[k]);
-      b.arriving = false;
-      if (!run.done) {  // not waited for: the caller recomputes it
-        b.written = false;
-        out.not_arrived.push_back(f->readable[k]);
-        continue;
-      }
-      const unsigned char* src = run.direct ? run.direct + (k - run.first) * sb
-                                            : f->staging.get() + run.staging_offset + (k - run.first) * sb;
-      bool good = run.status.ok() && (!o_.checksums || Checksum(src, sb) == b.checksum);
-      if (run.status.ok() && !good) ++s_->stats.checksum_failures;
-      if (good) {
-        unsigned char* dst = SlotData(b.local_slot);
-        if (!run.direct) codec_->Decode(src, bb / 2, reinterpret_cast<uint16_t*>(dst));
-        b.written = true;
-        s_->stats.bytes_fetched += sb;
-      } else {
-        ReleaseRemote(b);
-        b.written = false;
-        out.lost.push_back(f->readable[k]);
-      }
-    }
-    if (!run.done) still_flying.push_back(run);
-  }
-  for (BlockId id : f->table) {
-    if (auto b = s_->blocks.find(id); b != s_->blocks.end()) {
-      b->second.pinned = false;
-      if (b->second.local_slot >= 0) s_->policy->Touched(id);
-    }
-  }
-  out.waited_ns = now_ns_() - start;
-  s_->stats.stall_ns += out.waited_ns;
-  s_->stats.lost_blocks += out.lost.size();
-  s_->stats.not_arrived += out.not_arrived.size();
-  if (!still_flying.empty() || !f->quarantined.empty()) {
-    // Reads not waited for still land in the staging buffer or quarantined
-    // slots: keep them until they do.
-    f->runs = std::move(still_flying);
-    draining_.push_back(std::move(f));
-  }
-  return out;
-}
-
-void KvBlockManager::ReapDraining() {
-  for (auto it = draining_.begin(); it != draining_.end();) {
-    bool done = true;
-    for (auto& run : (*it)->runs) {
-      if (run.done) continue;
-      StatusOr<bool> ready = remote_->Test(run.ticket);
-      if (!ready.ok() || *ready) {
-        (void)remote_->Wait(run.ticket);
-        run.done = true;
-      } else {
-        done = false;
-      }
-    }
-    if (done) {
-      for (uint64_t slot : (*it)->quarantined) s_->free_local.push_back(slot);
-      it = draining_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
-StatusOr<std::vector<BlockId>> KvBlockManager::Fetch(SequenceId seq) {
-  LL_ASSIGN_OR_RETURN(uint64_t fetch, StartFetch(seq));
-  LL_ASSIGN_OR_RETURN(FetchOutcome out, FinishFetch(fetch, Prefetch::kWaitComplete));
-  return out.lost;
 }
 
 }  // namespace lightloop::memory_offload

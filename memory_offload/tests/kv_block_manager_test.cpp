@@ -18,67 +18,10 @@
 
 #include "eviction/i_eviction_policy.h"
 #include "tests/delay_tier.h"
+#include "tests/kv_test_util.h"
 
 namespace lightloop::memory_offload {
 namespace {
-
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                           \
-  auto LL_CONCAT(ll_v_, __LINE__) = (expr);                                                       \
-  ASSERT_TRUE(LL_CONCAT(ll_v_, __LINE__).ok()) << LL_CONCAT(ll_v_, __LINE__).status().ToString(); \
-  lhs = std::move(LL_CONCAT(ll_v_, __LINE__)).value()
-#define ASSERT_OK(expr)                                \
-  do {                                                 \
-    const ::lightloop::runtime::Status ll_s_ = (expr); \
-    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString();       \
-  } while (0)
-
-// 2 layers x 1 head x 8 dims x 2 bytes x 4 tokens x K,V = 256 bytes a block.
-KvShape SmallShape() {
-  return {.layers = 2, .kv_heads = 1, .head_dim = 8, .dtype_bytes = 2, .block_tokens = 4};
-}
-
-// The contents a block named `seed` must hold.
-void Fill(unsigned char* p, uint64_t n, uint64_t seed) {
-  std::mt19937_64 g(seed * 0x9e3779b97f4a7c15ull + 1);
-  for (uint64_t i = 0; i < n; ++i) p[i] = static_cast<unsigned char>(g());
-}
-
-bool Holds(const unsigned char* p, uint64_t n, uint64_t seed) {
-  std::vector<unsigned char> want(n);
-  Fill(want.data(), n, seed);
-  return std::equal(want.begin(), want.end(), p);
-}
-
-struct Harness {
-  HostTier* host = nullptr;
-  std::unique_ptr<KvBlockManager> kv;
-};
-
-Harness Make(KvBlockManager::Options o, uint64_t remote_slots = 256) {
-  o.shape = SmallShape();
-  auto slot = KvBlockManager::RemoteSlotBytes(o);
-  EXPECT_TRUE(slot.ok()) << slot.status().ToString();
-  auto tier = std::make_unique<HostTier>(remote_slots, slot.ok() ? *slot : 0);
-  Harness h;
-  h.host = tier.get();
-  auto kv = KvBlockManager::Create(o, std::move(tier));
-  EXPECT_TRUE(kv.ok()) << kv.status().ToString();
-  if (kv.ok()) h.kv = std::move(kv).value();
-  return h;
-}
-
-// Appends a block and, on a miss, computes it: fills it with `seed`'s bytes.
-BlockId Append(KvBlockManager& kv, SequenceId s, uint64_t hash, uint64_t seed, bool* hit = nullptr) {
-  auto r = kv.AppendBlock(s, hash);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  if (!r.ok()) return 0;
-  if (hit) *hit = r->prefix_hit;
-  if (!r->prefix_hit) {
-    Fill(*kv.Data(r->block), kv.options().shape.block_bytes(), seed);
-    EXPECT_TRUE(kv.MarkWritten(r->block).ok());
-  }
-  return r->block;
-}
 
 TEST(KvBlockManager, ContentsSurviveEvictionAndFetch) {
   Harness h = Make({.local_blocks = 8});
@@ -452,17 +395,19 @@ TEST(EvictionPolicies, EveryRegisteredPolicyWorksByName) {
 
 // Random operations against a reference model: which contents each
 // sequence's blocks must hold. After every Fetch, every block must hold
-// exactly them; the local tier never exceeds its slots.
-class KvProperty : public ::testing::TestWithParam<uint64_t> {};
+// exactly them; the local tier never exceeds its slots. Under each layout;
+// blocks are also computed layer by layer and offloaded with OffloadLayer.
+class KvProperty : public ::testing::TestWithParam<std::tuple<uint64_t, std::string>> {};
 
 TEST_P(KvProperty, RandomOperationsMatchTheReference) {
-  std::mt19937_64 rng(GetParam());
+  std::mt19937_64 rng(std::get<0>(GetParam()));
   const std::vector<std::string> policies = {"lru", "prefix_aware"};
   Harness h = Make({.local_blocks = 12 + rng() % 20,
                     .high_watermark = 0.9,
                     .low_watermark = 0.6,
                     .eviction = policies[rng() % 2],
-                    .coalesce_bytes = 256 * (1 + rng() % 8)},
+                    .coalesce_bytes = 128 * (1 + rng() % 16),
+                    .layout = std::get<1>(GetParam())},
                    512);
   KvBlockManager& kv = *h.kv;
   const uint64_t bb = kv.options().shape.block_bytes();
@@ -500,6 +445,27 @@ TEST_P(KvProperty, RandomOperationsMatchTheReference) {
         ASSERT_OK(kv.EvictTo(rng() % (kv.options().local_blocks + 1)));
       } else if (op < 82) {
         ASSERT_OK(kv.Offload(s));
+      } else if (op < 86) {
+        // A prefill of two blocks, layer by layer, each layer written back
+        // as soon as it is computed.
+        const int64_t layers = kv.options().shape.layers;
+        const uint64_t lb = bb / static_cast<uint64_t>(layers);
+        std::vector<std::pair<BlockId, uint64_t>> fresh_blocks;
+        for (int k = 0; k < 2; ++k) {
+          ASSERT_OK_AND_ASSIGN(AppendResult r, kv.AppendBlock(s, 0));
+          fresh_blocks.emplace_back(r.block, 1000000 + fresh++);
+          it->second.push_back(fresh_blocks.back().second);
+        }
+        std::vector<unsigned char> full(bb);
+        for (int64_t l = 0; l < layers; ++l) {
+          for (auto [id, seed] : fresh_blocks) {
+            Fill(full.data(), bb, seed);
+            ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.LayerData(id, l));
+            std::memcpy(p, full.data() + static_cast<uint64_t>(l) * lb, lb);
+          }
+          ASSERT_OK(kv.OffloadLayer(s, l));
+        }
+        if (rng() % 2) ASSERT_OK(kv.WaitOffload());
       } else if (it->second.size() * 10 < kv.options().local_blocks * 6) {  // fits beside the watermark
         ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
         ASSERT_TRUE(lost.empty()) << "nothing corrupts the host tier here";
@@ -519,7 +485,12 @@ TEST_P(KvProperty, RandomOperationsMatchTheReference) {
   EXPECT_EQ(st.checksum_failures, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, KvProperty, ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8));
+INSTANTIATE_TEST_SUITE_P(Seeds, KvProperty,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 6, 7, 8),
+                                            ::testing::Values("block_major", "layer_major")),
+                         [](const auto& info) {
+                           return std::get<1>(info.param) + "_" + std::to_string(std::get<0>(info.param));
+                         });
 
 }  // namespace
 }  // namespace lightloop::memory_offload

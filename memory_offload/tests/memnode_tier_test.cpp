@@ -2,7 +2,8 @@
 // The KV cache over real memnodes (a `lightloop memnode` child per node,
 // over tcp and shm): contents survive eviction to the remote tier, slots
 // stripe across two memnodes, and a block corrupted in the memnode's
-// memory is caught on fetch and reported lost.
+// memory is caught on fetch and reported lost; under layer_major, blocks
+// written back layer by layer come back layer by layer.
 #include <gtest/gtest.h>
 
 #include "lightloop/memory_offload/kv_block_manager.h"
@@ -115,6 +116,60 @@ TEST_P(KvOverMemnode, ABlockCorruptedInTheMemnodeIsLost) {
   ASSERT_TRUE(lost.ok()) << lost.status().ToString();
   EXPECT_EQ(lost->size(), 1u);
   EXPECT_EQ((*kv)->stats().checksum_failures, 1u);
+}
+
+// layer_major on every target (one memnode, so that the sim targets run it
+// too): a prefill written back layer by layer (OffloadLayer) and sequences
+// written back whole by eviction come back, fetched layer by layer
+// (WaitLayer, LayerData) and whole.
+TEST_P(KvOverMemnode, LayerMajorRoundTripsLayerByLayer) {
+  auto client = Connect("kv");
+  KvBlockManager::Options o{.shape = Shape(),
+                            .local_blocks = 8,
+                            .high_watermark = 1.0,
+                            .low_watermark = 0.25,
+                            .coalesce_bytes = 1 << 20,
+                            .layout = "layer_major"};
+  const uint64_t bb = Shape().block_bytes(), lb = bb / 8;
+  ASSERT_EQ(*KvBlockManager::RemoteSlotBytes(o), lb);
+  auto tier = MemnodeTier::Create({client.get()}, lb, *KvBlockManager::RemoteSlots(o, 64), 4);
+  ASSERT_TRUE(tier.ok()) << tier.status().ToString();
+  auto made = KvBlockManager::Create(o, std::move(tier).value());
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  KvBlockManager& kv = **made;
+  // The prefill: 4 blocks, each layer handed over once computed.
+  SequenceId prefill = kv.NewSequence();
+  std::vector<BlockId> blocks;
+  for (int b = 0; b < 4; ++b) blocks.push_back(kv.AppendBlock(prefill, 0)->block);
+  for (int64_t l = 0; l < 8; ++l) {
+    for (int b = 0; b < 4; ++b) {
+      std::vector<char> want = RandomBytes(bb, 20 * 1000 + b);
+      std::memcpy(*kv.LayerData(blocks[b], l), want.data() + l * lb, lb);
+    }
+    ASSERT_TRUE(kv.OffloadLayer(prefill, l).ok());
+  }
+  ASSERT_TRUE(kv.WaitOffload().ok());
+  EXPECT_EQ(kv.stats().offload_transfers, 8u) << "one write per layer of the 4 blocks";
+  std::vector<SequenceId> seqs;
+  for (uint64_t i = 0; i < 3; ++i) seqs.push_back(Compute(kv, 5, 30 + i));
+  ASSERT_TRUE(kv.EvictTo(0).ok());
+  // The prefill, layer by layer.
+  auto f = kv.StartFetch(prefill);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  for (int64_t l = 0; l < 8; ++l) {
+    auto out = kv.WaitLayer(*f, l, Prefetch::kWaitComplete);
+    ASSERT_TRUE(out.ok() && out->lost.empty() && out->not_arrived.empty());
+    for (int b = 0; b < 4; ++b) {
+      std::vector<char> want = RandomBytes(bb, 20 * 1000 + b);
+      auto layer = kv.LayerData(blocks[b], l);
+      ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+      EXPECT_EQ(std::memcmp(*layer, want.data() + l * lb, lb), 0) << "block " << b << " layer " << l;
+    }
+  }
+  ASSERT_TRUE(kv.FinishFetch(*f, Prefetch::kWaitComplete).ok());
+  ExpectHolds(kv, prefill, 20);
+  for (uint64_t i = 0; i < 3; ++i) ExpectHolds(kv, seqs[i], 30 + i);
+  EXPECT_EQ(kv.stats().checksum_failures, 0u);
 }
 
 LIGHTLOOP_OVER_PROVIDERS(KvOverMemnode);

@@ -256,6 +256,33 @@ TEST(OffloadBench, SimTargetMeetsItsBounds) {
       << "virtual time: the same run, the same JSON";
 }
 
+// The step computing layer by layer (WaitLayer, then the layer's compute)
+// and the prefill writing each layer back once computed (OffloadLayer):
+// under layer_major each layer's transfer overlaps the compute of others,
+// so both stay within a few layers' transfer of max(compute, transfer);
+// under block_major a layer travels with its whole block, so transfer and
+// compute add up.
+TEST(OffloadBench, SimTargetLayerMajorPipelinesTheStep) {
+  nlohmann::json layered = RunOffload("--target sim --blocks 32 --repeats 1 --layout layer_major");
+  ASSERT_FALSE(layered.is_null());
+  EXPECT_EQ(layered["layout"], "layer_major");
+  const double bound = layered["step_bound_us"].get<double>();
+  EXPECT_LE(layered["step_layer_pipelined_us"].get<double>() / bound, 1.1);
+  EXPECT_LE(layered["prefill_offload_layered_us"].get<double>() / bound, 1.1);
+  EXPECT_GT(layered["prefill_offload_after_us"].get<double>(), 1.8 * bound);
+  EXPECT_GE(layered["fetch_gbps"].get<double>() / layered["raw_read_gbps"].get<double>(), 0.9);
+  EXPECT_GE(layered["offload_gbps"].get<double>() / layered["raw_write_gbps"].get<double>(), 0.9);
+  nlohmann::json whole = RunOffload("--target sim --blocks 32 --repeats 1");
+  ASSERT_FALSE(whole.is_null());
+  EXPECT_EQ(whole["layout"], "block_major");
+  EXPECT_GT(whole["step_layer_pipelined_us"].get<double>(), 1.8 * whole["step_bound_us"].get<double>());
+  EXPECT_GT(whole["prefill_offload_layered_us"].get<double>(), 1.8 * whole["step_bound_us"].get<double>());
+  CommandResult bad = Lightloop("bench offload --target sim --layout row_major");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("layout 'row_major' is not one of: block_major, layer_major"), std::string::npos)
+      << bad.out;
+}
+
 TEST(OffloadBench, NicTargetRunsOverShm) {
   nlohmann::json j = RunOffload("--provider shm --blocks 16 --repeats 1 --codec int8");
   ASSERT_FALSE(j.is_null());

@@ -259,6 +259,14 @@ StatusOr<bool> RemoteMemoryClient::Test(OpHandle handle) {
   return it->second.done;
 }
 
+StatusOr<bool> RemoteMemoryClient::Done(OpHandle handle) const {
+  auto it = impl_->ops.find(handle.id);
+  if (it == impl_->ops.end()) {
+    return NotFound("operation " + std::to_string(handle.id) + " is unknown or already waited for");
+  }
+  return it->second.done;
+}
+
 Status RemoteMemoryClient::Wait(OpHandle handle) {
   auto it = impl_->ops.find(handle.id);
   if (it == impl_->ops.end()) {

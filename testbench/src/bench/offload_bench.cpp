@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <optional>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "bench/sim_target.h"
@@ -39,6 +40,68 @@ rt::Status Compute(const rt::Clock& clock, mo::KvBlockManager& kv, uint64_t ns) 
     done += step;
   }
   return rt::Status::Ok();
+}
+
+// The decode step computing layer by layer: start the fetch, then for each
+// layer wait for it (WaitLayer) and compute it (a layer's share of
+// `compute_ns`). Under layer_major layer l computes while later layers are
+// on the wire; under block_major the first wait is for every block. Returns
+// the best of `repeats`, in picoseconds on the clock.
+rt::StatusOr<uint64_t> LayerPipelinedStep(const rt::Clock& clock, mo::KvBlockManager& kv, mo::SequenceId seq,
+                                          uint64_t compute_ns, int repeats) {
+  const int64_t layers = kv.options().shape.layers;
+  const uint64_t layer_ns = compute_ns / static_cast<uint64_t>(layers);
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < repeats; ++i) {
+    LL_RETURN_IF_ERROR(kv.EvictTo(0));
+    const uint64_t t0 = clock.now_ps();
+    LL_ASSIGN_OR_RETURN(uint64_t fetch, kv.StartFetch(seq));
+    for (int64_t l = 0; l < layers; ++l) {
+      LL_ASSIGN_OR_RETURN(mo::FetchOutcome lo, kv.WaitLayer(fetch, l, mo::Prefetch::kWaitComplete));
+      if (!lo.lost.empty()) return rt::Internal("bench offload: a layer came back lost");
+      LL_RETURN_IF_ERROR(Compute(clock, kv, layer_ns));
+    }
+    LL_ASSIGN_OR_RETURN(mo::FetchOutcome out, kv.FinishFetch(fetch, mo::Prefetch::kWaitComplete));
+    best = std::min(best, clock.now_ps() - t0);
+    if (!out.lost.empty()) return rt::Internal("bench offload: blocks came back lost");
+  }
+  return best;
+}
+
+// A prefill of `blocks` blocks whose layers compute for `compute_ns` in
+// all, written back after the last layer (MarkWritten, Offload) or layer by
+// layer as each is computed (OffloadLayer, then WaitOffload for the last).
+// Returns the best of `repeats` of each, in picoseconds on the clock.
+rt::StatusOr<std::pair<uint64_t, uint64_t>> PrefillWriteBack(const rt::Clock& clock, mo::KvBlockManager& kv,
+                                                             uint64_t blocks, uint64_t compute_ns,
+                                                             int repeats) {
+  const int64_t layers = kv.options().shape.layers;
+  const uint64_t layer_ns = compute_ns / static_cast<uint64_t>(layers), bb = kv.options().shape.block_bytes();
+  uint64_t best[2] = {UINT64_MAX, UINT64_MAX};
+  for (int i = 0; i < repeats; ++i) {
+    for (int layered = 0; layered < 2; ++layered) {
+      mo::SequenceId s = kv.NewSequence();
+      for (uint64_t b = 0; b < blocks; ++b) {
+        LL_ASSIGN_OR_RETURN(mo::AppendResult a, kv.AppendBlock(s, 0));
+        LL_ASSIGN_OR_RETURN(unsigned char* p, kv.Data(a.block));
+        std::memset(p, static_cast<int>(b), bb);
+      }
+      const uint64_t t0 = clock.now_ps();
+      for (int64_t l = 0; l < layers; ++l) {
+        LL_RETURN_IF_ERROR(Compute(clock, kv, layer_ns));
+        if (layered) LL_RETURN_IF_ERROR(kv.OffloadLayer(s, l));
+      }
+      if (layered) {
+        LL_RETURN_IF_ERROR(kv.WaitOffload());
+      } else {
+        for (mo::BlockId id : kv.BlockTable(s)) LL_RETURN_IF_ERROR(kv.MarkWritten(id));
+        LL_RETURN_IF_ERROR(kv.Offload(s));
+      }
+      best[layered] = std::min(best[layered], clock.now_ps() - t0);
+      LL_RETURN_IF_ERROR(kv.Free(s));
+    }
+  }
+  return std::make_pair(best[0], best[1]);
 }
 
 double Gbps(uint64_t bytes, uint64_t ps) {
@@ -76,6 +139,7 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
                                std::to_string(kTokenBytes) + " bytes (one token)");
   }
   if (o.depth == 0 || o.repeats < 1) return rt::InvalidArgument("--depth and --repeats must be at least 1");
+  LL_RETURN_IF_ERROR(mo::ParseBlockLayout(o.layout).status());  // before a memnode starts
   const bool sim = o.target == "sim";
   std::optional<SimTarget> sim_target;
   if (sim) {
@@ -98,6 +162,7 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
   r.time = clock.kind();
   r.provider = client->provider();
   r.codec = o.codec;
+  r.layout = o.layout;
   r.block_bytes = bb;
   r.blocks = o.blocks;
   const uint64_t total = o.blocks * bb;
@@ -122,10 +187,11 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
 
   // Through the KV cache: every block fits locally; the remote tier holds them all.
   mo::KvBlockManager::Options ko{
-      .shape = shape, .local_blocks = o.blocks, .high_watermark = 1.0, .codec = o.codec};
+      .shape = shape, .local_blocks = o.blocks, .high_watermark = 1.0, .codec = o.codec, .layout = o.layout};
   ko.now_ns = [&clock] { return clock.now_ns(); };
   LL_ASSIGN_OR_RETURN(uint64_t slot_bytes, mo::KvBlockManager::RemoteSlotBytes(ko));
-  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({client.get()}, slot_bytes, o.blocks));
+  LL_ASSIGN_OR_RETURN(uint64_t slots, mo::KvBlockManager::RemoteSlots(ko, o.blocks));
+  LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create({client.get()}, slot_bytes, slots));
   LL_ASSIGN_OR_RETURN(auto kv, mo::KvBlockManager::Create(ko, std::move(tier)));
   uint64_t best_off = UINT64_MAX, best_fetch = UINT64_MAX;
   mo::SequenceId seq = 0;
@@ -173,13 +239,21 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
   }
   r.step_no_prefetch_us = static_cast<double>(best_plain) / 1e6;
   r.step_prefetch_us = static_cast<double>(best_prefetch) / 1e6;
+  LL_ASSIGN_OR_RETURN(uint64_t layered, LayerPipelinedStep(clock, *kv, seq, compute_ns, o.repeats));
+  r.step_layer_pipelined_us = static_cast<double>(layered) / 1e6;
+  // The prefill's write-back: the decode's sequence leaves room for it.
+  LL_RETURN_IF_ERROR(kv->Free(seq));
+  LL_ASSIGN_OR_RETURN(auto prefill, PrefillWriteBack(clock, *kv, o.blocks, compute_ns, o.repeats));
+  r.prefill_offload_after_us = static_cast<double>(prefill.first) / 1e6;
+  r.prefill_offload_layered_us = static_cast<double>(prefill.second) / 1e6;
   return r;
 }
 
 std::string FormatTable(const OffloadBenchReport& r) {
   std::ostringstream out;
   out << "lightloop bench offload: target " << r.target << " (" << r.time << " time), provider " << r.provider
-      << ", codec " << r.codec << ", " << r.blocks << " blocks of " << r.block_bytes / 1024 << " KiB\n"
+      << ", codec " << r.codec << ", layout " << r.layout << ", " << r.blocks << " blocks of "
+      << r.block_bytes / 1024 << " KiB\n"
       << std::fixed << std::setprecision(2);
   out << "offload  " << r.offload_gbps << " GB/s  vs raw write " << r.raw_write_gbps << " GB/s  ("
       << std::setprecision(3) << r.offload_gbps / r.raw_write_gbps << ")\n";
@@ -189,6 +263,12 @@ std::string FormatTable(const OffloadBenchReport& r) {
       << r.step_no_prefetch_us << " us, prefetch " << r.step_prefetch_us
       << " us, bound max(compute, transfer) " << r.step_bound_us << " us (" << std::setprecision(3)
       << r.step_prefetch_us / r.step_bound_us << " of it)\n";
+  out << std::setprecision(1)
+      << "decode step, layer by layer (WaitLayer, compute the layer): " << r.step_layer_pipelined_us
+      << " us (" << std::setprecision(3) << r.step_layer_pipelined_us / r.step_bound_us << " of the bound)\n";
+  out << std::setprecision(1) << "prefill, same compute: write-back after it " << r.prefill_offload_after_us
+      << " us, layer by layer (OffloadLayer) " << r.prefill_offload_layered_us << " us ("
+      << std::setprecision(3) << r.prefill_offload_layered_us / r.step_bound_us << " of the bound)\n";
   return out.str();
 }
 
@@ -197,6 +277,7 @@ nlohmann::json ToJson(const OffloadBenchReport& r) {
           {"time", r.time},
           {"provider", r.provider},
           {"codec", r.codec},
+          {"layout", r.layout},
           {"block_bytes", r.block_bytes},
           {"blocks", r.blocks},
           {"raw_write_gbps", r.raw_write_gbps},
@@ -209,6 +290,9 @@ nlohmann::json ToJson(const OffloadBenchReport& r) {
           {"step_no_prefetch_us", r.step_no_prefetch_us},
           {"step_prefetch_us", r.step_prefetch_us},
           {"step_bound_us", r.step_bound_us},
+          {"step_layer_pipelined_us", r.step_layer_pipelined_us},
+          {"prefill_offload_after_us", r.prefill_offload_after_us},
+          {"prefill_offload_layered_us", r.prefill_offload_layered_us},
           {"bytes_saved", r.bytes_saved}};
 }
 

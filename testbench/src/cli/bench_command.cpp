@@ -81,6 +81,7 @@ struct OffloadArgs {
   uint64_t blocks = 256;
   size_t depth = 16;
   std::string codec = "none";
+  std::string layout = "block_major";
   int repeats = 3;
   std::string json;
 };
@@ -94,6 +95,7 @@ runtime::Status RunOffload(const OffloadArgs& a) {
   o.blocks = a.blocks;
   o.depth = a.depth;
   o.codec = a.codec;
+  o.layout = a.layout;
   o.repeats = a.repeats;
   LL_ASSIGN_OR_RETURN(OffloadBenchReport report, RunOffloadBench(o));
   std::cout << FormatTable(report) << std::flush;
@@ -173,6 +175,11 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
   offload->add_option("--depth", f->depth, "operations in flight")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  offload
+      ->add_option("--layout", f->layout,
+                   "the remote tier's block layout: block_major (a block's layers together) or layer_major "
+                   "(one layer of a run of blocks together; transfers go layer by layer)")
+      ->capture_default_str();
   offload->add_option("--codec", f->codec, "codec on the offload path (none, fp8_e4m3, fp8_e5m2, int8, int4)")
       ->capture_default_str();
   offload->add_option("--repeats", f->repeats, "measurements per figure; the best is reported")

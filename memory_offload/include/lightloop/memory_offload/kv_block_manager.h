@@ -20,6 +20,10 @@
 //   when it is fetched; a block whose remote copy fails the check (or whose
 //   read fails) is reported lost and the caller recomputes it. Wrong data is
 //   never handed out.
+// - Layout (by name): block_major keeps a block's layers together in the
+//   remote tier; layer_major keeps one layer of consecutive remote slots
+//   together, so that one layer of a run of blocks is one transfer and
+//   fetches and write-backs go layer by layer (WaitLayer, OffloadLayer).
 //
 //   KvBlockManager::Options o{.shape = {.layers = 32}, .local_blocks = 4096};
 //   LL_ASSIGN_OR_RETURN(auto kv, KvBlockManager::Create(o, std::move(tier)));
@@ -27,6 +31,17 @@
 //   LL_ASSIGN_OR_RETURN(AppendResult b, kv->AppendBlock(s, prefix_hash));
 //   if (!b.prefix_hit) { fill kv->Data(b.block) ...; kv->MarkWritten(b.block); }
 //   LL_ASSIGN_OR_RETURN(std::vector<BlockId> lost, kv->Fetch(s));  // before the next step
+//
+// Layer-pipelined (layout layer_major): a step computes layer l while the
+// later layers are on the wire; a prefill writes each layer back as soon as
+// it is computed.
+//   LL_ASSIGN_OR_RETURN(uint64_t f, kv->StartFetch(s));
+//   for (int64_t l = 0; l < layers; ++l) {
+//     LL_ASSIGN_OR_RETURN(FetchOutcome lo, kv->WaitLayer(f, l, Prefetch::kWaitComplete));
+//     compute layer l from kv->LayerData(block, l) ...
+//   }
+//   LL_ASSIGN_OR_RETURN(FetchOutcome out, kv->FinishFetch(f, Prefetch::kWaitComplete));
+//   for (int64_t l = 0; l < layers; ++l) { compute layer l; LL_RETURN_IF_ERROR(kv->OffloadLayer(s, l)); }
 #pragma once
 
 #include <cstdint>
@@ -68,6 +83,16 @@ struct AppendResult {
 enum class Prefetch { kBestEffort, kWaitComplete, kTimeout };
 StatusOr<Prefetch> ParsePrefetch(const std::string& name);
 
+// How blocks are placed in the remote tier (by name):
+//   block_major  a block's layers side by side: one slot a block, the
+//                remote copy of a run of blocks is one transfer;
+//   layer_major  one plane a layer: layer l of remote slot s at
+//                l * planes + s in units of one encoded layer, so one layer
+//                of a run of consecutive blocks is one transfer, and
+//                transfers go layer by layer (layer 0 first).
+enum class BlockLayout { kBlockMajor, kLayerMajor };
+StatusOr<BlockLayout> ParseBlockLayout(const std::string& name);
+
 struct FetchOutcome {
   std::vector<BlockId> lost;         // checksum or read failed: recompute
   std::vector<BlockId> not_arrived;  // not waited for: recompute
@@ -106,16 +131,26 @@ class KvBlockManager {
     // How blocks look in the remote tier (kv_codec.h); lossy codecs need
     // 2-byte (bf16) values.
     std::string codec = "none";
-    size_t codec_scale_group = 0;  // values per scale: 0 per block, head_dim per head
+    // Values per scale: 0 per encoded unit (a block; a block's layer under
+    // layer_major), head_dim per head.
+    size_t codec_scale_group = 0;
+    // block_major or layer_major (BlockLayout). Under layer_major each layer
+    // of a block is encoded and checksummed on its own.
+    std::string layout = "block_major";
     // The clock waits are measured on (e.g. the runtime's client clock,
     // virtual on the sim target); empty: the wall clock.
     std::function<uint64_t()> now_ns;
   };
 
-  // The remote tier's slot size for these options: a block after the codec.
+  // The remote tier's slot size for these options: a block after the codec
+  // (block_major), one layer of a block after the codec (layer_major).
   static StatusOr<uint64_t> RemoteSlotBytes(const Options& options);
+  // The remote tier's slot count that holds `blocks` blocks: `blocks`
+  // (block_major), blocks * layers (layer_major).
+  static StatusOr<uint64_t> RemoteSlots(const Options& options, uint64_t blocks);
 
-  // The tier's slots must be RemoteSlotBytes(options).
+  // The tier's slots must be RemoteSlotBytes(options), and under
+  // layer_major a whole number of layer planes (RemoteSlots).
   static StatusOr<std::unique_ptr<KvBlockManager>> Create(const Options& options,
                                                           std::unique_ptr<RemoteTier> remote);
   ~KvBlockManager();
@@ -140,6 +175,10 @@ class KvBlockManager {
 
   // The bytes of a resident block (block_bytes(), layers in order, K then V).
   StatusOr<unsigned char*> Data(BlockId block);
+  // Layer `layer` of a resident block (block_bytes() / layers, K then V).
+  // Unlike Data, it serves a block that is still arriving once that layer
+  // has landed and passed its checksum (WaitLayer said so).
+  StatusOr<unsigned char*> LayerData(BlockId block, int64_t layer);
   Status MarkWritten(BlockId block);
   bool IsResident(BlockId block) const;
 
@@ -153,12 +192,32 @@ class KvBlockManager {
   // A block may be arriving for one fetch at a time.
   StatusOr<uint64_t> StartFetch(SequenceId seq);
   StatusOr<FetchOutcome> FinishFetch(uint64_t fetch, Prefetch policy, uint64_t budget_ns = 0);
+  // Waits, as the policy says, until layer `layer` of every block the fetch
+  // reads is local and checked, so the caller computes that layer while
+  // later ones are on the wire. Under layer_major the reads go layer by
+  // layer, layer 0 first; under block_major a layer comes with its whole
+  // block, so any layer waits for whole blocks. The outcome names the
+  // blocks whose layer failed its check (lost) or was not waited for
+  // (not_arrived); nothing is given up: FinishFetch still decides per block.
+  StatusOr<FetchOutcome> WaitLayer(uint64_t fetch, int64_t layer, Prefetch policy, uint64_t budget_ns = 0);
   // Writes every block of `seq` that is not in the remote tier yet (they
-  // stay local).
+  // stay local), after the OffloadLayer writes in flight.
   Status Offload(SequenceId seq);
+  // Layer `layer` of `seq`'s blocks that have no remote copy is computed:
+  // writes it without waiting (layer_major: one transfer per run of
+  // consecutive remote slots; block_major: a block is written whole once
+  // its last layer is offloaded). A block whose every layer was offloaded
+  // counts as written at once (no MarkWritten: that would make the copy
+  // stale) and as offloaded, checksums recorded, once its writes land.
+  Status OffloadLayer(SequenceId seq, int64_t layer);
+  // Waits for every OffloadLayer write in flight. A block whose write
+  // failed keeps no remote copy (its local one is intact); the error is
+  // returned.
+  Status WaitOffload();
   // Moves transfers in flight along (a prefetch, write-backs) without
-  // blocking: call it between pieces of compute.
-  Status Progress() { return remote_->Progress(); }
+  // blocking, and records the OffloadLayer writes that landed: call it
+  // between pieces of compute.
+  Status Progress();
   // Evicts until at most `keep` blocks are local.
   Status EvictTo(uint64_t keep);
   // Evicts the blocks of `seq` that no other sequence uses (written back
@@ -174,7 +233,26 @@ class KvBlockManager {
  private:
   struct Block;
   struct PendingFetch;
+  struct LayerWrite;
   void ReapDraining();
+  // Remote tier slot of chunk `chunk` (a layer under layer_major, the block
+  // under block_major) of remote block slot `slot`.
+  uint64_t TierSlot(int64_t slot, uint64_t chunk) const;
+  // Marks runs of the fetch (of `chunk`, or all when chunk < 0) that are
+  // done, waiting for them first when `wait`; returns true when all are.
+  bool PollRuns(PendingFetch& f, int64_t chunk, bool wait);
+  // Checks and places the blocks of a run that is done.
+  void LandRun(PendingFetch& f, size_t run);
+  // Posts the writes of chunk `chunk` of `blocks` (sorted by remote slot),
+  // a run of consecutive remote slots a transfer, encoding through
+  // `staging` (blocks.size() slots); the tickets go in `out`.
+  Status WriteChunk(const std::vector<BlockId>& blocks, uint64_t chunk, unsigned char* staging,
+                    LayerWrite& out);
+  // Records the OffloadLayer writes that landed (all of them when `wait`);
+  // not waiting, it only looks (Done): the caller moved them along.
+  Status ReapLayerWrites(bool wait);
+  // Gives remote slots to those of `blocks` that have none, in runs.
+  Status ReserveRemote(const std::vector<BlockId>& blocks);
   // The local bytes of blocks[first, first + count) when they sit in
   // consecutive local slots and the codec stores them as they are; else null.
   const unsigned char* ContiguousLocal(const std::vector<BlockId>& blocks, size_t first, size_t count) const;
@@ -189,6 +267,11 @@ class KvBlockManager {
 
   Options o_;
   std::unique_ptr<KvCodec> codec_;
+  // What one remote tier slot holds: a block (block_major, 1 chunk) or one
+  // layer of a block (layer_major, `layers` chunks).
+  uint64_t chunks_ = 1;
+  uint64_t chunk_bytes_ = 0;      // of a chunk in the local tier
+  uint64_t remote_blocks_ = 0;    // block slots of the remote tier (slots / chunks)
   uint64_t slot_bytes_ = 0;       // of the remote tier
   uint64_t physical_blocks_ = 0;  // of the local tier
   std::unique_ptr<RemoteTier> remote_;
@@ -197,7 +280,8 @@ class KvBlockManager {
   std::function<uint64_t()> now_ns_;
   uint64_t next_fetch_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<PendingFetch>> fetches_;
-  std::vector<std::unique_ptr<PendingFetch>> draining_;  // reads not waited for
+  std::vector<std::unique_ptr<PendingFetch>> draining_;    // reads not waited for
+  std::vector<std::unique_ptr<LayerWrite>> layer_writes_;  // OffloadLayer writes in flight
 };
 
 }  // namespace lightloop::memory_offload

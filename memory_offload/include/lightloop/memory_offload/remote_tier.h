@@ -43,6 +43,10 @@ class RemoteTier {
   virtual Status Wait(Ticket ticket) = 0;
   // True when Wait would return at once; drives progress, never blocks.
   virtual StatusOr<bool> Test(Ticket ticket) = 0;
+  // The same without moving anything: after one Progress, the state of many
+  // tickets. Testing each would take a step of progress each, and on the
+  // sim target a second step with nothing new is a wait.
+  virtual StatusOr<bool> Done(Ticket ticket) = 0;
   // Moves queued transfers along without blocking (call it while computing).
   virtual Status Progress() { return Status::Ok(); }
   // Registers local memory that transfers will use, once, where the
@@ -68,6 +72,7 @@ class HostTier : public RemoteTier {
   StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
   Status Wait(Ticket) override { return Status::Ok(); }
   StatusOr<bool> Test(Ticket) override { return true; }
+  StatusOr<bool> Done(Ticket) override { return true; }
   // The stored bytes, e.g. to check what was offloaded.
   std::span<unsigned char> bytes() { return {data_, data_ ? slots_ * slot_bytes_ : 0}; }
 
@@ -91,6 +96,7 @@ class AliasTier : public RemoteTier {
   StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
   Status Wait(Ticket ticket) override;
   StatusOr<bool> Test(Ticket ticket) override;
+  StatusOr<bool> Done(Ticket ticket) override;
   Status Progress() override { return inner_->Progress(); }
   Status RegisterLocal(void* addr, size_t len) override { return inner_->RegisterLocal(addr, len); }
 
@@ -116,6 +122,7 @@ class MemnodeTier : public RemoteTier {
   StatusOr<Ticket> Read(uint64_t first, uint64_t count, void* dst) override;
   Status Wait(Ticket ticket) override;
   StatusOr<bool> Test(Ticket ticket) override;
+  StatusOr<bool> Done(Ticket ticket) override;
   Status Progress() override;
   Status RegisterLocal(void* addr, size_t len) override;
   const std::vector<runtime::RemoteRegion>& regions() const { return regions_; }

@@ -97,8 +97,13 @@ class RemoteMemoryClient {
   StatusOr<OpHandle> Read(const RemoteRegion& region, uint64_t offset, void* dst, size_t len);
   // Drives progress until `op` is done; returns its outcome, once.
   Status Wait(OpHandle op);
-  // True when `op` is done (then Wait returns at once).
+  // True when `op` is done (then Wait returns at once). Takes one step of
+  // progress first when it is not.
   StatusOr<bool> Test(OpHandle op);
+  // True when `op` is done, without a step of progress: after one Progress,
+  // the state of many operations. (On the sim target a second step with
+  // nothing new is a wait; testing op by op would take one per operation.)
+  StatusOr<bool> Done(OpHandle op) const;
   // Waits for every outstanding operation; the first failure is returned.
   Status WaitAll();
   // Issues queued chunks and reaps completions without blocking.

@@ -2,7 +2,9 @@
 // `lightloop bench offload`: KV-cache offload and fetch bandwidth through
 // memory_offload's KvBlockManager beside the raw runtime bandwidth of the
 // same provider in the same run, and one decode step whose KV is in the
-// remote tier, with and without prefetch, beside max(compute, transfer).
+// remote tier, with and without prefetch, beside max(compute, transfer),
+// and the same step computing layer by layer as each layer arrives; a
+// prefill's write-back after it and layer by layer.
 // On the nic target (a real provider, a memnode process) in wall time; on
 // the sim target (the lightloop provider, the memnode in this process) in
 // virtual time. The runtime's Clock does the timing either way.
@@ -29,19 +31,26 @@ struct OffloadBenchOptions {
   uint64_t blocks = 256;           // blocks moved per measurement
   size_t depth = 16;               // the client's operations in flight
   std::string codec = "none";
-  int repeats = 3;  // measurements per figure; the best is reported
+  std::string layout = "block_major";  // the remote tier's block layout (block_major, layer_major)
+  int repeats = 3;                     // measurements per figure; the best is reported
 };
 
 struct OffloadBenchReport {
-  std::string target, time, provider, codec;
+  std::string target, time, provider, codec, layout;
   uint64_t block_bytes = 0, blocks = 0;
   double raw_write_gbps = 0, raw_read_gbps = 0;  // the runtime alone, block-sized operations
   double offload_gbps = 0, fetch_gbps = 0;       // through the KV cache (bytes of KV per second)
   double step_no_prefetch_us = 0;                // fetch, then compute
   double step_prefetch_us = 0;                   // start the fetch, compute, finish it
   double step_bound_us = 0;                      // max(compute, transfer)
-  double compute_us = 0;                         // the step's compute (set to the fetch's time)
-  uint64_t bytes_saved = 0;                      // by the codec, in the offload measurements
+  // Start the fetch, then per layer: wait for it (WaitLayer), compute it.
+  double step_layer_pipelined_us = 0;
+  // A prefill computing as long as the step, its KV written back after it
+  // (Offload) or layer by layer as each layer is computed (OffloadLayer).
+  double prefill_offload_after_us = 0;
+  double prefill_offload_layered_us = 0;
+  double compute_us = 0;     // the step's compute (set to the fetch's time)
+  uint64_t bytes_saved = 0;  // by the codec, in the offload measurements
 };
 
 runtime::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& options);
