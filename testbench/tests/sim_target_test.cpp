@@ -283,6 +283,22 @@ TEST(OffloadBench, SimTargetLayerMajorPipelinesTheStep) {
       << bad.out;
 }
 
+// The same layer, unchanged, on the fpga target: the virtual board's DMA
+// moves the blocks, in board cycles.
+TEST(OffloadBench, FpgaTargetMeetsItsBounds) {
+  nlohmann::json j = RunOffload("--target fpga --blocks 8 --repeats 1");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["target"], "fpga");
+  EXPECT_EQ(j["time"], "virtual");
+  EXPECT_GE(j["offload_gbps"].get<double>() / j["raw_write_gbps"].get<double>(), 0.9);
+  EXPECT_GE(j["fetch_gbps"].get<double>() / j["raw_read_gbps"].get<double>(), 0.9);
+  EXPECT_LE(j["raw_write_gbps"].get<double>(), 2.0 + 1e-9) << "the board's link: 8 B/cycle at 250 MHz";
+  EXPECT_NEAR(j["step_prefetch_us"].get<double>() / j["step_bound_us"].get<double>(), 1.0, 0.05);
+  CommandResult bad = Lightloop("bench offload --target fpga --board pcie:/nonexistent/resource0");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("/nonexistent/resource0"), std::string::npos) << bad.out;
+}
+
 TEST(OffloadBench, NicTargetRunsOverShm) {
   nlohmann::json j = RunOffload("--provider shm --blocks 16 --repeats 1 --codec int8");
   ASSERT_FALSE(j.is_null());

@@ -131,19 +131,23 @@ rt::StatusOr<uint64_t> RawPass(rt::RemoteMemoryClient& c, const rt::RemoteRegion
 }  // namespace
 
 rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
-  if (o.target != "nic" && o.target != "sim") {
-    return rt::InvalidArgument("--target: '" + o.target + "' is neither nic nor sim");
+  if (o.target != "nic" && o.target != "sim" && o.target != "fpga") {
+    return rt::InvalidArgument("--target: '" + o.target + "' is not one of nic, sim, fpga");
   }
+  if (o.target != "fpga" && !o.board.empty()) return rt::InvalidArgument("--board applies to --target fpga");
   if (o.blocks == 0 || o.block_bytes < kTokenBytes) {
     return rt::InvalidArgument("--blocks must be at least 1 and --block-size at least " +
                                std::to_string(kTokenBytes) + " bytes (one token)");
   }
   if (o.depth == 0 || o.repeats < 1) return rt::InvalidArgument("--depth and --repeats must be at least 1");
   LL_RETURN_IF_ERROR(mo::ParseBlockLayout(o.layout).status());  // before a memnode starts
-  const bool sim = o.target == "sim";
+  // sim and fpga: the lightloop provider with the memnode in this process.
+  const bool sim = o.target == "sim" || o.target == "fpga";
   std::optional<SimTarget> sim_target;
-  if (sim) {
+  if (o.target == "sim") {
     LL_ASSIGN_OR_RETURN(sim_target, PrepareSimTarget(o.config));
+  } else if (o.target == "fpga") {
+    LL_ASSIGN_OR_RETURN(sim_target, PrepareFpgaTarget(o.config, o.board));
   }
   const mo::KvShape shape = ShapeFor(o.block_bytes);
   const uint64_t bb = shape.block_bytes();

@@ -76,9 +76,11 @@ runtime::Status RunModel(const ModelArgs& a) {
 struct OffloadArgs {
   std::string target = "nic";
   std::string config;
+  std::string board;
   std::string provider;
   std::string block_size = "1MiB";
   uint64_t blocks = 256;
+  bool blocks_given = false;
   size_t depth = 16;
   std::string codec = "none";
   std::string layout = "block_major";
@@ -90,9 +92,11 @@ runtime::Status RunOffload(const OffloadArgs& a) {
   OffloadBenchOptions o;
   o.target = a.target;
   o.config = a.config;
+  o.board = a.board;
   o.provider = a.provider;
   LL_ASSIGN_OR_RETURN(o.block_bytes, ParseSizeFlag("--block-size", a.block_size));
-  o.blocks = a.blocks;
+  // The virtual board moves ~24 MB of DMA per wall second and holds 256 MiB.
+  o.blocks = a.target == "fpga" && !a.blocks_given ? 16 : a.blocks;
   o.depth = a.depth;
   o.codec = a.codec;
   o.layout = a.layout;
@@ -161,15 +165,20 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
       "offload",
       "KV offload and fetch through memory_offload vs the raw runtime, and a decode step with and without "
       "prefetch vs max(compute, transfer)");
-  offload->add_option("--target", f->target, "nic (wall time) or sim (virtual time), as for bench transport")
+  offload
+      ->add_option("--target", f->target,
+                   "nic (wall time), sim (virtual time) or fpga (board cycles), as for bench transport")
       ->capture_default_str()
-      ->check(CLI::IsMember({"nic", "sim"}));
-  offload->add_option("--config", f->config, "sim: hw_models node file");
+      ->check(CLI::IsMember({"nic", "sim", "fpga"}));
+  offload->add_option("--config", f->config, "sim, fpga: hw_models node file");
+  offload->add_option("--board", f->board,
+                      "fpga: the board spec (virtual[,memory=<file>], pcie:<BAR file>[,dma=...]; default "
+                      "FI_LIGHTLOOP_BOARD, else virtual)");
   offload->add_option("--provider", f->provider, "nic: libfabric provider (tcp, shm, verbs, ...)");
   offload
       ->add_option("--block-size", f->block_size, "KV block size (whole tokens of a 32-layer, 8-head model)")
       ->capture_default_str();
-  offload->add_option("--blocks", f->blocks, "blocks moved per measurement")
+  CLI::Option* blocks = offload->add_option("--blocks", f->blocks, "blocks moved per measurement (fpga: 16)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
   offload->add_option("--depth", f->depth, "operations in flight")
@@ -186,7 +195,10 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   offload->add_option("--json", f->json, "also write the results as JSON to this file");
-  offload->callback([f, &run] { run = [f] { return RunOffload(*f); }; });
+  offload->callback([f, blocks, &run] {
+    f->blocks_given = blocks->count() > 0;
+    run = [f] { return RunOffload(*f); };
+  });
 
   AddBoardBenchCommand(*bench, run);
 }

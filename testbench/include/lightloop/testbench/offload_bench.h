@@ -23,8 +23,9 @@
 namespace lightloop::testbench {
 
 struct OffloadBenchOptions {
-  std::string target = "nic";      // "nic" | "sim" (as for bench transport)
-  std::string config;              // sim: hw_models node file
+  std::string target = "nic";      // "nic" | "sim" | "fpga" (as for bench transport)
+  std::string config;              // sim, fpga: hw_models node file
+  std::string board;               // fpga: the board spec (default FI_LIGHTLOOP_BOARD, else virtual)
   std::string provider;            // nic: libfabric provider; empty: the memnode's
   std::string memnode_binary;      // lightloop program for the spawned memnode
   uint64_t block_bytes = 1 << 20;  // a KV block (rounded to whole tokens of the bench's model shape)
