@@ -57,6 +57,8 @@ class RtlLinkModule : public sc_core::sc_module, public hw_models::LinkModel {
     c.payload_bytes = payload_bytes_;
     for (const LinkDirection& d : dirs_) {
       c.flit_errors += d.crc_errors();
+      // The RTL counts go-back-N rounds, not the flits each resent: a round
+      // resends the unacknowledged flits (at most the 32 of the replay buffer).
       c.flits_replayed += d.replays();
     }
     c.busy_s = std::max(busy_[0], busy_[1]).to_seconds();
