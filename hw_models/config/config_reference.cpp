@@ -37,18 +37,13 @@ std::vector<ParamInfo> NodeParams() {
   return DeclaredUnder(top, "");
 }
 
-std::vector<ParamInfo> LinkParams() {
-  ConfigReader top = ConfigReader::Parse("", "link.yaml");
-  ConfigReader section = top.Section("link", false);
-  ReadPhotonicLink(section);
-  return DeclaredUnder(top, "link");
-}
-
-std::vector<ParamInfo> DramParamsDeclared() {
-  ConfigReader top = ConfigReader::Parse("", "dram.yaml");
-  ConfigReader section = top.Section("memory", false);
-  ReadDram(section);
-  return DeclaredUnder(top, "memory");
+// What `read` declares reading an empty `key:` section (the keys of a
+// model's section, `impl` aside), relative to the section.
+std::vector<ParamInfo> SectionParams(const std::string& key, const std::function<void(ConfigReader&)>& read) {
+  ConfigReader top = ConfigReader::Parse("", key + ".yaml");
+  ConfigReader section = top.Section(key, false);
+  read(section);
+  return DeclaredUnder(top, key);
 }
 
 std::vector<ParamInfo> FixedLatencyParams() {
@@ -75,8 +70,13 @@ std::string Cell(const std::string& text) {
   return out;
 }
 
-std::vector<std::pair<std::string, std::function<ConfigSectionReference()>>>& Registered() {
-  static auto* sections = new std::vector<std::pair<std::string, std::function<ConfigSectionReference()>>>;
+struct RegisteredSection {
+  std::string heading, summary, key;
+  std::function<void(ConfigReader&)> read;
+};
+
+std::vector<RegisteredSection>& Registered() {
+  static auto* sections = new std::vector<RegisteredSection>;
   return *sections;
 }
 
@@ -89,10 +89,11 @@ std::vector<ConfigSectionReference> BuiltInSections() {
        "file, then one folder up), and these keys:",
        NodeParams()},
       {"`link:` — `impl: photonic_wdm`",
-       "The photonic WDM link, the built-in link model (presets: `hw_models/presets/links/`).", LinkParams()},
+       "The photonic WDM link, the built-in link model (presets: `hw_models/presets/links/`).",
+       SectionParams("link", [](ConfigReader& s) { ReadPhotonicLink(s); })},
       {"`memory:` — `impl: dram`",
        "The DRAM controller; timings are in cycles of `tCK` (presets: `hw_models/presets/memory/`).",
-       DramParamsDeclared()},
+       SectionParams("memory", [](ConfigReader& s) { ReadDram(s); })},
       {"`memory:` — `impl: fixed_latency`", "One access latency and real storage, the simplest far end.",
        FixedLatencyParams()},
       {"`switch:` — `impl: ocs`",
@@ -119,19 +120,22 @@ std::string Markdown(const std::vector<ConfigSectionReference>& sections) {
 
 std::vector<ConfigSectionReference> ConfigReferenceSections() {
   std::vector<ConfigSectionReference> sections = BuiltInSections();
-  for (const auto& [heading, section] : Registered()) sections.push_back(section());
+  for (const RegisteredSection& r : Registered()) {
+    sections.push_back({r.heading, r.summary, SectionParams(r.key, r.read)});
+  }
   return sections;
 }
 
-void RegisterConfigReferenceSection(const std::string& heading,
-                                    std::function<ConfigSectionReference()> section) {
-  for (auto& [h, s] : Registered()) {
-    if (h == heading) {
-      s = std::move(section);
+void RegisterConfigReferenceSection(const std::string& heading, const std::string& summary,
+                                    const std::string& key, std::function<void(ConfigReader&)> read) {
+  RegisteredSection section{heading, summary, key, std::move(read)};
+  for (RegisteredSection& r : Registered()) {
+    if (r.heading == heading) {
+      r = std::move(section);
       return;
     }
   }
-  Registered().emplace_back(heading, std::move(section));
+  Registered().push_back(std::move(section));
 }
 
 void RenderParamTable(std::ostream& out, const std::vector<ParamInfo>& params) {

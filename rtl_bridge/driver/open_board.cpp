@@ -25,25 +25,46 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 constexpr char kForms[] =
     "expected virtual[,memory=<file>], pcie:<BAR file>[,dma=...] or uio:/dev/uioN[,dma=...]";
 
+// A board spec taken apart: kind ("virtual", "pcie", "uio"), the device path
+// (pcie, uio) and the value of its one optional key (memory=, dma=).
+struct Spec {
+  std::string kind;
+  std::string path;
+  std::string option;
+};
+
+// The grammar of a spec, with nothing opened; the problem, or "" and `*out`.
+std::string Parse(const std::string& spec, Spec* out) {
+  const bool is_virtual = spec == "virtual" || spec.rfind("virtual,", 0) == 0;
+  const size_t colon = spec.find(':');
+  out->kind = is_virtual ? "virtual" : spec.substr(0, colon);
+  if (!is_virtual && ((out->kind != "pcie" && out->kind != "uio") || colon == std::string::npos))
+    return kForms;
+  std::vector<std::string> parts = Split(is_virtual ? spec : spec.substr(colon + 1), ',');
+  if (!is_virtual) {
+    out->path = parts[0];
+    if (out->path.empty()) return "no path";
+  }
+  const std::string key = is_virtual ? "memory" : "dma";
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string name = parts[i].substr(0, parts[i].find('='));
+    if (name != key || parts[i].size() == name.size()) {
+      return "unknown key `" + name + "` (allowed: " + key + "=...)";
+    }
+    out->option = parts[i].substr(name.size() + 1);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string BoardSpecProblem(const std::string& spec) {
-  const bool is_virtual = spec == "virtual" || spec.rfind("virtual,", 0) == 0;
-  const size_t colon = spec.find(':');
-  const std::string kind = spec.substr(0, colon);
-  if (!is_virtual && ((kind != "pcie" && kind != "uio") || colon == std::string::npos)) return kForms;
-  std::vector<std::string> parts = Split(is_virtual ? spec : spec.substr(colon + 1), ',');
-  const std::string key = is_virtual ? "memory" : "dma";
+  Spec s;
+  if (std::string problem = Parse(spec, &s); !problem.empty()) return problem;
   std::error_code ec;
-  if (!is_virtual && (parts[0].empty() || !std::filesystem::exists(parts[0], ec))) {
-    return "no such file " + (parts[0].empty() ? std::string("(empty path)") : parts[0]);
-  }
-  for (size_t i = 1; i < parts.size(); ++i) {
-    const std::string name = parts[i].substr(0, parts[i].find('='));
-    if (name != key || parts[i].size() == name.size())
-      return "unknown key `" + parts[i] + "` (allowed: " + key + "=...)";
-    const std::string value = parts[i].substr(name.size() + 1);
-    if (is_virtual && !std::filesystem::exists(value, ec)) return "no such memory file " + value;
+  if (!s.path.empty() && !std::filesystem::exists(s.path, ec)) return "no such file " + s.path;
+  if (s.kind == "virtual" && !s.option.empty() && !std::filesystem::exists(s.option, ec)) {
+    return "no such memory file " + s.option;
   }
   return "";
 }
@@ -65,34 +86,18 @@ void UseMemoryModel(const std::string& path, VirtualBoardConfig& config) {
 }
 
 std::unique_ptr<BoardDriver> OpenBoard(const std::string& spec, const DriverOptions& options) {
-  if (spec == "virtual" || spec.rfind("virtual,", 0) == 0) {
+  Spec s;
+  if (std::string problem = Parse(spec, &s); !problem.empty()) {
+    throw BoardError("board spec `" + spec + "`: " + problem);
+  }
+  if (s.kind == "virtual") {
     VirtualBoardConfig config;
-    std::vector<std::string> parts = Split(spec, ',');
-    for (size_t i = 1; i < parts.size(); ++i) {
-      if (parts[i].rfind("memory=", 0) != 0) {
-        throw BoardError("board spec `" + spec + "`: unknown key `" + parts[i].substr(0, parts[i].find('=')) +
-                         "` (allowed: memory)");
-      }
-      UseMemoryModel(parts[i].substr(7), config);
-    }
+    if (!s.option.empty()) UseMemoryModel(s.option, config);
     return std::make_unique<BoardDriver>(std::make_unique<VirtualBackend>(config), options);
   }
-  const size_t colon = spec.find(':');
-  const std::string kind = spec.substr(0, colon);
-  if ((kind != "pcie" && kind != "uio") || colon == std::string::npos) {
-    throw BoardError("board spec `" + spec + "`: " + kForms);
-  }
-  std::vector<std::string> parts = Split(spec.substr(colon + 1), ',');
   std::unique_ptr<IDmaAllocator> dma;
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i].rfind("dma=", 0) != 0) {
-      throw BoardError("board spec `" + spec + "`: unknown key `" + parts[i].substr(0, parts[i].find('=')) +
-                       "` (allowed: dma)");
-    }
-    dma = OpenDmaAllocator(parts[i].substr(4));
-  }
-  if (parts[0].empty()) throw BoardError("board spec `" + spec + "`: no path");
-  return std::make_unique<BoardDriver>(OpenMmioBackend(parts[0], kind == "uio", std::move(dma)), options);
+  if (!s.option.empty()) dma = OpenDmaAllocator(s.option);
+  return std::make_unique<BoardDriver>(OpenMmioBackend(s.path, s.kind == "uio", std::move(dma)), options);
 }
 
 }  // namespace lightloop::rtl_bridge

@@ -179,27 +179,14 @@ hw_models::PhotonicLinkParams EquivalentPhotonic(const RtlLinkParams& p) {
   return e;
 }
 
-// The `link: rtl` section of the configuration reference, from the reader.
-hw_models::ConfigSectionReference RtlLinkReference() {
-  ConfigReader top = ConfigReader::Parse("", "link.yaml");
-  ConfigReader section = top.Section("link", false);
-  ReadRtlLink(section);
-  std::vector<hw_models::ParamInfo> params;
-  for (hw_models::ParamInfo p : top.declared()) {
-    p.key = p.key.substr(p.key.find('.') + 1);
-    params.push_back(std::move(p));
-  }
-  return {
-      "`link:` — `impl: rtl`",
-      "The link layer's RTL (rtl_bridge, Verilated), each direction clocked for every transfer: flits of 8 "
-      "payload bytes with a sequence number and CRC-32, go-back-N replay and credits (docs/models.md).",
-      params};
-}
-
 void RegisterRtlLink() {
   static const bool registered = [] {
     hw_models::LinkRegistry().Add("rtl", [](ConfigReader& s) { return std::make_unique<RtlLinkSpec>(s); });
-    hw_models::RegisterConfigReferenceSection("`link:` — `impl: rtl`", RtlLinkReference);
+    hw_models::RegisterConfigReferenceSection(
+        "`link:` — `impl: rtl`",
+        "The link layer's RTL (rtl_bridge, Verilated), each direction clocked for every transfer: flits of 8 "
+        "payload bytes with a sequence number and CRC-32, go-back-N replay and credits (docs/models.md).",
+        "link", [](ConfigReader& s) { ReadRtlLink(s); });
     return true;
   }();
   (void)registered;

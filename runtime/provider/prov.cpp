@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "lightloop/rtl_bridge/tlm/rtl_link.h"
 #include "lightloop/runtime/fabricd.h"
@@ -225,45 +227,47 @@ extern "C" {
 
 FI_EXT_INI {
   lightloop::rtl_bridge::RegisterRtlLink();  // node files may name `impl: rtl` links
-  fi_param_define(&lightloop::fi::gProvider, "config", FI_PARAM_STRING,
-                  "hw_models node file (YAML) the simulated fabric is built from (default: %s)",
-                  LIGHTLOOP_DEFAULT_NODE_CONFIG);
-  fi_param_define(&lightloop::fi::gProvider, "board", FI_PARAM_STRING,
-                  "fpga backend: the board whose memory holds every remotely accessible region and "
-                  "whose DMA engine moves RMA data (virtual, pcie:<BAR file>[,dma=...]; default: none, "
-                  "the node model's memory)");
-  fi_param_define(&lightloop::fi::gProvider, "fabric", FI_PARAM_STRING,
-                  "where the simulated fabric runs: process (this process only), shared (every process "
-                  "through the fabric daemon, lightloop fabricd, started on demand) or auto (default: "
-                  "in-process for programs that open the lightloop clock ops, shared for any other)");
-  fi_param_define(&lightloop::fi::gProvider, "timing", FI_PARAM_STRING,
-                  "where transfer times come from: tlm (default: the node's SystemC TLM-2.0 link, switch "
-                  "and memory modules) or closed_form (the models' closed forms, each endpoint on a link "
-                  "of its own)");
-  fi_param_define(&lightloop::fi::gProvider, "time", FI_PARAM_STRING,
-                  "shared fabric's time: virtual (deterministic, moves when processes wait or advance) or "
-                  "paced (follows the wall clock slowed by FI_LIGHTLOOP_DILATION); default: virtual for "
-                  "programs that open the clock ops, paced for any other");
-  fi_param_define(&lightloop::fi::gProvider, "procs", FI_PARAM_STRING,
-                  "shared fabric, virtual time: how many processes take part (a memnode and its clients); "
-                  "the daemon this process starts holds time at 0 until all have joined, so that runs "
-                  "with several clients are deterministic (default 0: no wait)");
-  fi_param_define(&lightloop::fi::gProvider, "procs_timeout", FI_PARAM_STRING,
-                  "with FI_LIGHTLOOP_PROCS: seconds after the first process joined by which all must have "
-                  "(default 30); then every process's operations fail with the reason");
-  fi_param_define(&lightloop::fi::gProvider, "dilation", FI_PARAM_STRING,
-                  "paced time: wall seconds per simulated second (default 1000)");
-  fi_param_define(&lightloop::fi::gProvider, "fabricd_socket", FI_PARAM_STRING,
-                  "the fabric daemon's socket (default: %s)",
-                  lightloop::runtime::DefaultFabricdSocket().c_str());
-  fi_param_define(&lightloop::fi::gProvider, "fabricd", FI_PARAM_STRING,
-                  "the program that runs the fabric daemon (default: ../bin/lightloop beside this library)");
+  // Every parameter is a string (FI_LIGHTLOOP_<NAME>); `fi_info -e` lists them with these texts.
+  const std::pair<const char*, std::string> params[] = {
+      {"config", std::string("hw_models node file (YAML) the simulated fabric is built from (default: ") +
+                     LIGHTLOOP_DEFAULT_NODE_CONFIG + ")"},
+      {"board",
+       "fpga backend: the board whose memory holds every remotely accessible region and whose DMA engine "
+       "moves RMA data (virtual[,memory=<file>], pcie:<BAR file>[,dma=...]; default: none, the node "
+       "model's memory)"},
+      {"fabric",
+       "where the simulated fabric runs: process (this process only), shared (every process through the "
+       "fabric daemon, lightloop fabricd, started on demand) or auto (default: in-process for programs "
+       "that open the lightloop clock ops, shared for any other)"},
+      {"timing",
+       "where transfer times come from: tlm (default: the node's SystemC TLM-2.0 link, switch and memory "
+       "modules) or closed_form (the models' closed forms, each endpoint on a link of its own)"},
+      {"time",
+       "shared fabric's time: virtual (deterministic, moves when processes wait or advance) or paced "
+       "(follows the wall clock slowed by FI_LIGHTLOOP_DILATION); default: virtual for programs that open "
+       "the clock ops, paced for any other"},
+      {"procs",
+       "shared fabric, virtual time: how many processes take part (a memnode and its clients); the daemon "
+       "this process starts holds time at 0 until all have joined, so that runs with several clients are "
+       "deterministic (default 0: no wait)"},
+      {"procs_timeout",
+       "with FI_LIGHTLOOP_PROCS: seconds after the first process joined by which all must have (default "
+       "30); then every process's operations fail with the reason"},
+      {"dilation", "paced time: wall seconds per simulated second (default 1000)"},
+      {"fabricd_socket",
+       "the fabric daemon's socket (default: " + lightloop::runtime::DefaultFabricdSocket() + ")"},
+      {"fabricd", "the program that runs the fabric daemon (default: ../bin/lightloop beside this library)"},
+  };
+  for (const auto& [name, doc] : params) {
+    fi_param_define(&lightloop::fi::gProvider, name, FI_PARAM_STRING, "%s", doc.c_str());
+  }
   return &lightloop::fi::gProvider;
 }
 
 // libsystemc, which hw_models links, refers to sc_main from its own main();
-// a program that loads this provider has none. The provider never starts a
-// SystemC simulation in this phase, so this one only satisfies the loader.
+// a program that loads this provider has none. The provider drives its
+// SystemC models with sc_start from its own calls (timing_tlm.cpp), never
+// through libsystemc's main(), so this one only satisfies the loader.
 __attribute__((weak, visibility("default"))) int sc_main(int, char**) {
   return 1;
 }

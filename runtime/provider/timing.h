@@ -29,9 +29,9 @@ struct TransferTimes {
 // Where transfer times come from (FI_LIGHTLOOP_TIMING):
 // - kTlm: the node's SystemC TLM-2.0 modules (hw_models::NodeFabric: links,
 //   switch, memory controllers), one b_transport per transfer, loosely
-//   timed: the transfer's issue time is its annotated delay on a kernel that
-//   stays at time 0, so the provider's clock is the initiator's local time
-//   in SystemC. Every initiator shares the node's one front end (its links
+//   timed: the kernel follows the provider's clock within a quantum and the
+//   transfer's offset from the kernel's time is its annotated delay, so the
+//   provider's clock is the initiator's local time in SystemC. Every initiator shares the node's one front end (its links
 //   contend), the links' credits, bit errors and replays and the memory's
 //   banks act per transfer, and a switch reconfigures.
 // - kClosedForm: the closed forms, each initiator endpoint on a link of its

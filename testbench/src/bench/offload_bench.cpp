@@ -141,14 +141,9 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
   }
   if (o.depth == 0 || o.repeats < 1) return rt::InvalidArgument("--depth and --repeats must be at least 1");
   LL_RETURN_IF_ERROR(mo::ParseBlockLayout(o.layout).status());  // before a memnode starts
-  // sim and fpga: the lightloop provider with the memnode in this process.
-  const bool sim = o.target == "sim" || o.target == "fpga";
-  std::optional<SimTarget> sim_target;
-  if (o.target == "sim") {
-    LL_ASSIGN_OR_RETURN(sim_target, PrepareSimTarget(o.config));
-  } else if (o.target == "fpga") {
-    LL_ASSIGN_OR_RETURN(sim_target, PrepareFpgaTarget(o.config, o.board));
-  }
+  const bool sim = InProcessTarget(o.target);
+  LL_ASSIGN_OR_RETURN(std::optional<SimTarget> sim_target,
+                      PrepareInProcessTarget(o.target, o.config, o.board));
   const mo::KvShape shape = ShapeFor(o.block_bytes);
   const uint64_t bb = shape.block_bytes();
   const uint64_t capacity = 3 * o.blocks * bb + (64 << 20);

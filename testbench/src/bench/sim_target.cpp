@@ -77,6 +77,22 @@ runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const 
   return t;
 }
 
+bool InProcessTarget(const std::string& target) {
+  return target == "sim" || target == "fpga";
+}
+
+runtime::StatusOr<std::optional<SimTarget>> PrepareInProcessTarget(const std::string& target,
+                                                                   const std::string& config,
+                                                                   const std::string& board) {
+  std::optional<SimTarget> t;
+  if (target == "sim") {
+    LL_ASSIGN_OR_RETURN(t, PrepareSimTarget(config));
+  } else if (target == "fpga") {
+    LL_ASSIGN_OR_RETURN(t, PrepareFpgaTarget(config, board));
+  }
+  return t;
+}
+
 namespace {
 constexpr double kBoardBytesPerCycle = 8;
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "lightloop/hw_models/node/memory_node.h"
@@ -42,6 +43,13 @@ runtime::StatusOr<SimTarget> PrepareSimTarget(const std::string& config);
 // (empty: FI_LIGHTLOOP_BOARD if set, else "virtual"), so the provider's regions live in that board's memory
 // and RMA becomes its DMA. Same rule: before libfabric's first use.
 runtime::StatusOr<SimTarget> PrepareFpgaTarget(const std::string& config, const std::string& board);
+
+// sim and fpga run the lightloop provider with the memnode in this process.
+bool InProcessTarget(const std::string& target);
+// PrepareSimTarget or PrepareFpgaTarget as `target` says; nothing for nic.
+runtime::StatusOr<std::optional<SimTarget>> PrepareInProcessTarget(const std::string& target,
+                                                                   const std::string& config,
+                                                                   const std::string& board);
 
 // The board's ideal DMA rate: 8 bytes (one flit payload) per cycle at the
 // virtual board's default clock, GB/s. A pcie board's clock may differ.

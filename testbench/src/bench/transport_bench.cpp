@@ -124,10 +124,6 @@ bool OnBoard(const TransportBenchOptions& o) {
   return o.target == "fpga";
 }
 
-bool InProcess(const std::string& target) {
-  return target == "sim" || target == "fpga";
-}
-
 // The closed form of one point: the board's ideal rate on fpga, the node's
 // on sim.
 PointClosedForm PointBaseline(const SimTarget& t, const Point& p) {
@@ -178,17 +174,17 @@ rt::StatusOr<std::vector<TransportResult>> MeasureAll(rt::RemoteMemoryClient& cl
 }
 
 rt::Status CheckOptions(const TransportBenchOptions& o) {
-  if (o.target != "nic" && !InProcess(o.target)) {
+  if (o.target != "nic" && !InProcessTarget(o.target)) {
     return rt::InvalidArgument("--target: '" + o.target + "' is not one of nic, sim, fpga");
   }
   if (o.target == "nic" && !o.config.empty()) {
     return rt::InvalidArgument("--config applies to --target sim and fpga");
   }
   if (o.target != "fpga" && !o.board.empty()) return rt::InvalidArgument("--board applies to --target fpga");
-  if (InProcess(o.target) && !o.memnode.empty()) {
+  if (InProcessTarget(o.target) && !o.memnode.empty()) {
     return rt::InvalidArgument("--memnode: the " + o.target + " target runs its memnode in this process");
   }
-  if (InProcess(o.target) && !o.provider.empty() && rt::CoreProviderName(o.provider) != "lightloop") {
+  if (InProcessTarget(o.target) && !o.provider.empty() && rt::CoreProviderName(o.provider) != "lightloop") {
     return rt::InvalidArgument("--provider: the " + o.target + " target is the lightloop provider, not '" +
                                o.provider + "'");
   }
@@ -210,13 +206,8 @@ uint64_t Capacity(const TransportBenchOptions& o) {
 
 rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions& o) {
   LL_RETURN_IF_ERROR(CheckOptions(o));
-  const bool sim_target = InProcess(o.target);
-  std::optional<SimTarget> sim;
-  if (o.target == "sim") {
-    LL_ASSIGN_OR_RETURN(sim, PrepareSimTarget(o.config));
-  } else if (o.target == "fpga") {
-    LL_ASSIGN_OR_RETURN(sim, PrepareFpgaTarget(o.config, o.board));
-  }
+  const bool sim_target = InProcessTarget(o.target);
+  LL_ASSIGN_OR_RETURN(std::optional<SimTarget> sim, PrepareInProcessTarget(o.target, o.config, o.board));
   LL_ASSIGN_OR_RETURN(BenchMemnode node,
                       StartBenchMemnode(sim_target, o.memnode, o.provider, o.memnode_binary, Capacity(o)));
   rt::RemoteMemoryClient::Options co;
@@ -271,7 +262,7 @@ std::string Header(const TransportBenchReport& r) {
 }  // namespace
 
 std::string FormatTable(const TransportBenchReport& r) {
-  const bool sim = InProcess(r.target);
+  const bool sim = InProcessTarget(r.target);
   std::ostringstream out;
   out << Header(r) << std::left << std::setw(7) << "op" << std::right << std::setw(9) << "size"
       << std::setw(7) << "depth" << std::setw(10) << "GB/s" << std::setw(13)
@@ -297,7 +288,7 @@ nlohmann::json OrNull(bool applies, double v) {
 }  // namespace
 
 nlohmann::json ToJson(const TransportBenchReport& r) {
-  const bool sim = InProcess(r.target);
+  const bool sim = InProcessTarget(r.target);
   nlohmann::json results = nlohmann::json::array();
   for (const TransportResult& x : r.results) {
     results.push_back({{"op", x.op},

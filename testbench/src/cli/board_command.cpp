@@ -47,10 +47,21 @@ runtime::Status RunBoard(const BoardArgs& a) {
         "only --virtual is implemented; a real board is opened by the driver directly");
   }
   rtl_bridge::BoardServerOptions o;
-  LL_ASSIGN_OR_RETURN(o.board.mem_bytes, ParseSizeFlag("--mem", a.mem));
+  if (!a.memory.empty()) {  // times the board memory and sizes it, unless --mem says otherwise
+    try {
+      rtl_bridge::UseMemoryModel(a.memory, o.board);
+    } catch (const rtl_bridge::BoardError& e) {
+      return runtime::InvalidArgument(std::string("--memory: ") + e.what());
+    }
+  }
+  if (a.memory.empty() || a.mem_given) {
+    LL_ASSIGN_OR_RETURN(o.board.mem_bytes, ParseSizeFlag("--mem", a.mem));
+  }
   LL_ASSIGN_OR_RETURN(o.dma_bytes, ParseSizeFlag("--dma", a.dma));
   if (o.board.mem_bytes < 8 || o.board.mem_bytes % 8 != 0 || o.board.mem_bytes > (uint64_t{1} << 40)) {
-    return runtime::InvalidArgument("--mem " + a.mem + ": must be a multiple of 8 B between 8 B and 1 TiB");
+    return runtime::InvalidArgument("board memory of " + std::to_string(o.board.mem_bytes) +
+                                    " B (--mem, or the --memory file's size): must be a multiple of 8 B "
+                                    "between 8 B and 1 TiB");
   }
   if (o.dma_bytes < (uint64_t{1} << 16))
     return runtime::InvalidArgument("--dma " + a.dma + ": at least 64KiB");
@@ -63,16 +74,6 @@ runtime::Status RunBoard(const BoardArgs& a) {
   o.board.host_latency = a.host_latency;
   o.board.mem_latency = a.mem_latency;
   o.board.clock_hz = a.clock_hz;
-  if (!a.memory.empty()) {
-    try {
-      rtl_bridge::UseMemoryModel(a.memory, o.board);
-    } catch (const rtl_bridge::BoardError& e) {
-      return runtime::InvalidArgument(std::string("--memory: ") + e.what());
-    }
-    if (a.mem_given) {
-      LL_ASSIGN_OR_RETURN(o.board.mem_bytes, ParseSizeFlag("--mem", a.mem));
-    }
-  }
   o.idle_sleep_us = a.idle_sleep_us;
   o.trace_fst = a.trace_fst;
   struct sigaction sa {};

@@ -97,7 +97,7 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   }
   // fpga: the sim target with the provider's fpga backend (the board from
   // FI_LIGHTLOOP_BOARD, else the virtual board).
-  const bool sim = target == "sim" || target == "fpga";
+  const bool sim = InProcessTarget(target);
   std::string node_file = s.sim_config;
   if (sim && !s.sim_node.empty()) {  // the node written in the scenario, for the provider to read
     node_file = (out.empty() ? fs::temp_directory_path() / ("lightloop-node-" + std::to_string(::getpid()) + ".yaml")
@@ -105,11 +105,7 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
                     .string();
     LL_RETURN_IF_ERROR(WriteFileAtomically(node_file, s.sim_node));
   }
-  if (target == "sim") {
-    LL_ASSIGN_OR_RETURN(t.sim, PrepareSimTarget(node_file));
-  } else if (target == "fpga") {
-    LL_ASSIGN_OR_RETURN(t.sim, PrepareFpgaTarget(node_file, s.fpga_board));
-  }
+  LL_ASSIGN_OR_RETURN(t.sim, PrepareInProcessTarget(target, node_file, s.fpga_board));
   // nic: one memnode per address given, else targets.nic.memnodes started
   // here; the tier stripes its slots across them. sim and fpga: one, in
   // this process, whatever targets.nic says (the fabric's node is the

@@ -35,10 +35,11 @@ struct ConfigSectionReference {
 std::vector<ConfigSectionReference> ConfigReferenceSections();
 
 // Adds a section kind of a model registered from outside hw_models (e.g.
-// rtl_bridge's `link: rtl`); `section` is called when the reference is made.
-// Registering the same heading again replaces it.
-void RegisterConfigReferenceSection(const std::string& heading,
-                                    std::function<ConfigSectionReference()> section);
+// rtl_bridge's `link: rtl`): `read` reads the keys of a `key:` section
+// (`impl` aside) as the model's parser does, and what it declares is the
+// table. Registering the same heading again replaces it.
+void RegisterConfigReferenceSection(const std::string& heading, const std::string& summary,
+                                    const std::string& key, std::function<void(ConfigReader&)> read);
 
 // The reference's markdown of hw_models' own section kinds alone: the
 // beginning of the whole reference.
