@@ -31,7 +31,9 @@ namespace lightloop::runtime::testing {
 std::vector<char> RandomBytes(size_t n, uint64_t seed);
 
 // One conformance suite for every target: each test runs over tcp and shm
-// (nic target: a memnode process), over lightloop (sim target, the memnode
+// (nic target: a memnode process; shm with CMA off, large transfers through
+// shared buffers, and shm_cma with CMA on: both of its protocols, whichever
+// ChooseShmCopy would pick on this machine), over lightloop (sim target, the memnode
 // in the test's process: tests that need a memnode process are skipped, each
 // with its reason, kSimSkips in memnode_fixture.cpp) and over lightloop on a
 // shared fabric (sim_shared: FI_LIGHTLOOP_FABRIC=shared in virtual time, a
@@ -48,6 +50,7 @@ class MemnodeTest : public ::testing::TestWithParam<std::string> {
 
   // The libfabric provider: "fpga" is the lightloop provider on the board.
   std::string provider() const {
+    if (GetParam() == "shm_cma") return "shm";
     return GetParam() == "fpga" || GetParam() == "sim_shared" ? "lightloop" : GetParam();
   }
   bool in_process() const { return GetParam() == "lightloop" || GetParam() == "fpga"; }
@@ -62,10 +65,10 @@ class MemnodeTest : public ::testing::TestWithParam<std::string> {
   std::string address_;                      // the memnode's control plane
 };
 
-// Instantiates a MemnodeTest suite over tcp, shm, lightloop, sim_shared and fpga.
-#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                        \
-  INSTANTIATE_TEST_SUITE_P(Providers, Suite,                                                   \
-                           ::testing::Values("tcp", "shm", "lightloop", "sim_shared", "fpga"), \
+// Instantiates a MemnodeTest suite over tcp, shm, shm_cma, lightloop, sim_shared and fpga.
+#define LIGHTLOOP_OVER_PROVIDERS(Suite)                                                                   \
+  INSTANTIATE_TEST_SUITE_P(Providers, Suite,                                                              \
+                           ::testing::Values("tcp", "shm", "shm_cma", "lightloop", "sim_shared", "fpga"), \
                            [](const ::testing::TestParamInfo<std::string>& i) { return i.param; })
 
 }  // namespace lightloop::runtime::testing

@@ -10,6 +10,9 @@
 #include "lightloop/runtime/fabric.h"
 
 namespace lightloop::runtime {
+
+void NoteFabricStarted();  // shm_copy.cpp
+
 namespace {
 
 constexpr uint64_t kCaps = FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
@@ -39,6 +42,19 @@ std::string JoinNames(const std::vector<std::string>& names) {
   return out.empty() ? "none" : out;
 }
 
+// Every fi_getinfo here first notes that libfabric has started: settings read
+// from the environment at its start (FI_SHM_DISABLE_CMA) are fixed from then.
+int GetInfo(const char* node, const char* service, uint64_t flags, fi_info* hints, fi_info** list) {
+  NoteFabricStarted();
+  return fi_getinfo(kApiVersion, node, service, flags, hints, list);
+}
+
+bool NamesShm(const ProviderQuery& query) {
+  const char* env = std::getenv("FI_PROVIDER");
+  std::string name = !query.provider.empty() ? query.provider : env != nullptr ? env : "";
+  return CoreProviderName(name) == "shm";
+}
+
 }  // namespace
 
 std::string CoreProviderName(const std::string& prov_name) {
@@ -49,7 +65,7 @@ std::vector<std::string> AvailableProviders() {
   InfoPtr hints = MakeHints({});
   fi_info* list = nullptr;
   std::vector<std::string> names;
-  if (fi_getinfo(kApiVersion, nullptr, nullptr, 0, hints.get(), &list) != 0) return names;
+  if (GetInfo(nullptr, nullptr, 0, hints.get(), &list) != 0) return names;
   InfoPtr owner(list);
   for (fi_info* cur = list; cur != nullptr; cur = cur->next) {
     std::string name = CoreProviderName(cur->fabric_attr->prov_name);
@@ -63,7 +79,8 @@ StatusOr<InfoPtr> FindProvider(const ProviderQuery& query) {
   fi_info* list = nullptr;
   const char* node = query.node.empty() ? nullptr : query.node.c_str();
   const char* service = query.service.empty() ? nullptr : query.service.c_str();
-  int ret = fi_getinfo(kApiVersion, node, service, query.source ? FI_SOURCE : 0, hints.get(), &list);
+  if (NamesShm(query)) (void)ChooseShmCopy();
+  int ret = GetInfo(node, service, query.source ? FI_SOURCE : 0, hints.get(), &list);
   if (ret == -FI_ENODATA || (ret == 0 && list == nullptr)) {
     const char* env = std::getenv("FI_PROVIDER");
     std::string wanted = query.provider.empty() ? "any provider" : "provider '" + query.provider + "'";

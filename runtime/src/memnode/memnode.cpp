@@ -206,7 +206,9 @@ std::string Memnode::ReadyLine() const {
   return "memnode ready control=" + impl_->control_address + " provider=" + provider() +
          " capacity=" + std::to_string(impl_->options.capacity) +
          " endpoints=" + std::to_string(impl_->eps.size()) +
-         " mr_mode=" + MrModeString(impl_->domain->mr_mode());
+         " mr_mode=" + MrModeString(impl_->domain->mr_mode()) +
+         (CoreProviderName(provider()) == "shm" ? std::string(" shm_copy=") + (ChooseShmCopy().cma ? "cma" : "sar")
+                                                : "");
 }
 
 Status Memnode::Shutdown() {

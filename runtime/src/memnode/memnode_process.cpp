@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+
+#include "lightloop/runtime/fabric.h"
 #include <vector>
 
 namespace lightloop::runtime {
@@ -39,6 +41,9 @@ StatusOr<std::unique_ptr<MemnodeProcess>> MemnodeProcess::Spawn(const Options& o
     args.push_back("--provider");
     args.push_back(options.provider);
   }
+  // The child inherits this process's shm copy choice (FI_SHM_DISABLE_CMA)
+  // instead of probing again: both ends of a transfer then agree.
+  if (CoreProviderName(options.provider) == "shm") (void)ChooseShmCopy();
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

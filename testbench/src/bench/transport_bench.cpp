@@ -225,6 +225,7 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
   report.mr_mode = client->mr_mode();
   report.memnode = sim_target ? "in-process" : node.address;  // the port varies from run to run
   report.chunk_size = client->chunk_size();
+  if (rt::CoreProviderName(report.provider) == "shm") report.shm_copy = rt::ChooseShmCopy();
   if (sim) {
     report.config = sim->config;
     report.board = sim->board;
@@ -240,6 +241,10 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
 
 namespace {
 
+std::string ShmCopyName(const rt::ShmCopyChoice& c) {
+  return c.cma ? "CMA, the peer copies across address spaces" : "SAR, both sides copy through shared buffers";
+}
+
 std::string Header(const TransportBenchReport& r) {
   std::ostringstream out;
   out << "lightloop bench transport: target " << r.target << ", provider " << r.provider << ", memnode "
@@ -254,7 +259,9 @@ std::string Header(const TransportBenchReport& r) {
     out << "node: " << r.config << "\nclosed form: saturated " << r.closed_form_gbps
         << " GB/s (link x rails, memory); per point: that, or depth x size / latency if lower\n\n";
   } else {
-    out << "baseline: single-core memcpy " << r.memcpy_gbps << " GB/s (1 MiB blocks over 256 MiB)\n\n";
+    out << "baseline: single-core memcpy " << r.memcpy_gbps << " GB/s (1 MiB blocks over 256 MiB)\n";
+    if (r.shm_copy) out << "shm copy: " << ShmCopyName(*r.shm_copy) << " (" << r.shm_copy->why << ")\n";
+    out << "\n";
   }
   return out.str();
 }
@@ -318,6 +325,12 @@ nlohmann::json ToJson(const TransportBenchReport& r) {
                       {"baseline", baseline}, {"results", results}};
   if (sim) j["config"] = r.config;
   if (r.target == "fpga") j["board"] = r.board;
+  if (r.shm_copy) {
+    j["shm_copy"] = {{"protocol", r.shm_copy->cma ? "cma" : "sar"},
+                     {"why", r.shm_copy->why},
+                     {"probe_cma_gbps", OrNull(r.shm_copy->probed, r.shm_copy->cma_gbps)},
+                     {"probe_memcpy_gbps", OrNull(r.shm_copy->probed, r.shm_copy->memcpy_gbps)}};
+  }
   return j;
 }
 

@@ -67,6 +67,24 @@ std::string CoreProviderName(const std::string& prov_name);
 // The MR mode bits as text, e.g. "FI_MR_LOCAL|FI_MR_VIRT_ADDR" ("none" if 0).
 std::string MrModeString(uint64_t mr_mode);
 
+// How the shm provider moves large transfers in this process: CMA (the peer
+// copies across address spaces with process_vm_readv/writev) or SAR (both
+// sides copy through shared bounce buffers; FI_SHM_DISABLE_CMA=1). Decided
+// once, before libfabric starts: FindProvider asks when the query names shm.
+// A user's FI_SHM_DISABLE_CMA is kept; otherwise a probe of about 50 ms
+// times a 1 MiB process_vm_readv against memcpy and turns CMA off when it is
+// the slower by more than half (PreferSar). See docs/runtime.md.
+struct ShmCopyChoice {
+  bool cma = true;           // false: FI_SHM_DISABLE_CMA is on (SAR)
+  bool probed = false;       // the figures below were measured
+  double cma_gbps = 0;       // probe: process_vm_readv of 1 MiB blocks
+  double memcpy_gbps = 0;    // probe: memcpy of the same blocks
+  std::string why;           // one line for logs and benchmark reports
+};
+const ShmCopyChoice& ChooseShmCopy();
+// The probe's rule: SAR when CMA moves less than half of what memcpy does.
+bool PreferSar(double cma_gbps, double memcpy_gbps);
+
 // One registration. Movable, closes on destruction.
 class MemoryRegion {
  public:

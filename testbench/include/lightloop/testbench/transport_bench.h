@@ -16,9 +16,11 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "lightloop/runtime/fabric.h"
 #include "lightloop/runtime/status.h"
 
 namespace lightloop::testbench {
@@ -70,6 +72,7 @@ struct TransportBenchReport {
   uint64_t chunk_size = 0;
   double memcpy_gbps = 0;        // nic baseline: 1 MiB blocks over a 256 MiB working set, one core
   double closed_form_gbps = -1;  // sim: the node's saturated rate (link x rails, memory)
+  std::optional<runtime::ShmCopyChoice> shm_copy;  // provider shm: CMA or SAR, and why
   std::vector<TransportResult> results;
 };
 
