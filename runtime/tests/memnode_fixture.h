@@ -55,7 +55,7 @@ class MemnodeTest : public ::testing::TestWithParam<std::string> {
   }
   bool in_process() const { return GetParam() == "lightloop" || GetParam() == "fpga"; }
   // Starts a memnode child; returns false (with a test failure) if it could not.
-  std::unique_ptr<MemnodeProcess> SpawnMemnode(const std::string& capacity = "512MiB", size_t endpoints = 2);
+  std::unique_ptr<MemnodeProcess> SpawnMemnode(const std::string& capacity = "512MiB", size_t endpoints = 0);
   RemoteMemoryClient::Options ClientOptions(const std::string& tenant = "test") const;
   std::unique_ptr<RemoteMemoryClient> Connect(const std::string& tenant = "test", size_t depth = 16,
                                               size_t max_chunk = 0);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Random data written to a memnode and read back, byte for byte, over each
 // provider: odd sizes and offsets, chunking, deep queues, many clients.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -89,6 +90,27 @@ TEST_P(RoundTripTest, StripesAcrossTheMemnodesEndpoints) {
   EXPECT_EQ(client->chunk_size(), 65536u);
   ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(8 << 20));
   ExpectRoundTrip(*client, *client, region, 333, RandomBytes((5 << 20) + 1, 77));
+}
+
+// The memnode's defaults: shm gets 4 endpoints driven by one polling thread
+// per four cores (its clients share the host), tcp 2 endpoints each with a
+// thread blocked on its CQ; either way every endpoint carries data.
+TEST_P(RoundTripTest, DefaultEndpointsAndProgressThreadsFollowTheProvider) {
+  if (provider() != "tcp" && provider() != "shm") GTEST_SKIP() << "the nic target's providers only";
+  const std::string& ready = memnode_->ready_line();
+  const bool shm = provider() == "shm";
+  const size_t cores = std::thread::hardware_concurrency();
+  const size_t threads = shm ? std::max<size_t>(1, cores / 4) : 2;
+  EXPECT_NE(ready.find(shm ? " endpoints=4 " : " endpoints=2 "), std::string::npos) << ready;
+  EXPECT_NE(ready.find(" progress_threads=" + std::to_string(std::min<size_t>(threads, shm ? 4 : 2))),
+            std::string::npos)
+      << ready;
+  RemoteMemoryClient::Options o = ClientOptions();
+  o.stripe_bytes = 65536;
+  ASSERT_OK_AND_ASSIGN(auto client, RemoteMemoryClient::Connect(o));
+  EXPECT_EQ(client->endpoints(), shm ? 4u : 2u);
+  ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(8 << 20));
+  ExpectRoundTrip(*client, *client, region, 4099, RandomBytes((3 << 20) + 5, 78));
 }
 
 TEST_P(RoundTripTest, ManyOperationsOutstandingBeyondTheDepth) {

@@ -17,13 +17,15 @@ struct MemnodeArgs {
   std::string listen = "127.0.0.1:7400";
   std::string capacity = "1GiB";
   int idle_poll_us = 50;
-  size_t endpoints = 2;
+  size_t endpoints = 0;
+  size_t progress_threads = 0;
 };
 
 runtime::Status RunMemnode(const MemnodeArgs& args) {
   runtime::MemnodeOptions options{.provider = args.provider, .listen = args.listen};
   options.idle_poll = std::chrono::microseconds(args.idle_poll_us);
   options.endpoints = args.endpoints;
+  options.progress_threads = args.progress_threads;
   LL_ASSIGN_OR_RETURN(options.capacity, ParseSizeFlag("--capacity", args.capacity));
   // A memnode process serves other processes: on a simulated fabric (the
   // lightloop provider; other providers ignore it) that is the shared one,
@@ -61,9 +63,14 @@ void AddMemnodeCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str();
   cmd->add_option("--capacity", args->capacity, "pool size, e.g. 512MiB, 2GiB")->capture_default_str();
   cmd->add_option("--endpoints", args->endpoints,
-                  "data-plane endpoints, each with its own progress thread; clients stripe across them")
+                  "data-plane endpoints; clients stripe across them (0: 4 on shm, 2 elsewhere)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(0, 64));
+  cmd->add_option("--progress-threads", args->progress_threads,
+                  "threads driving the endpoints' progress, each serving every n-th endpoint (0: one per "
+                  "endpoint where the provider can block (tcp); polled (shm): one per four cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--idle-poll-us", args->idle_poll_us,
                   "providers without a wait object (shm) are polled; idle, nap this long between "
                   "polls (0: spin)")

@@ -25,7 +25,7 @@ class MemnodeProcess {
     std::string provider;  // passed as --provider when set
     std::string listen = "127.0.0.1:0";
     std::string capacity = "1GiB";
-    size_t endpoints = 2;
+    size_t endpoints = 0;  // 0: the memnode's default (MemnodeOptions::endpoints)
     std::chrono::milliseconds ready_timeout{20000};
   };
 
