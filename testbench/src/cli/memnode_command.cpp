@@ -63,7 +63,7 @@ void AddMemnodeCommand(CLI::App& app, CommandFn& run) {
       ->capture_default_str();
   cmd->add_option("--capacity", args->capacity, "pool size, e.g. 512MiB, 2GiB")->capture_default_str();
   cmd->add_option("--endpoints", args->endpoints,
-                  "data-plane endpoints; clients stripe across them (0: 4 on shm, 2 elsewhere)")
+                  "data-plane endpoints; clients stripe across them (0: 2; on shm up to 8 as /dev/shm allows)")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
   cmd->add_option("--progress-threads", args->progress_threads,

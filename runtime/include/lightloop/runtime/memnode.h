@@ -26,8 +26,9 @@ struct MemnodeOptions {
   // Providers without a wait object (shm) are polled: idle, the progress
   // thread naps this long between polls; 0 spins without pause.
   std::chrono::microseconds idle_poll{50};
-  // Data-plane endpoints; clients stripe across them. 0: 4 on shm, 2
-  // elsewhere. Providers that bind memory to one endpoint get one.
+  // Data-plane endpoints; clients stripe across them. 0: 2, and on shm up
+  // to 8 as /dev/shm allows (each takes 16 MiB of it). Providers that bind
+  // memory to one endpoint get one.
   size_t endpoints = 0;
   // Threads driving the endpoints' progress, each serving every n-th
   // endpoint. 0: one per endpoint where the CQ can block (tcp); where it
