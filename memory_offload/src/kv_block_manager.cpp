@@ -139,12 +139,22 @@ bool KvBlockManager::IsResident(BlockId block) const {
   return it != s_->blocks.end() && it->second.local_slot >= 0;
 }
 
+// Above the high watermark, eviction down to the low one starts without
+// waiting for its write-backs: the slots between the high watermark and the
+// end serve meanwhile. Only a tier with no free slot left waits, for the
+// eviction writes in flight, and then, if those were not enough, evicts
+// and waits in full.
 StatusOr<uint64_t> KvBlockManager::TakeLocalSlot() {
   const auto high = static_cast<uint64_t>(o_.high_watermark * static_cast<double>(o_.local_blocks));
-  if (local_used() + 1 > high || s_->free_local.empty()) {
-    LL_RETURN_IF_ERROR(
-        EvictTo(static_cast<uint64_t>(o_.low_watermark * static_cast<double>(o_.local_blocks))));
+  const auto low = static_cast<uint64_t>(o_.low_watermark * static_cast<double>(o_.local_blocks));
+  if (local_used() - leaving_ + 1 > high || s_->free_local.empty()) LL_RETURN_IF_ERROR(EvictAsync(low));
+  if (s_->free_local.empty() && leaving_ > 0) {
+    const uint64_t start = now_ns_();
+    Status landed = ReapLayerWrites(true);
+    s_->stats.eviction_wait_ns += now_ns_() - start;
+    LL_RETURN_IF_ERROR(landed);
   }
+  if (s_->free_local.empty()) LL_RETURN_IF_ERROR(EvictTo(low));
   if (s_->free_local.empty()) {
     return runtime::ResourceExhausted("kv cache: every local slot holds a block that cannot leave (" +
                                       std::to_string(o_.local_blocks) + " slots)");
@@ -240,6 +250,7 @@ void KvBlockManager::ReleaseRemote(Block& b) {
 void KvBlockManager::DropIfUnused(BlockId id) {
   Block& b = s_->blocks.at(id);
   if (b.sharers > 0 || b.hash != 0) return;
+  if (b.leaving) --leaving_;  // its write may still land: nothing will be recorded
   if (b.local_slot >= 0) {
     s_->free_local.push_back(static_cast<uint64_t>(b.local_slot));
     s_->policy->Removed(id);
@@ -356,6 +367,8 @@ const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>&
 }
 
 Status KvBlockManager::EvictTo(uint64_t keep) {
+  // Eviction writes in flight land first: their blocks leave with them.
+  if (leaving_ > 0) LL_RETURN_IF_ERROR(ReapLayerWrites(true));
   auto evictable = [&](BlockId id) {
     const Block& b = s_->blocks.at(id);
     return b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written;
@@ -379,11 +392,47 @@ Status KvBlockManager::EvictBlocks(const std::vector<BlockId>& victims) {
     s_->policy->Removed(id);
     ++s_->stats.evictions;
   }
+  FreeLocalSlots(std::move(freed));
+  return Status::Ok();
+}
+
+void KvBlockManager::FreeLocalSlots(std::vector<uint64_t> slots) {
   // Highest first on the stack, so that slots are taken again in rising
   // order and blocks fetched together sit side by side (zero-copy).
-  std::sort(freed.rbegin(), freed.rend());
-  s_->free_local.insert(s_->free_local.end(), freed.begin(), freed.end());
-  return Status::Ok();
+  std::sort(slots.rbegin(), slots.rend());
+  s_->free_local.insert(s_->free_local.end(), slots.begin(), slots.end());
+}
+
+Status KvBlockManager::EvictAsync(uint64_t keep) {
+  // Blocks with layers still on their way out (OffloadLayer) are left to
+  // the waiting eviction: their writes are in flight already.
+  auto evictable = [&](BlockId id) {
+    const Block& b = s_->blocks.at(id);
+    return b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written && !b.leaving &&
+           (b.in_remote || b.layers_out.empty());
+  };
+  auto sharers = [&](BlockId id) { return s_->blocks.at(id).sharers; };
+  while (local_used() - leaving_ > keep) {
+    std::vector<BlockId> victims = s_->policy->Victims(local_used() - leaving_ - keep, evictable, sharers);
+    if (victims.empty()) break;
+    std::vector<BlockId> dirty;
+    std::vector<uint64_t> freed;
+    for (BlockId id : victims) {
+      Block& b = s_->blocks.at(id);
+      if (!b.in_remote) {
+        dirty.push_back(id);
+        continue;
+      }
+      freed.push_back(static_cast<uint64_t>(b.local_slot));  // its remote copy is current: it goes now
+      b.local_slot = -1;
+      s_->policy->Removed(id);
+      ++s_->stats.evictions;
+    }
+    FreeLocalSlots(std::move(freed));
+    if (!dirty.empty()) LL_RETURN_IF_ERROR(StartEvictionWrite(dirty));
+  }
+  // Writes that completed already (a host tier's at once) free their slots now.
+  return layer_writes_.empty() ? Status::Ok() : ReapLayerWrites(false);
 }
 
 Status KvBlockManager::EvictSequence(SequenceId seq) {

@@ -30,6 +30,7 @@ struct KvBlockManager::Block {
   bool pinned = false;     // being fetched: not evictable
   int active = 0;          // active sequences holding it: not evictable
   uint64_t arriving = 0;   // the fetch whose read of it is in flight (0: none)
+  bool leaving = false;    // its eviction write is in flight: the slot frees when it lands
   // OffloadLayer: the layers handed over so far (empty: none) and the
   // chunks whose writes landed; complete, the remote copy is valid.
   std::vector<bool> layers_out;
@@ -81,13 +82,16 @@ struct KvBlockManager::State {
   KvStats stats;
 };
 
-// One OffloadLayer call's writes: one chunk of some blocks.
+// Writes the caller does not wait for: one OffloadLayer call's (one chunk
+// of some blocks) or one eviction's (whole blocks).
 struct KvBlockManager::LayerWrite {
   std::vector<Ticket> tickets;
   std::vector<bool> done;
   Status status = Status::Ok();
-  std::vector<std::pair<BlockId, int64_t>> blocks;  // and the remote block slot written
-  std::unique_ptr<unsigned char[]> staging;         // valid until every ticket is done
+  std::vector<std::pair<BlockId, int64_t>> blocks;    // and the remote block slot written
+  uint64_t chunks = 1;                                // of each block
+  std::vector<std::pair<BlockId, int64_t>> evicting;  // and the local slot to free when it lands
+  std::unique_ptr<unsigned char[]> staging;           // valid until every ticket is done
 };
 
 inline uint64_t Checksum(const unsigned char* p, uint64_t n) {

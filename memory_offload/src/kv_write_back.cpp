@@ -158,6 +158,39 @@ Status KvBlockManager::OffloadLayer(SequenceId seq, int64_t layer) {
   return st;
 }
 
+Status KvBlockManager::StartEvictionWrite(const std::vector<BlockId>& victims) {
+  std::vector<BlockId> todo = victims;
+  Status st = ReserveRemote(todo);
+  if (!st.ok()) return st;
+  std::sort(todo.begin(), todo.end(), [&](BlockId a, BlockId b) {
+    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
+  });
+  auto w = std::make_unique<LayerWrite>();
+  w->chunks = chunks_;
+  // Owned by the write; only encoded or scattered runs go through it.
+  w->staging.reset(new unsigned char[todo.size() * slot_bytes_ * chunks_]);
+  for (uint64_t c = 0; c < chunks_ && st.ok(); ++c) {
+    st = WriteChunk(todo, c, w->staging.get() + c * todo.size() * slot_bytes_, *w);
+  }
+  w->done.assign(w->tickets.size(), false);
+  for (BlockId id : todo) {
+    Block& b = s_->blocks.at(id);
+    if (!st.ok()) {
+      ReleaseRemote(b);  // nothing lost: the local copy stays, and the block with it
+      continue;
+    }
+    ++s_->remote_inflight[static_cast<size_t>(b.remote_slot)];
+    w->blocks.emplace_back(id, b.remote_slot);
+    w->evicting.emplace_back(id, b.local_slot);
+    b.leaving = true;
+    ++leaving_;
+  }
+  s_->stats.eviction_writes += st.ok() ? todo.size() : 0;
+  if (!st.ok()) w->status = st;
+  layer_writes_.push_back(std::move(w));
+  return st;
+}
+
 Status KvBlockManager::ReapLayerWrites(bool wait) {
   Status result = Status::Ok();
   for (auto it = layer_writes_.begin(); it != layer_writes_.end();) {
@@ -187,12 +220,29 @@ Status KvBlockManager::ReapLayerWrites(bool wait) {
       if (b == s_->blocks.end() || b->second.remote_slot != slot) continue;
       if (!w.status.ok()) {
         ReleaseRemote(b->second);
-      } else if (++b->second.chunks_landed == chunks_) {
+      } else if ((b->second.chunks_landed += w.chunks) == chunks_) {
         b->second.in_remote = true;
         b->second.layers_out.clear();
         b->second.chunks_landed = 0;
       }
     }
+    // An evicted block leaves now that its copy is remote, unless it was
+    // taken up meanwhile (written again, being fetched, active): then it stays.
+    std::vector<uint64_t> freed;
+    for (auto [id, local] : w.evicting) {
+      auto b = s_->blocks.find(id);
+      if (b == s_->blocks.end() || !b->second.leaving) continue;  // dropped meanwhile
+      Block& blk = b->second;
+      blk.leaving = false;
+      --leaving_;
+      if (blk.local_slot != local || !blk.in_remote || blk.pinned || blk.active != 0 || blk.arriving != 0)
+        continue;
+      freed.push_back(static_cast<uint64_t>(local));
+      blk.local_slot = -1;
+      s_->policy->Removed(id);
+      ++s_->stats.evictions;
+    }
+    FreeLocalSlots(std::move(freed));
     if (!w.status.ok() && result.ok()) result = w.status;
     it = layer_writes_.erase(it);
   }

@@ -176,6 +176,108 @@ TEST(KvBlockManager, WatermarksBoundTheLocalTier) {
   EXPECT_EQ(kv.stats().evictions, 8u);
 }
 
+// A manager of SmallShape() over a DelayTier: transfers take 10 us on `clock`.
+std::unique_ptr<KvBlockManager> OverDelayTier(KvBlockManager::Options o, uint64_t* clock) {
+  o.shape = SmallShape();
+  o.now_ns = [clock] { return *clock; };
+  auto kv =
+      KvBlockManager::Create(o, std::make_unique<DelayTier>(256, o.shape.block_bytes(), clock, 10000, 100));
+  EXPECT_TRUE(kv.ok()) << kv.status().ToString();
+  return kv.ok() ? std::move(kv).value() : nullptr;
+}
+
+TEST(KvBlockManager, EvictionWritesBackWhileTheCallerGoesOn) {
+  uint64_t clock = 0;
+  auto kv = OverDelayTier({.local_blocks = 20, .high_watermark = 0.9, .low_watermark = 0.5}, &clock);
+  ASSERT_TRUE(kv);
+  SequenceId s = kv->NewSequence();
+  for (int b = 0; b < 18; ++b) Append(*kv, s, 0, b);
+  Append(*kv, s, 0, 18);  // crosses 90 %: 8 write-backs start, nobody waits
+  EXPECT_LE(clock, 100u) << "the append waited for the write-backs (one poll is 100 ns)";
+  EXPECT_EQ(kv->stats().eviction_writes, 8u);
+  EXPECT_EQ(kv->stats().evictions, 0u);
+  EXPECT_EQ(kv->local_used(), 19u);
+  EXPECT_TRUE(kv->IsResident(kv->BlockTable(s)[0])) << "still local while its write is in flight";
+  Append(*kv, s, 0, 19);  // the 20th slot was free: still no wait, no second eviction
+  EXPECT_LE(clock, 100u);
+  EXPECT_EQ(kv->stats().eviction_writes, 8u);
+  clock += 20000;  // compute meanwhile; the writes land
+  ASSERT_OK(kv->Progress());
+  EXPECT_EQ(kv->stats().evictions, 8u);
+  EXPECT_EQ(kv->local_used(), 12u);
+  EXPECT_EQ(kv->stats().eviction_wait_ns, 0u);
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv->Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  for (int b = 0; b < 20; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+}
+
+TEST(KvBlockManager, AFullLocalTierWaitsForItsEvictionWrites) {
+  uint64_t clock = 0;
+  auto kv = OverDelayTier({.local_blocks = 4, .high_watermark = 1.0, .low_watermark = 0.5}, &clock);
+  ASSERT_TRUE(kv);
+  SequenceId s = kv->NewSequence();
+  for (int b = 0; b < 4; ++b) Append(*kv, s, 0, b);
+  SequenceId t = kv->NewSequence();
+  Append(*kv, t, 0, 4);  // no free slot: the two write-backs must land first
+  EXPECT_GE(clock, 10000u);
+  EXPECT_GE(kv->stats().eviction_wait_ns, 9000u);
+  EXPECT_LE(kv->stats().eviction_wait_ns, clock);
+  EXPECT_EQ(kv->stats().evictions, 2u);
+  EXPECT_EQ(kv->local_used(), 3u);
+  EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(t)[0]), 256, 4));
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv->Fetch(s));  // t's block makes room
+  EXPECT_TRUE(lost.empty());
+  for (int b = 0; b < 4; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+}
+
+TEST(KvBlockManager, ABlockTakenUpWhileLeavingStaysLocal) {
+  uint64_t clock = 0;
+  auto kv = OverDelayTier({.local_blocks = 10, .high_watermark = 0.8, .low_watermark = 0.5}, &clock);
+  ASSERT_TRUE(kv);
+  SequenceId s = kv->NewSequence();
+  for (int b = 0; b < 8; ++b) Append(*kv, s, 0, b);
+  SequenceId t = kv->NewSequence();
+  Append(*kv, t, 0, 8);  // 9 > 8: down to 5, blocks 0-2 of s start leaving
+  ASSERT_EQ(kv->stats().eviction_writes, 3u);
+  const BlockId rewritten = kv->BlockTable(s)[0], active = kv->BlockTable(s)[1];
+  Fill(*kv->Data(rewritten), 256, 100);  // written again while its old contents travel
+  ASSERT_OK(kv->MarkWritten(rewritten));
+  ASSERT_OK_AND_ASSIGN(SequenceId fork, kv->Fork(s));
+  ASSERT_OK(kv->SetActive(fork, true));  // every block of s in use again
+  clock += 20000;
+  ASSERT_OK(kv->Progress());
+  EXPECT_EQ(kv->stats().evictions, 0u) << "blocks in use do not leave";
+  EXPECT_TRUE(kv->IsResident(rewritten));
+  EXPECT_TRUE(kv->IsResident(active));
+  EXPECT_TRUE(Holds(*kv->Data(rewritten), 256, 100));
+  ASSERT_OK(kv->SetActive(fork, false));
+  ASSERT_OK(kv->EvictTo(0));  // the rewritten block goes out again, with its new contents
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv->Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  EXPECT_TRUE(Holds(*kv->Data(rewritten), 256, 100));
+  for (int b = 1; b < 8; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+}
+
+TEST(KvBlockManager, FreeingASequenceWhileItsBlocksLeaveLosesNoSlot) {
+  uint64_t clock = 0;
+  auto kv = OverDelayTier({.local_blocks = 10, .high_watermark = 0.8, .low_watermark = 0.5}, &clock);
+  ASSERT_TRUE(kv);
+  SequenceId s = kv->NewSequence();
+  for (int b = 0; b < 8; ++b) Append(*kv, s, 0, b);
+  SequenceId t = kv->NewSequence();
+  Append(*kv, t, 0, 8);
+  ASSERT_EQ(kv->stats().eviction_writes, 3u);
+  ASSERT_OK(kv->Free(s));  // its blocks had no prefix hash: gone, leaving or not
+  EXPECT_EQ(kv->local_used(), 1u);
+  clock += 20000;
+  ASSERT_OK(kv->Progress());
+  EXPECT_EQ(kv->local_used(), 1u);
+  SequenceId u = kv->NewSequence();
+  for (int b = 0; b < 7; ++b) Append(*kv, u, 0, 20 + b);  // 8 of 10: no eviction needed
+  EXPECT_EQ(kv->local_used(), 8u);
+  EXPECT_EQ(kv->stats().eviction_writes, 3u);
+}
+
 TEST(KvBlockManager, SmallBlocksTravelInCoalescedTransfers) {
   // 8 blocks of 256 B per transfer.
   Harness h = Make({.local_blocks = 64, .coalesce_bytes = 2048});

@@ -109,6 +109,10 @@ struct KvStats {
   uint64_t bytes_saved = 0;             // by the codec, on the way out
   uint64_t checksum_failures = 0, lost_blocks = 0, not_arrived = 0;
   uint64_t stall_ns = 0;  // waiting for fetches
+  // Eviction above the high watermark writes its dirty victims back while
+  // the caller goes on; a victim's slot is free once its write lands.
+  uint64_t eviction_writes = 0;   // blocks written back that way
+  uint64_t eviction_wait_ns = 0;  // waiting for them: no local slot was free
 };
 
 class KvBlockManager {
@@ -215,10 +219,13 @@ class KvBlockManager {
   // returned.
   Status WaitOffload();
   // Moves transfers in flight along (a prefetch, write-backs) without
-  // blocking, and records the OffloadLayer writes that landed: call it
-  // between pieces of compute.
+  // blocking, and records the OffloadLayer and eviction writes that landed
+  // (an evicted block's slot is free from then): call it between pieces of
+  // compute.
   Status Progress();
-  // Evicts until at most `keep` blocks are local.
+  // Evicts until at most `keep` blocks are local, waiting for the
+  // write-backs. (The eviction a new block triggers above the high
+  // watermark does not wait: see KvStats::eviction_writes.)
   Status EvictTo(uint64_t keep);
   // Evicts the blocks of `seq` that no other sequence uses (written back
   // first if needed): preemption by offload frees the local tier at once.
@@ -261,6 +268,12 @@ class KvBlockManager {
   StatusOr<uint64_t> TakeLocalSlot();
   Status WriteBack(const std::vector<BlockId>& blocks);
   Status EvictBlocks(const std::vector<BlockId>& victims);
+  // Evicts down to `keep` local blocks without waiting: clean victims leave
+  // at once, dirty ones once their write-back lands (StartEvictionWrite).
+  Status EvictAsync(uint64_t keep);
+  Status StartEvictionWrite(const std::vector<BlockId>& victims);
+  // Frees local slots (highest first on the stack: taken again in rising order).
+  void FreeLocalSlots(std::vector<uint64_t> slots);
   StatusOr<uint64_t> TakeRemoteRun(uint64_t count);
   void ReleaseRemote(Block& b);
   void DropIfUnused(BlockId id);
@@ -281,7 +294,8 @@ class KvBlockManager {
   uint64_t next_fetch_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<PendingFetch>> fetches_;
   std::vector<std::unique_ptr<PendingFetch>> draining_;    // reads not waited for
-  std::vector<std::unique_ptr<LayerWrite>> layer_writes_;  // OffloadLayer writes in flight
+  std::vector<std::unique_ptr<LayerWrite>> layer_writes_;  // OffloadLayer and eviction writes in flight
+  uint64_t leaving_ = 0;                                   // local blocks whose eviction write is in flight
 };
 
 }  // namespace lightloop::memory_offload
