@@ -499,18 +499,33 @@ TEST(EvictionPolicies, EveryRegisteredPolicyWorksByName) {
 // sequence's blocks must hold. After every Fetch, every block must hold
 // exactly them; the local tier never exceeds its slots. Under each layout;
 // blocks are also computed layer by layer and offloaded with OffloadLayer.
-class KvProperty : public ::testing::TestWithParam<std::tuple<uint64_t, std::string>> {};
+// Over a host tier every transfer is done at once; over a DelayTier writes
+// (eviction's among them) land a microsecond later on a test clock that
+// compute steps move on.
+class KvProperty : public ::testing::TestWithParam<std::tuple<uint64_t, std::string, std::string>> {};
 
 TEST_P(KvProperty, RandomOperationsMatchTheReference) {
   std::mt19937_64 rng(std::get<0>(GetParam()));
   const std::vector<std::string> policies = {"lru", "prefix_aware"};
-  Harness h = Make({.local_blocks = 12 + rng() % 20,
-                    .high_watermark = 0.9,
-                    .low_watermark = 0.6,
-                    .eviction = policies[rng() % 2],
-                    .coalesce_bytes = 128 * (1 + rng() % 16),
-                    .layout = std::get<1>(GetParam())},
-                   512);
+  uint64_t clock = 0;
+  KvBlockManager::Options o{.shape = SmallShape(),
+                            .local_blocks = 12 + rng() % 20,
+                            .high_watermark = 0.9,
+                            .low_watermark = 0.6,
+                            .eviction = policies[rng() % 2],
+                            .coalesce_bytes = 128 * (1 + rng() % 16),
+                            .layout = std::get<1>(GetParam()),
+                            .now_ns = [&clock] { return clock; }};
+  const bool delayed = std::get<2>(GetParam()) == "delay";
+  Harness h;
+  if (delayed) {
+    ASSERT_OK_AND_ASSIGN(uint64_t slots, KvBlockManager::RemoteSlots(o, 512));
+    ASSERT_OK_AND_ASSIGN(uint64_t slot_bytes, KvBlockManager::RemoteSlotBytes(o));
+    ASSERT_OK_AND_ASSIGN(
+        h.kv, KvBlockManager::Create(o, std::make_unique<DelayTier>(slots, slot_bytes, &clock, 1000, 100)));
+  } else {
+    h = MakeWithShape(o, 512);
+  }
   KvBlockManager& kv = *h.kv;
   const uint64_t bb = kv.options().shape.block_bytes();
   // Reference: per sequence, the seed of each block's contents. A block
@@ -543,6 +558,9 @@ TEST_P(KvProperty, RandomOperationsMatchTheReference) {
       } else if (op < 72) {
         ASSERT_OK(kv.Free(s));
         ref.erase(it);
+      } else if (op < 75) {
+        clock += rng() % 2000;  // compute: transfers in flight land meanwhile
+        ASSERT_OK(kv.Progress());
       } else if (op < 78) {
         ASSERT_OK(kv.EvictTo(rng() % (kv.options().local_blocks + 1)));
       } else if (op < 82) {
@@ -585,13 +603,16 @@ TEST_P(KvProperty, RandomOperationsMatchTheReference) {
   EXPECT_GT(st.evictions, 0u);
   EXPECT_GT(st.bytes_fetched, 0u);
   EXPECT_EQ(st.checksum_failures, 0u);
+  if (delayed) EXPECT_GT(st.eviction_writes, 0u) << "no eviction wrote back without waiting";
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, KvProperty,
                          ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 6, 7, 8),
-                                            ::testing::Values("block_major", "layer_major")),
+                                            ::testing::Values("block_major", "layer_major"),
+                                            ::testing::Values("host", "delay")),
                          [](const auto& info) {
-                           return std::get<1>(info.param) + "_" + std::to_string(std::get<0>(info.param));
+                           return std::get<1>(info.param) + "_" + std::get<2>(info.param) + "_" +
+                                  std::to_string(std::get<0>(info.param));
                          });
 
 }  // namespace
