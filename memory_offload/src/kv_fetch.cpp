@@ -125,17 +125,33 @@ void KvBlockManager::LandRun(PendingFetch& f, size_t r) {
 }
 
 bool KvBlockManager::PollRuns(PendingFetch& f, int64_t chunk, bool wait) {
-  // Not waiting: one step of progress, then which runs are done (a test per
-  // run would step once each; on the sim target a second step is a wait).
-  // A failed step fails the transfers it concerns: their Wait says so.
-  if (!wait) (void)remote_->Progress();
+  if (!wait) {
+    // One step of progress, then which runs are done (a test per run would
+    // step once each; on the sim target a second step is a wait).
+    (void)remote_->Progress();
+    return LandDone(f, chunk);
+  }
+  // Waiting, each run is checked while the later ones are still on the
+  // wire. A failed transfer's Wait says so.
+  for (size_t r = 0; r < f.runs.size(); ++r) {
+    PendingFetch::Run& run = f.runs[r];
+    if (chunk >= 0 && run.chunk != static_cast<uint64_t>(chunk)) continue;
+    if (!run.done) {
+      run.status = remote_->Wait(run.ticket);
+      run.done = true;
+    }
+    if (!run.landed) LandRun(f, r);
+  }
+  return true;
+}
+
+bool KvBlockManager::LandDone(PendingFetch& f, int64_t chunk) {
   bool all = true;
   for (size_t r = 0; r < f.runs.size(); ++r) {
     PendingFetch::Run& run = f.runs[r];
     if (chunk >= 0 && run.chunk != static_cast<uint64_t>(chunk)) continue;
     if (!run.done) {
-      // Waiting, each run is checked while the later ones are still on the wire.
-      StatusOr<bool> ready = wait ? StatusOr<bool>(true) : remote_->Done(run.ticket);
+      StatusOr<bool> ready = remote_->Done(run.ticket);
       if (!ready.ok()) {
         run.status = ready.status();
       } else if (*ready) {

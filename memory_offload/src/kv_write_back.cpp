@@ -256,7 +256,10 @@ Status KvBlockManager::WaitOffload() {
 Status KvBlockManager::Progress() {
   LL_RETURN_IF_ERROR(remote_->Progress());
   // Then only look: a second step with nothing new is a wait on the sim
-  // target, and this is called between pieces of compute.
+  // target, and this is called between pieces of compute. Fetched runs that
+  // landed are checked and placed now, while the caller computes, instead
+  // of all at once when it waits for them.
+  for (auto& [id, f] : fetches_) (void)LandDone(*f, -1);
   return layer_writes_.empty() ? Status::Ok() : ReapLayerWrites(false);
 }
 

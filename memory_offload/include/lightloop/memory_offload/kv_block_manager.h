@@ -219,9 +219,9 @@ class KvBlockManager {
   // returned.
   Status WaitOffload();
   // Moves transfers in flight along (a prefetch, write-backs) without
-  // blocking, and records the OffloadLayer and eviction writes that landed
-  // (an evicted block's slot is free from then): call it between pieces of
-  // compute.
+  // blocking, checks and places the fetched blocks that landed, and records
+  // the OffloadLayer and eviction writes that landed (an evicted block's
+  // slot is free from then): call it between pieces of compute.
   Status Progress();
   // Evicts until at most `keep` blocks are local, waiting for the
   // write-backs. (The eviction a new block triggers above the high
@@ -248,6 +248,9 @@ class KvBlockManager {
   // Marks runs of the fetch (of `chunk`, or all when chunk < 0) that are
   // done, waiting for them first when `wait`; returns true when all are.
   bool PollRuns(PendingFetch& f, int64_t chunk, bool wait);
+  // Lands the runs (of `chunk`, or all) whose transfers are done, without
+  // stepping the tier; returns true when all are.
+  bool LandDone(PendingFetch& f, int64_t chunk);
   // Checks and places the blocks of a run that is done.
   void LandRun(PendingFetch& f, size_t run);
   // Posts the writes of chunk `chunk` of `blocks` (sorted by remote slot),
