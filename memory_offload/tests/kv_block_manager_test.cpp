@@ -398,6 +398,24 @@ TEST_F(PrefetchTest, ComputeOverlapsThePrefetch) {
   EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(seq_)[0]), 256, 0));
 }
 
+TEST_F(PrefetchTest, ProgressChecksAndPlacesWhatLandedWhileTheCallerComputes) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
+  const BlockId b = kv_->BlockTable(seq_)[2];
+  EXPECT_THAT(kv_->LayerData(b, 1).status().ToString(), ::testing::HasSubstr("arriving"));
+  ASSERT_OK(kv_->Progress());  // nothing landed yet
+  EXPECT_THAT(kv_->LayerData(b, 1).status().ToString(), ::testing::HasSubstr("arriving"));
+  clock_ += 12000;  // compute; the reads land
+  ASSERT_OK(kv_->Progress());
+  // Checked and in place before anyone waits for the fetch.
+  ASSERT_OK_AND_ASSIGN(unsigned char* layer1, kv_->LayerData(b, 1));
+  std::vector<unsigned char> want(256);
+  Fill(want.data(), 256, 2);
+  EXPECT_TRUE(std::equal(want.begin() + 128, want.end(), layer1));
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kBestEffort));
+  EXPECT_TRUE(out.not_arrived.empty());
+  EXPECT_TRUE(out.lost.empty());
+}
+
 TEST_F(PrefetchTest, BestEffortDoesNotWaitAndLeavesTheRestToRecompute) {
   uint64_t zero_copy = kv_->stats().zero_copy_transfers;
   ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(seq_));
