@@ -186,6 +186,13 @@ std::unique_ptr<KvBlockManager> OverDelayTier(KvBlockManager::Options o, uint64_
   return kv.ok() ? std::move(kv).value() : nullptr;
 }
 
+// Fetches `s` and checks that its block k holds seed k, for k below `blocks`.
+void ExpectFetchedIntact(KvBlockManager& kv, SequenceId s, int blocks) {
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  for (int b = 0; b < blocks; ++b) EXPECT_TRUE(Holds(*kv.Data(kv.BlockTable(s)[b]), 256, b)) << b;
+}
+
 TEST(KvBlockManager, EvictionWritesBackWhileTheCallerGoesOn) {
   uint64_t clock = 0;
   auto kv = OverDelayTier({.local_blocks = 20, .high_watermark = 0.9, .low_watermark = 0.5}, &clock);
@@ -206,9 +213,7 @@ TEST(KvBlockManager, EvictionWritesBackWhileTheCallerGoesOn) {
   EXPECT_EQ(kv->stats().evictions, 8u);
   EXPECT_EQ(kv->local_used(), 12u);
   EXPECT_EQ(kv->stats().eviction_wait_ns, 0u);
-  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv->Fetch(s));
-  EXPECT_TRUE(lost.empty());
-  for (int b = 0; b < 20; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+  ExpectFetchedIntact(*kv, s, 20);
 }
 
 TEST(KvBlockManager, AFullLocalTierWaitsForItsEvictionWrites) {
@@ -225,57 +230,57 @@ TEST(KvBlockManager, AFullLocalTierWaitsForItsEvictionWrites) {
   EXPECT_EQ(kv->stats().evictions, 2u);
   EXPECT_EQ(kv->local_used(), 3u);
   EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(t)[0]), 256, 4));
-  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv->Fetch(s));  // t's block makes room
-  EXPECT_TRUE(lost.empty());
-  for (int b = 0; b < 4; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+  ExpectFetchedIntact(*kv, s, 4);  // t's block makes room
 }
 
-TEST(KvBlockManager, ABlockTakenUpWhileLeavingStaysLocal) {
-  uint64_t clock = 0;
-  auto kv = OverDelayTier({.local_blocks = 10, .high_watermark = 0.8, .low_watermark = 0.5}, &clock);
-  ASSERT_TRUE(kv);
-  SequenceId s = kv->NewSequence();
-  for (int b = 0; b < 8; ++b) Append(*kv, s, 0, b);
-  SequenceId t = kv->NewSequence();
-  Append(*kv, t, 0, 8);  // 9 > 8: down to 5, blocks 0-2 of s start leaving
-  ASSERT_EQ(kv->stats().eviction_writes, 3u);
-  const BlockId rewritten = kv->BlockTable(s)[0], active = kv->BlockTable(s)[1];
-  Fill(*kv->Data(rewritten), 256, 100);  // written again while its old contents travel
-  ASSERT_OK(kv->MarkWritten(rewritten));
-  ASSERT_OK_AND_ASSIGN(SequenceId fork, kv->Fork(s));
-  ASSERT_OK(kv->SetActive(fork, true));  // every block of s in use again
-  clock += 20000;
-  ASSERT_OK(kv->Progress());
-  EXPECT_EQ(kv->stats().evictions, 0u) << "blocks in use do not leave";
-  EXPECT_TRUE(kv->IsResident(rewritten));
-  EXPECT_TRUE(kv->IsResident(active));
-  EXPECT_TRUE(Holds(*kv->Data(rewritten), 256, 100));
-  ASSERT_OK(kv->SetActive(fork, false));
-  ASSERT_OK(kv->EvictTo(0));  // the rewritten block goes out again, with its new contents
-  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv->Fetch(s));
+// Ten slots, watermarks 80 % and 50 %: sequence s_ fills eight, t_'s one
+// block crosses the high watermark and blocks 0-2 of s_ start leaving.
+class EvictionInFlight : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kv_ = OverDelayTier({.local_blocks = 10, .high_watermark = 0.8, .low_watermark = 0.5}, &clock_);
+    ASSERT_TRUE(kv_);
+    s_ = kv_->NewSequence();
+    for (int b = 0; b < 8; ++b) Append(*kv_, s_, 0, b);
+    t_ = kv_->NewSequence();
+    Append(*kv_, t_, 0, 8);
+    ASSERT_EQ(kv_->stats().eviction_writes, 3u);
+  }
+  uint64_t clock_ = 0;
+  std::unique_ptr<KvBlockManager> kv_;
+  SequenceId s_ = 0, t_ = 0;
+};
+
+TEST_F(EvictionInFlight, ABlockTakenUpWhileLeavingStaysLocal) {
+  const BlockId rewritten = kv_->BlockTable(s_)[0], active = kv_->BlockTable(s_)[1];
+  Fill(*kv_->Data(rewritten), 256, 100);  // written again while its old contents travel
+  ASSERT_OK(kv_->MarkWritten(rewritten));
+  ASSERT_OK_AND_ASSIGN(SequenceId fork, kv_->Fork(s_));
+  ASSERT_OK(kv_->SetActive(fork, true));  // every block of s_ in use again
+  clock_ += 20000;
+  ASSERT_OK(kv_->Progress());
+  EXPECT_EQ(kv_->stats().evictions, 0u) << "blocks in use do not leave";
+  EXPECT_TRUE(kv_->IsResident(rewritten));
+  EXPECT_TRUE(kv_->IsResident(active));
+  EXPECT_TRUE(Holds(*kv_->Data(rewritten), 256, 100));
+  ASSERT_OK(kv_->SetActive(fork, false));
+  ASSERT_OK(kv_->EvictTo(0));  // the rewritten block goes out again, with its new contents
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv_->Fetch(s_));
   EXPECT_TRUE(lost.empty());
-  EXPECT_TRUE(Holds(*kv->Data(rewritten), 256, 100));
-  for (int b = 1; b < 8; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+  EXPECT_TRUE(Holds(*kv_->Data(rewritten), 256, 100));
+  for (int b = 1; b < 8; ++b) EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(s_)[b]), 256, b)) << b;
 }
 
-TEST(KvBlockManager, FreeingASequenceWhileItsBlocksLeaveLosesNoSlot) {
-  uint64_t clock = 0;
-  auto kv = OverDelayTier({.local_blocks = 10, .high_watermark = 0.8, .low_watermark = 0.5}, &clock);
-  ASSERT_TRUE(kv);
-  SequenceId s = kv->NewSequence();
-  for (int b = 0; b < 8; ++b) Append(*kv, s, 0, b);
-  SequenceId t = kv->NewSequence();
-  Append(*kv, t, 0, 8);
-  ASSERT_EQ(kv->stats().eviction_writes, 3u);
-  ASSERT_OK(kv->Free(s));  // its blocks had no prefix hash: gone, leaving or not
-  EXPECT_EQ(kv->local_used(), 1u);
-  clock += 20000;
-  ASSERT_OK(kv->Progress());
-  EXPECT_EQ(kv->local_used(), 1u);
-  SequenceId u = kv->NewSequence();
-  for (int b = 0; b < 7; ++b) Append(*kv, u, 0, 20 + b);  // 8 of 10: no eviction needed
-  EXPECT_EQ(kv->local_used(), 8u);
-  EXPECT_EQ(kv->stats().eviction_writes, 3u);
+TEST_F(EvictionInFlight, FreeingASequenceWhileItsBlocksLeaveLosesNoSlot) {
+  ASSERT_OK(kv_->Free(s_));  // its blocks had no prefix hash: gone, leaving or not
+  EXPECT_EQ(kv_->local_used(), 1u);
+  clock_ += 20000;
+  ASSERT_OK(kv_->Progress());
+  EXPECT_EQ(kv_->local_used(), 1u);
+  SequenceId u = kv_->NewSequence();
+  for (int b = 0; b < 7; ++b) Append(*kv_, u, 0, 20 + b);  // 8 of 10: no eviction needed
+  EXPECT_EQ(kv_->local_used(), 8u);
+  EXPECT_EQ(kv_->stats().eviction_writes, 3u);
 }
 
 TEST(KvBlockManager, SmallBlocksTravelInCoalescedTransfers) {
