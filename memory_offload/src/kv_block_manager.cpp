@@ -383,10 +383,11 @@ Status KvBlockManager::EvictTo(uint64_t keep) {
 }
 
 Status KvBlockManager::EvictBlocks(const std::vector<BlockId>& victims) {
-  LL_RETURN_IF_ERROR(WriteBack(victims));
+  LL_RETURN_IF_ERROR(WriteBack(victims));  // eviction writes in flight land first, and free their slots
   std::vector<uint64_t> freed;
   for (BlockId id : victims) {
     Block& b = s_->blocks.at(id);
+    if (b.local_slot < 0) continue;  // left with its eviction write
     freed.push_back(static_cast<uint64_t>(b.local_slot));
     b.local_slot = -1;
     s_->policy->Removed(id);

@@ -26,6 +26,10 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
     Block& b = s_->blocks.at(id);
     if (b.local_slot >= 0) {
       s_->policy->Touched(id);
+      if (b.leaving) {  // wanted again: it stays when its eviction write lands
+        b.leaving = false;
+        --leaving_;
+      }
     } else if (std::find(missing.begin(), missing.end(), id) == missing.end()) {
       missing.push_back(id);
     }

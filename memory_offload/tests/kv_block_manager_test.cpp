@@ -271,6 +271,29 @@ TEST_F(EvictionInFlight, ABlockTakenUpWhileLeavingStaysLocal) {
   for (int b = 1; b < 8; ++b) EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(s_)[b]), 256, b)) << b;
 }
 
+TEST_F(EvictionInFlight, EvictingTheSequenceCountsEachBlockOnce) {
+  ASSERT_OK(kv_->EvictSequence(s_));  // waits: the three in flight land, the other five follow
+  EXPECT_EQ(kv_->stats().evictions, 8u);
+  EXPECT_EQ(kv_->local_used(), 1u);
+  SequenceId u = kv_->NewSequence();
+  for (int b = 0; b < 7; ++b) Append(*kv_, u, 0, 20 + b);  // every freed slot is a real one
+  EXPECT_EQ(kv_->local_used(), 8u);
+  ExpectFetchedIntact(*kv_, s_, 8);
+}
+
+TEST_F(EvictionInFlight, AFetchKeepsTheBlocksItFindsLeaving) {
+  ASSERT_OK_AND_ASSIGN(uint64_t f, kv_->StartFetch(s_));  // all eight resident: nothing to read
+  ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv_->FinishFetch(f, Prefetch::kWaitComplete));
+  EXPECT_TRUE(out.lost.empty());
+  clock_ += 20000;
+  ASSERT_OK(kv_->Progress());  // the writes land; the blocks stay, clean
+  EXPECT_EQ(kv_->stats().evictions, 0u);
+  for (int b = 0; b < 8; ++b) EXPECT_TRUE(Holds(*kv_->Data(kv_->BlockTable(s_)[b]), 256, b)) << b;
+  const uint64_t offloaded = kv_->stats().bytes_offloaded;
+  ASSERT_OK(kv_->EvictTo(0));  // their remote copies are current: only s_'s other five and t_'s are written
+  EXPECT_EQ(kv_->stats().bytes_offloaded, offloaded + 6 * 256);
+}
+
 TEST_F(EvictionInFlight, FreeingASequenceWhileItsBlocksLeaveLosesNoSlot) {
   ASSERT_OK(kv_->Free(s_));  // its blocks had no prefix hash: gone, leaving or not
   EXPECT_EQ(kv_->local_used(), 1u);
