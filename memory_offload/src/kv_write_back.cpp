@@ -175,12 +175,13 @@ Status KvBlockManager::StartEvictionWrite(const std::vector<BlockId>& victims) {
   w->done.assign(w->tickets.size(), false);
   for (BlockId id : todo) {
     Block& b = s_->blocks.at(id);
+    // The slot is not handed out again while a write to it may be in flight.
+    ++s_->remote_inflight[static_cast<size_t>(b.remote_slot)];
+    w->blocks.emplace_back(id, b.remote_slot);
     if (!st.ok()) {
       ReleaseRemote(b);  // nothing lost: the local copy stays, and the block with it
       continue;
     }
-    ++s_->remote_inflight[static_cast<size_t>(b.remote_slot)];
-    w->blocks.emplace_back(id, b.remote_slot);
     w->evicting.emplace_back(id, b.local_slot);
     b.leaving = true;
     ++leaving_;
