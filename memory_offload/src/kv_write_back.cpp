@@ -161,7 +161,10 @@ Status KvBlockManager::OffloadLayer(SequenceId seq, int64_t layer) {
 Status KvBlockManager::StartEvictionWrite(const std::vector<BlockId>& victims) {
   std::vector<BlockId> todo = victims;
   Status st = ReserveRemote(todo);
-  if (!st.ok()) return st;
+  if (!st.ok()) {  // no room remote: the victims stay, holding no remote slot
+    for (BlockId id : todo) ReleaseRemote(s_->blocks.at(id));
+    return st;
+  }
   std::sort(todo.begin(), todo.end(), [&](BlockId a, BlockId b) {
     return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
   });
