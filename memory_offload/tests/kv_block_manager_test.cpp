@@ -233,6 +233,26 @@ TEST(KvBlockManager, AFullLocalTierWaitsForItsEvictionWrites) {
   ExpectFetchedIntact(*kv, s, 4);  // t's block makes room
 }
 
+TEST(KvBlockManager, AnEvictionWithNoRemoteRoomLosesNothing) {
+  uint64_t clock = 0;
+  KvBlockManager::Options o{
+      .shape = SmallShape(), .local_blocks = 4, .high_watermark = 1.0, .low_watermark = 0.25};
+  o.now_ns = [&clock] { return clock; };
+  ASSERT_OK_AND_ASSIGN(auto kv,
+                       KvBlockManager::Create(o, std::make_unique<DelayTier>(2, 256, &clock, 10000, 100)));
+  SequenceId s = kv->NewSequence();
+  for (int b = 0; b < 4; ++b) Append(*kv, s, 0, b);
+  auto fifth = kv->AppendBlock(kv->NewSequence(), 0);  // three must leave; the remote tier holds two
+  ASSERT_FALSE(fifth.ok());
+  EXPECT_EQ(fifth.status().code(), runtime::StatusCode::kResourceExhausted) << fifth.status().ToString();
+  EXPECT_THAT(fifth.status().ToString(), ::testing::HasSubstr("remote tier"));
+  clock += 20000;
+  ASSERT_OK(kv->Progress());
+  for (int b = 0; b < 4; ++b) EXPECT_TRUE(Holds(*kv->Data(kv->BlockTable(s)[b]), 256, b)) << b;
+  ASSERT_OK(kv->EvictTo(2));  // two fit
+  ExpectFetchedIntact(*kv, s, 4);
+}
+
 // Ten slots, watermarks 80 % and 50 %: sequence s_ fills eight, t_'s one
 // block crosses the high watermark and blocks 0-2 of s_ start leaving.
 class EvictionInFlight : public ::testing::Test {
