@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -129,7 +130,8 @@ TEST(ConfigReaderTest, MalformedYamlAndMissingFilesAreErrors) {
 }
 
 TEST(ConfigReaderTest, LoadsFromAFile) {
-  std::filesystem::path path = std::filesystem::temp_directory_path() / "ll-config-test.yaml";
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("ll-config-test-" + std::to_string(getpid()) + ".yaml");
   std::ofstream(path) << "link:\n  fec: rs528\n";
   ConfigReader top = ConfigReader::Load(path.string());
   EXPECT_EQ(top.Section("link").Choice(kFec), "rs528");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,7 +62,8 @@ TEST_F(MemoryNodeTest, SaturatedMixedTrafficMatchesTheClosedForm) {
 }
 
 std::string WriteNode(const std::string& name, const std::string& text) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "ll-node-test";
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ll-node-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / name) << text;
   return (dir / name).string();
@@ -277,7 +279,8 @@ TEST_F(MemoryNodeTest, CommandLevelDramInANode) {
 }
 
 TEST_F(MemoryNodeTest, BadNodeFilesNameFileLineAndKey) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "ll-node-test";
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ll-node-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir / name) << text;

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -34,7 +35,8 @@ TEST(ModelShape, PresetsMatchThePublishedSizes) {
 }
 
 TEST(ModelShape, BadConfigsNameTheKey) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "ll-model-test";
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ll-model-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto error_of = [&](const std::string& text) {
     std::ofstream(dir / "config.json") << text;

@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -67,7 +68,8 @@ TEST(Trace, WindowSampleAndScale) {
 }
 
 TEST(Trace, BadRowsNameFileAndLine) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "ll-trace-test";
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ll-trace-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto error_of = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir / name) << text;
