@@ -147,7 +147,7 @@ bool KvBlockManager::IsResident(BlockId block) const {
 StatusOr<uint64_t> KvBlockManager::TakeLocalSlot() {
   const auto high = static_cast<uint64_t>(o_.high_watermark * static_cast<double>(o_.local_blocks));
   const auto low = static_cast<uint64_t>(o_.low_watermark * static_cast<double>(o_.local_blocks));
-  if (local_used() - leaving_ + 1 > high || s_->free_local.empty()) LL_RETURN_IF_ERROR(EvictAsync(low));
+  if (local_used() - leaving_ + 1 > high || s_->free_local.empty()) LL_RETURN_IF_ERROR(Evict(low, false));
   if (s_->free_local.empty() && leaving_ > 0) {
     const uint64_t start = now_ns_();
     Status landed = ReapLayerWrites(true);
@@ -367,34 +367,59 @@ const unsigned char* KvBlockManager::ContiguousLocal(const std::vector<BlockId>&
 }
 
 Status KvBlockManager::EvictTo(uint64_t keep) {
-  // Eviction writes in flight land first: their blocks leave with them.
-  if (leaving_ > 0) LL_RETURN_IF_ERROR(ReapLayerWrites(true));
+  return Evict(keep, true);
+}
+
+Status KvBlockManager::Evict(uint64_t keep, bool wait) {
+  // Waiting, eviction writes in flight land first: their blocks leave with them.
+  if (wait && leaving_ > 0) LL_RETURN_IF_ERROR(ReapLayerWrites(true));
+  // Not waiting, blocks with layers still on their way out (OffloadLayer)
+  // are left to a waiting eviction: their writes are in flight already.
   auto evictable = [&](BlockId id) {
     const Block& b = s_->blocks.at(id);
-    return b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written;
+    return b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written && !b.leaving &&
+           (wait || b.in_remote || b.layers_out.empty());
   };
   auto sharers = [&](BlockId id) { return s_->blocks.at(id).sharers; };
-  while (local_used() > keep) {
-    std::vector<BlockId> victims = s_->policy->Victims(local_used() - keep, evictable, sharers);
+  while (local_used() - leaving_ > keep) {
+    std::vector<BlockId> victims = s_->policy->Victims(local_used() - leaving_ - keep, evictable, sharers);
     if (victims.empty()) break;
-    LL_RETURN_IF_ERROR(EvictBlocks(victims));
+    if (wait) {
+      LL_RETURN_IF_ERROR(EvictBlocks(victims));
+      continue;
+    }
+    std::vector<BlockId> dirty;
+    std::vector<uint64_t> freed;
+    for (BlockId id : victims) {
+      if (s_->blocks.at(id).in_remote) {
+        LeaveLocal(id, freed);  // its remote copy is current: it goes now
+      } else {
+        dirty.push_back(id);
+      }
+    }
+    FreeLocalSlots(std::move(freed));
+    if (!dirty.empty()) LL_RETURN_IF_ERROR(StartEvictionWrite(dirty));
   }
-  return Status::Ok();
+  // Writes that completed already (a host tier's at once) free their slots now.
+  return wait || layer_writes_.empty() ? Status::Ok() : ReapLayerWrites(false);
 }
 
 Status KvBlockManager::EvictBlocks(const std::vector<BlockId>& victims) {
   LL_RETURN_IF_ERROR(WriteBack(victims));  // eviction writes in flight land first, and free their slots
   std::vector<uint64_t> freed;
   for (BlockId id : victims) {
-    Block& b = s_->blocks.at(id);
-    if (b.local_slot < 0) continue;  // left with its eviction write
-    freed.push_back(static_cast<uint64_t>(b.local_slot));
-    b.local_slot = -1;
-    s_->policy->Removed(id);
-    ++s_->stats.evictions;
+    if (s_->blocks.at(id).local_slot >= 0) LeaveLocal(id, freed);  // else it left with its eviction write
   }
   FreeLocalSlots(std::move(freed));
   return Status::Ok();
+}
+
+void KvBlockManager::LeaveLocal(BlockId id, std::vector<uint64_t>& freed) {
+  Block& b = s_->blocks.at(id);
+  freed.push_back(static_cast<uint64_t>(b.local_slot));
+  b.local_slot = -1;
+  s_->policy->Removed(id);
+  ++s_->stats.evictions;
 }
 
 void KvBlockManager::FreeLocalSlots(std::vector<uint64_t> slots) {
@@ -402,38 +427,6 @@ void KvBlockManager::FreeLocalSlots(std::vector<uint64_t> slots) {
   // order and blocks fetched together sit side by side (zero-copy).
   std::sort(slots.rbegin(), slots.rend());
   s_->free_local.insert(s_->free_local.end(), slots.begin(), slots.end());
-}
-
-Status KvBlockManager::EvictAsync(uint64_t keep) {
-  // Blocks with layers still on their way out (OffloadLayer) are left to
-  // the waiting eviction: their writes are in flight already.
-  auto evictable = [&](BlockId id) {
-    const Block& b = s_->blocks.at(id);
-    return b.local_slot >= 0 && !b.pinned && b.active == 0 && b.written && !b.leaving &&
-           (b.in_remote || b.layers_out.empty());
-  };
-  auto sharers = [&](BlockId id) { return s_->blocks.at(id).sharers; };
-  while (local_used() - leaving_ > keep) {
-    std::vector<BlockId> victims = s_->policy->Victims(local_used() - leaving_ - keep, evictable, sharers);
-    if (victims.empty()) break;
-    std::vector<BlockId> dirty;
-    std::vector<uint64_t> freed;
-    for (BlockId id : victims) {
-      Block& b = s_->blocks.at(id);
-      if (!b.in_remote) {
-        dirty.push_back(id);
-        continue;
-      }
-      freed.push_back(static_cast<uint64_t>(b.local_slot));  // its remote copy is current: it goes now
-      b.local_slot = -1;
-      s_->policy->Removed(id);
-      ++s_->stats.evictions;
-    }
-    FreeLocalSlots(std::move(freed));
-    if (!dirty.empty()) LL_RETURN_IF_ERROR(StartEvictionWrite(dirty));
-  }
-  // Writes that completed already (a host tier's at once) free their slots now.
-  return layer_writes_.empty() ? Status::Ok() : ReapLayerWrites(false);
 }
 
 Status KvBlockManager::EvictSequence(SequenceId seq) {

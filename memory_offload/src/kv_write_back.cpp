@@ -81,19 +81,13 @@ Status KvBlockManager::WriteBack(const std::vector<BlockId>& blocks) {
     todo.push_back(id);
   }
   if (todo.empty()) return Status::Ok();
-  const uint64_t sb = slot_bytes_;
   Status result = ReserveRemote(todo);
-  // Consecutive remote slots travel together; under layer_major, layer by layer.
-  std::stable_sort(todo.begin(), todo.end(), [&](BlockId a, BlockId b) {
-    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
-  });
   // Kept from call to call: a fresh buffer would fault in every page again.
   std::vector<unsigned char>& staging = s_->write_staging;
-  if (staging.size() < todo.size() * sb * chunks_) staging.resize(todo.size() * sb * chunks_);
+  if (staging.size() < todo.size() * slot_bytes_ * chunks_)
+    staging.resize(todo.size() * slot_bytes_ * chunks_);
   LayerWrite w;  // all of them in flight at once
-  for (uint64_t c = 0; c < chunks_ && result.ok(); ++c) {
-    result = WriteChunk(todo, c, staging.data() + c * todo.size() * sb, w);
-  }
+  if (result.ok()) result = PostBlockWrites(todo, staging.data(), w);
   for (Ticket t : w.tickets) {
     Status st = remote_->Wait(t);
     if (!st.ok() && result.ok()) result = st;
@@ -158,6 +152,17 @@ Status KvBlockManager::OffloadLayer(SequenceId seq, int64_t layer) {
   return st;
 }
 
+Status KvBlockManager::PostBlockWrites(std::vector<BlockId>& todo, unsigned char* staging, LayerWrite& w) {
+  // Consecutive remote slots travel together; under layer_major, layer by layer.
+  std::stable_sort(todo.begin(), todo.end(), [&](BlockId a, BlockId b) {
+    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
+  });
+  for (uint64_t c = 0; c < chunks_; ++c) {
+    LL_RETURN_IF_ERROR(WriteChunk(todo, c, staging + c * todo.size() * slot_bytes_, w));
+  }
+  return Status::Ok();
+}
+
 Status KvBlockManager::StartEvictionWrite(const std::vector<BlockId>& victims) {
   std::vector<BlockId> todo = victims;
   Status st = ReserveRemote(todo);
@@ -165,16 +170,11 @@ Status KvBlockManager::StartEvictionWrite(const std::vector<BlockId>& victims) {
     for (BlockId id : todo) ReleaseRemote(s_->blocks.at(id));
     return st;
   }
-  std::sort(todo.begin(), todo.end(), [&](BlockId a, BlockId b) {
-    return s_->blocks.at(a).remote_slot < s_->blocks.at(b).remote_slot;
-  });
   auto w = std::make_unique<LayerWrite>();
   w->chunks = chunks_;
   // Owned by the write; only encoded or scattered runs go through it.
   w->staging.reset(new unsigned char[todo.size() * slot_bytes_ * chunks_]);
-  for (uint64_t c = 0; c < chunks_ && st.ok(); ++c) {
-    st = WriteChunk(todo, c, w->staging.get() + c * todo.size() * slot_bytes_, *w);
-  }
+  st = PostBlockWrites(todo, w->staging.get(), *w);
   w->done.assign(w->tickets.size(), false);
   for (BlockId id : todo) {
     Block& b = s_->blocks.at(id);
@@ -239,12 +239,9 @@ Status KvBlockManager::ReapLayerWrites(bool wait) {
       Block& blk = b->second;
       blk.leaving = false;
       --leaving_;
-      if (blk.local_slot != local || !blk.in_remote || blk.pinned || blk.active != 0 || blk.arriving != 0)
-        continue;
-      freed.push_back(static_cast<uint64_t>(local));
-      blk.local_slot = -1;
-      s_->policy->Removed(id);
-      ++s_->stats.evictions;
+      if (blk.local_slot == local && blk.in_remote && !blk.pinned && blk.active == 0 && blk.arriving == 0) {
+        LeaveLocal(id, freed);
+      }
     }
     FreeLocalSlots(std::move(freed));
     if (!w.status.ok() && result.ok()) result = w.status;

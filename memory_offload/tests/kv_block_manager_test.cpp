@@ -186,13 +186,6 @@ std::unique_ptr<KvBlockManager> OverDelayTier(KvBlockManager::Options o, uint64_
   return kv.ok() ? std::move(kv).value() : nullptr;
 }
 
-// Fetches `s` and checks that its block k holds seed k, for k below `blocks`.
-void ExpectFetchedIntact(KvBlockManager& kv, SequenceId s, int blocks) {
-  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
-  EXPECT_TRUE(lost.empty());
-  for (int b = 0; b < blocks; ++b) EXPECT_TRUE(Holds(*kv.Data(kv.BlockTable(s)[b]), 256, b)) << b;
-}
-
 TEST(KvBlockManager, EvictionWritesBackWhileTheCallerGoesOn) {
   uint64_t clock = 0;
   auto kv = OverDelayTier({.local_blocks = 20, .high_watermark = 0.9, .low_watermark = 0.5}, &clock);

@@ -296,10 +296,7 @@ TEST(KvLayout, OffloadLayerWritesAPrefillBackLayerByLayer) {
   EXPECT_EQ(p.kv->stats().bytes_offloaded, 8 * kBlockBytes);
   ASSERT_OK(p.kv->EvictTo(0));
   EXPECT_EQ(p.tier->transfers().size(), 4u) << "the blocks are offloaded: eviction writes nothing";
-  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, p.kv->Fetch(p.seq));
-  EXPECT_TRUE(lost.empty());
-  for (int b = 0; b < 8; ++b)
-    EXPECT_TRUE(Holds(*p.kv->Data(p.kv->BlockTable(p.seq)[b]), kBlockBytes, 50 + b));
+  ExpectFetchedIntact(*p.kv, p.seq, 8, 50);
 }
 
 TEST(KvLayout, OffloadLayerUnderBlockMajorWritesWholeBlocksAfterTheLastLayer) {
@@ -312,10 +309,7 @@ TEST(KvLayout, OffloadLayerUnderBlockMajorWritesWholeBlocksAfterTheLastLayer) {
   ASSERT_OK(p.kv->WaitOffload());
   EXPECT_EQ(p.clock - before, 8192u + 1000) << "nothing overlapped the prefill";
   ASSERT_OK(p.kv->EvictTo(0));
-  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, p.kv->Fetch(p.seq));
-  EXPECT_TRUE(lost.empty());
-  for (int b = 0; b < 8; ++b)
-    EXPECT_TRUE(Holds(*p.kv->Data(p.kv->BlockTable(p.seq)[b]), kBlockBytes, 50 + b));
+  ExpectFetchedIntact(*p.kv, p.seq, 8, 50);
 }
 
 TEST(KvLayout, ALayerRecomputedDuringItsOffloadLeavesNoStaleCopy) {

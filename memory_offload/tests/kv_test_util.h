@@ -80,4 +80,15 @@ inline BlockId Append(KvBlockManager& kv, SequenceId s, uint64_t hash, uint64_t 
   return r->block;
 }
 
+// Fetches `s`: nothing is lost, and its block k holds seed first_seed + k,
+// for k below `blocks`.
+inline void ExpectFetchedIntact(KvBlockManager& kv, SequenceId s, int blocks, uint64_t first_seed = 0) {
+  ASSERT_OK_AND_ASSIGN(std::vector<BlockId> lost, kv.Fetch(s));
+  EXPECT_TRUE(lost.empty());
+  const uint64_t bb = kv.options().shape.block_bytes();
+  for (int b = 0; b < blocks; ++b) {
+    EXPECT_TRUE(Holds(*kv.Data(kv.BlockTable(s)[b]), bb, first_seed + b)) << "block " << b;
+  }
+}
+
 }  // namespace lightloop::memory_offload

@@ -20,12 +20,7 @@ struct LinkBoard::Impl {
     }
     ctx->traceEverOn(true);
     m = std::make_unique<Vll_link_board>(ctx.get(), "board");
-    m->fwd_latency = c.fwd_latency;
-    m->rev_latency = c.rev_latency;
-    m->seed = c.seed;
-    m->err_threshold = c.fwd_err_threshold;
-    m->credits = c.credits;
-    m->timeout_cycles = c.timeout_cycles;
+    ApplyLinkConfig(*m, c);
     m->out_ready = 1;
     m->rst = 1;
     Tick();

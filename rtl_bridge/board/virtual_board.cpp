@@ -102,12 +102,7 @@ struct VirtualBoard::Impl {
       : config(c), ctx(std::make_unique<VerilatedContext>()), mem(c.mem_bytes, c.mem_file) {
     ctx->traceEverOn(true);
     m = std::make_unique<Vll_board>(ctx.get(), "board");
-    m->fwd_latency = c.link.fwd_latency;
-    m->rev_latency = c.link.rev_latency;
-    m->seed = c.link.seed;
-    m->err_threshold = c.link.fwd_err_threshold;
-    m->credits = c.link.credits;
-    m->timeout_cycles = c.link.timeout_cycles;
+    ApplyLinkConfig(*m, c.link);
     m->mem_size = c.mem_bytes;
     m->hm_rd_ready = 1;
     m->hm_wr_ready = 1;

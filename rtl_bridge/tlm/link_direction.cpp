@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "Vll_link.h"
+#include "lightloop/rtl_bridge/link/link_pair.h"
 #include "verilated.h"
 
 namespace lightloop::rtl_bridge {
@@ -13,12 +14,12 @@ LinkDirection::LinkDirection(const RtlLinkParams& p, uint32_t seed)
     : ctx_(std::make_unique<VerilatedContext>()) {
   m_ = std::make_unique<Vll_link>(ctx_.get(), "link");
   m_->enable = 1;
-  m_->fwd_latency = p.lane_latency_cycles;
-  m_->rev_latency = p.control_latency_cycles;
-  m_->seed = seed;
-  m_->err_threshold = p.ErrThreshold();
-  m_->credits = p.credits;
-  m_->timeout_cycles = p.timeout_cycles;
+  ApplyLinkConfig(*m_, {.fwd_latency = p.lane_latency_cycles,
+                        .rev_latency = p.control_latency_cycles,
+                        .credits = p.credits,
+                        .timeout_cycles = p.timeout_cycles,
+                        .seed = seed,
+                        .fwd_err_threshold = p.ErrThreshold()});
   m_->out_ready = 1;
   m_->rst = 1;
   Tick();

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -81,7 +82,9 @@ ShmCopyChoice Decide() {
   if (const char* user = std::getenv("FI_SHM_DISABLE_CMA"); user != nullptr) {
     ShmCopyChoice c;
     std::string v = user;
-    c.cma = !(v == "1" || v == "on" || v == "true" || v == "yes");
+    std::string lower = v;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    c.cma = !(lower == "1" || lower == "on" || lower == "true" || lower == "yes");  // libfabric's booleans
     c.why = "FI_SHM_DISABLE_CMA=" + v + " from the environment";
     return c;
   }

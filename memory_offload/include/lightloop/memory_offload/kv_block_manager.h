@@ -271,12 +271,19 @@ class KvBlockManager {
   StatusOr<uint64_t> TakeLocalSlot();
   Status WriteBack(const std::vector<BlockId>& blocks);
   Status EvictBlocks(const std::vector<BlockId>& victims);
-  // Evicts down to `keep` local blocks without waiting: clean victims leave
-  // at once, dirty ones once their write-back lands (StartEvictionWrite).
-  Status EvictAsync(uint64_t keep);
+  // Evicts down to `keep` local blocks in the policy's order. Waiting, the
+  // write-backs land before it returns (EvictBlocks); not waiting, clean
+  // victims leave at once and dirty ones once their write lands
+  // (StartEvictionWrite).
+  Status Evict(uint64_t keep, bool wait);
   Status StartEvictionWrite(const std::vector<BlockId>& victims);
+  // Block `id` leaves the local tier (an eviction); its slot goes to `freed`.
+  void LeaveLocal(BlockId id, std::vector<uint64_t>& freed);
   // Frees local slots (highest first on the stack: taken again in rising order).
   void FreeLocalSlots(std::vector<uint64_t> slots);
+  // Sorts `todo` by remote slot and posts the writes of their every chunk
+  // into `w`, encoding through `staging` (todo.size() x chunks slots).
+  Status PostBlockWrites(std::vector<BlockId>& todo, unsigned char* staging, LayerWrite& w);
   StatusOr<uint64_t> TakeRemoteRun(uint64_t count);
   void ReleaseRemote(Block& b);
   void DropIfUnused(BlockId id);

@@ -73,7 +73,7 @@ std::string MrModeString(uint64_t mr_mode);
 // once, before libfabric starts: FindProvider asks when the query names shm.
 // A user's FI_SHM_DISABLE_CMA is kept; otherwise a probe of about 50 ms
 // times a 1 MiB process_vm_readv against memcpy and turns CMA off when it is
-// the slower by more than half (PreferSar). See docs/runtime.md.
+// the slower by more than half (PreferSar). See docs/nic-target.md.
 struct ShmCopyChoice {
   bool cma = true;           // false: FI_SHM_DISABLE_CMA is on (SAR)
   bool probed = false;       // the figures below were measured

@@ -29,6 +29,19 @@ struct LinkConfig {
 // Throws std::invalid_argument naming the first field outside the RTL's range.
 void ValidateLinkConfig(const LinkConfig& config);
 
+// Sets the link's configuration ports, which the Verilated ll_link,
+// ll_link_board and ll_board share, from `config` (the forward lane's error
+// threshold is the link's).
+template <typename Model>
+void ApplyLinkConfig(Model& m, const LinkConfig& config) {
+  m.fwd_latency = config.fwd_latency;
+  m.rev_latency = config.rev_latency;
+  m.seed = config.seed;
+  m.err_threshold = config.fwd_err_threshold;
+  m.credits = config.credits;
+  m.timeout_cycles = config.timeout_cycles;
+}
+
 // A data flit as it left the transmitter.
 struct Flit {
   uint8_t seq;
