@@ -136,12 +136,15 @@ StatusOr<const unsigned char*> WeightStreamer::Acquire(int64_t layer) {
     b = victim;
   }
   if (b->in_flight) {
+    // Landed already (a look, no progress step): no stall.
+    LL_ASSIGN_OR_RETURN(bool landed, remote_->Done(b->ticket));
     const uint64_t start = o_.now_ns();
     LL_RETURN_IF_ERROR(remote_->Wait(b->ticket));
     b->in_flight = false;
-    uint64_t waited = o_.now_ns() - start;
-    stats_.stall_ns += waited;
-    stats_.stalls += waited > 0 ? 1 : 0;
+    if (!landed) {
+      stats_.stall_ns += o_.now_ns() - start;
+      ++stats_.stalls;
+    }
   }
   LL_RETURN_IF_ERROR(Prefetch(layer));
   return b->bytes.data();

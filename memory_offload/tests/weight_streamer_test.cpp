@@ -89,5 +89,26 @@ TEST_F(WeightStreamerTest, PinnedLayersAreFetchedOnce) {
   EXPECT_THAT(bad.status().ToString(), ::testing::HasSubstr("pinned layer 8 is not in [0, 8)"));
 }
 
+// A layer that has landed is no stall, even on a clock that moves between
+// any two readings (as the wall clock does): the host tier's reads land at
+// once, so nothing ever waits.
+TEST(WeightStreamerStalls, ALandedLayerIsNoStallOnAMovingClock) {
+  uint64_t tick = 0;
+  WeightStreamer::Options o{
+      .layer_bytes = kLayerBytes, .layers = kLayers, .buffers = 2, .now_ns = [&tick] { return tick += 100; }};
+  auto ws = WeightStreamer::Create(o, std::make_unique<HostTier>(kLayers, kLayerBytes));
+  ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+  std::vector<unsigned char> w(kLayerBytes, 7);
+  for (int64_t l = 0; l < kLayers; ++l) ASSERT_TRUE((*ws)->Store(l, w.data()).ok());
+  for (int64_t l = 0; l < kLayers; ++l) {
+    auto p = (*ws)->Acquire(l);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ((*p)[kLayerBytes - 1], 7);
+  }
+  EXPECT_EQ((*ws)->stats().fetches, static_cast<uint64_t>(kLayers) + 1);
+  EXPECT_EQ((*ws)->stats().stalls, 0u);
+  EXPECT_EQ((*ws)->stats().stall_ns, 0u);
+}
+
 }  // namespace
 }  // namespace lightloop::memory_offload

@@ -313,3 +313,80 @@ TEST(OffloadBench, NicTargetRunsOverShm) {
 
 }  // namespace
 }  // namespace lightloop::testbench
+
+namespace lightloop::testbench {
+namespace {
+
+// `lightloop bench weights` with `args`; its JSON (empty on failure).
+nlohmann::json RunWeights(const std::string& args) {
+  return LightloopJson("bench weights " + args);
+}
+
+// The line of `j` for `buffers` buffers (null if there is none).
+nlohmann::json LineOf(const nlohmann::json& j, int64_t buffers) {
+  for (const nlohmann::json& line : j["buffers"]) {
+    if (line["buffers"].get<int64_t>() == buffers) return line;
+  }
+  return nullptr;
+}
+
+// Weight streaming on the sim target, compute balanced with transfer: with
+// one buffer each layer's transfer and compute add up (twice the bound);
+// with two or three the next layers fly while one computes, within 5% of
+// max(compute, transfer); streaming alone keeps the raw runtime's rate.
+TEST(WeightsBench, SimTargetOverlapsTheNextLayers) {
+  nlohmann::json j = RunWeights("--target sim --layers 8 --layer-size 4MiB --repeats 1");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["time"], "virtual");
+  EXPECT_GE(j["stream_ratio"].get<double>(), 0.9);
+  ASSERT_EQ(j["buffers"].size(), 3u);
+  nlohmann::json one = LineOf(j, 1), two = LineOf(j, 2), three = LineOf(j, 3);
+  ASSERT_FALSE(one.is_null() || two.is_null() || three.is_null()) << j.dump();
+  EXPECT_NEAR(one["ratio"].get<double>(), 2.0, 0.05) << "one buffer: fetch, then compute";
+  EXPECT_EQ(one["stalls"], 8) << "every layer waits";
+  EXPECT_NEAR(two["ratio"].get<double>(), 1.0, 0.05);
+  EXPECT_NEAR(three["ratio"].get<double>(), 1.0, 0.05);
+  EXPECT_EQ(three["stalls"], 0) << "two layers ahead: nothing to wait for";
+  EXPECT_EQ(RunWeights("--target sim --layers 8 --layer-size 4MiB --repeats 1"), j)
+      << "virtual time: the same run, the same JSON";
+}
+
+// Pinned layers are fetched once: with 4 of 8 pinned and one buffer, only
+// the other 4 wait, so the token is the compute plus half the transfer.
+TEST(WeightsBench, PinnedLayersAreNotStreamed) {
+  nlohmann::json j =
+      RunWeights("--target sim --layers 8 --layer-size 4MiB --repeats 1 --pinned 4 --buffers 1");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["pinned"], 4);
+  nlohmann::json one = LineOf(j, 1);
+  ASSERT_FALSE(one.is_null()) << j.dump();
+  EXPECT_EQ(one["stalls"], 4);
+  EXPECT_NEAR(one["ratio"].get<double>(), 1.5, 0.05);
+}
+
+TEST(WeightsBench, BadOptionsNameTheFlag) {
+  CommandResult pinned = Lightloop("bench weights --target sim --layers 4 --pinned 4");
+  EXPECT_NE(pinned.code, 0);
+  EXPECT_NE(pinned.out.find("--pinned: 4 is not in [0, 4)"), std::string::npos) << pinned.out;
+  CommandResult buffers = Lightloop("bench weights --target sim --layers 4 --buffers 2,0");
+  EXPECT_NE(buffers.code, 0);
+  EXPECT_NE(buffers.out.find("--buffers: 0 is not at least 1"), std::string::npos) << buffers.out;
+  CommandResult size = Lightloop("bench weights --target sim --layer-size 4XB");
+  EXPECT_NE(size.code, 0);
+  EXPECT_NE(size.out.find("--layer-size"), std::string::npos) << size.out;
+}
+
+// The nic target over shm, in wall time: the bench checks every layer's
+// bytes as it computes, so a run that ends well delivered each layer.
+TEST(WeightsBench, NicTargetRunsOverShm) {
+  nlohmann::json j = RunWeights("--provider shm --layers 4 --layer-size 1MiB --repeats 1 --buffers 1,2");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["time"], "wall");
+  EXPECT_GT(j["raw_read_gbps"].get<double>(), 0);
+  EXPECT_GT(j["stream_gbps"].get<double>(), 0);
+  ASSERT_EQ(j["buffers"].size(), 2u);
+  EXPECT_EQ(LineOf(j, 1)["stalls"], 4) << "one buffer: every layer waits";
+}
+
+}  // namespace
+}  // namespace lightloop::testbench

@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <iomanip>
 #include <optional>
 #include <sstream>
 #include <utility>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "bench/sim_target.h"
 #include "lightloop/memory_offload/kv_block_manager.h"
 #include "lightloop/runtime/fabric.h"
@@ -29,27 +29,10 @@ mo::KvShape ShapeFor(uint64_t block_bytes) {
   return {.layers = 32, .kv_heads = 8, .head_dim = 128, .dtype_bytes = 2, .block_tokens = tokens};
 }
 
-// Computes for `ns`. The compute is the accelerator's: on the wall clock
-// the host thread drives the transfers in flight meanwhile, polling until
-// the compute is done (as an inference loop's host thread does while its
-// kernels run; a provider that copies with the CPU, tcp or shm, moves bytes
-// only then). In virtual time it polls every 10 us of compute.
+// Computes for `ns` while the KV cache's transfers go on (see ComputeFor).
 rt::Status Compute(const rt::Clock& clock, mo::KvBlockManager& kv, uint64_t ns) {
-  if (!clock.is_virtual()) {
-    const uint64_t until = clock.now_ns() + ns;
-    do {
-      LL_RETURN_IF_ERROR(kv.Progress());
-    } while (clock.now_ns() < until);
-    return rt::Status::Ok();
-  }
-  constexpr uint64_t kSlice = 10000;
-  for (uint64_t done = 0; done < ns;) {
-    uint64_t step = std::min(kSlice, ns - done);
-    clock.advance_ns(step);
-    LL_RETURN_IF_ERROR(kv.Progress());
-    done += step;
-  }
-  return rt::Status::Ok();
+  return ComputeFor(
+      clock, [&kv] { return kv.Progress(); }, ns);
 }
 
 // The decode step computing layer by layer: start the fetch, then for each
@@ -112,30 +95,6 @@ rt::StatusOr<std::pair<uint64_t, uint64_t>> PrefillWriteBack(const rt::Clock& cl
     }
   }
   return std::make_pair(best[0], best[1]);
-}
-
-double Gbps(uint64_t bytes, uint64_t ps) {
-  return ps == 0 ? 0 : static_cast<double>(bytes) * 1e3 / ps;
-}
-
-// `count` operations of `size` bytes on `region`, `depth` in flight: the
-// runtime alone. Returns picoseconds on the client's clock.
-rt::StatusOr<uint64_t> RawPass(rt::RemoteMemoryClient& c, const rt::RemoteRegion& region, bool write,
-                               std::vector<unsigned char>& buf, uint64_t size, uint64_t count, size_t depth) {
-  std::deque<rt::OpHandle> flying;
-  const uint64_t t0 = c.clock().now_ps();
-  for (uint64_t i = 0; i < count; ++i) {
-    if (flying.size() == depth) {
-      LL_RETURN_IF_ERROR(c.Wait(flying.front()));
-      flying.pop_front();
-    }
-    unsigned char* p = buf.data() + i * size;
-    LL_ASSIGN_OR_RETURN(rt::OpHandle op,
-                        write ? c.Write(region, i * size, p, size) : c.Read(region, i * size, p, size));
-    flying.push_back(op);
-  }
-  for (rt::OpHandle op : flying) LL_RETURN_IF_ERROR(c.Wait(op));
-  return c.clock().now_ps() - t0;
 }
 
 }  // namespace

@@ -4,12 +4,14 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <vector>
 
 #include "cli/commands.h"
 #include "lightloop/runtime/size.h"
 #include "lightloop/testbench/model_bench.h"
 #include "lightloop/testbench/offload_bench.h"
 #include "lightloop/testbench/transport_bench.h"
+#include "lightloop/testbench/weights_bench.h"
 
 namespace lightloop::testbench {
 namespace {
@@ -107,6 +109,48 @@ runtime::Status RunOffload(const OffloadArgs& a) {
   return runtime::Status::Ok();
 }
 
+struct WeightsArgs {
+  std::string target = "nic";
+  std::string config;
+  std::string board;
+  std::string provider;
+  std::string layer_size = "16MiB";
+  int64_t layers = 16;
+  int64_t pinned = 0;
+  std::vector<int64_t> buffers{1, 2, 3};
+  double compute_us = 0;
+  int tokens = 2;
+  int repeats = 3;
+  std::string json;
+};
+
+// The virtual board moves ~24 MB of DMA per wall second: on fpga, the
+// model's size defaults to 8 layers of 1 MiB.
+void FpgaDefaults(WeightsArgs& a, const CLI::App& w) {
+  if (a.target != "fpga") return;
+  if (w.count("--layer-size") == 0) a.layer_size = "1MiB";
+  if (w.count("--layers") == 0) a.layers = 8;
+}
+
+runtime::Status RunWeights(const WeightsArgs& a) {
+  WeightsBenchOptions o;
+  o.target = a.target;
+  o.config = a.config;
+  o.board = a.board;
+  o.provider = a.provider;
+  LL_ASSIGN_OR_RETURN(o.layer_bytes, ParseSizeFlag("--layer-size", a.layer_size));
+  o.layers = a.layers;
+  o.pinned = a.pinned;
+  o.buffers = a.buffers;
+  o.compute_ns = static_cast<uint64_t>(a.compute_us * 1e3);
+  o.tokens = a.tokens;
+  o.repeats = a.repeats;
+  LL_ASSIGN_OR_RETURN(WeightsBenchReport report, RunWeightsBench(o));
+  std::cout << FormatTable(report) << std::flush;
+  LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(report)));
+  return runtime::Status::Ok();
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, CommandFn& run) {
@@ -179,8 +223,8 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
       ->add_option("--block-size", f->block_size, "KV block size (whole tokens of a 32-layer, 8-head model)")
       ->capture_default_str();
   CLI::Option* blocks = offload->add_option("--blocks", f->blocks, "blocks moved per measurement (fpga: 16)")
-      ->capture_default_str()
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+                            ->capture_default_str()
+                            ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
   offload->add_option("--depth", f->depth, "operations in flight")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
@@ -198,6 +242,45 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
   offload->callback([f, blocks, &run] {
     f->blocks_given = blocks->count() > 0;
     run = [f] { return RunOffload(*f); };
+  });
+
+  auto w = std::make_shared<WeightsArgs>();
+  CLI::App* weights = bench->add_subcommand(
+      "weights",
+      "Weight streaming through memory_offload vs the raw runtime, and a token's time per buffer count vs "
+      "max(compute, transfer)");
+  weights
+      ->add_option("--target", w->target,
+                   "nic (wall time), sim (virtual time) or fpga (board cycles), as for bench transport")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nic", "sim", "fpga"}));
+  weights->add_option("--config", w->config, "sim, fpga: hw_models node file");
+  weights->add_option("--board", w->board, "fpga: the board spec, as for bench offload");
+  weights->add_option("--provider", w->provider, "nic: libfabric provider (tcp, shm, verbs, ...)");
+  weights->add_option("--layer-size", w->layer_size, "one layer's weights (fpga: 1MiB)")
+      ->capture_default_str();
+  weights->add_option("--layers", w->layers, "layers of the model (fpga: 8)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  weights->add_option("--pinned", w->pinned, "the first N layers stay resident")->capture_default_str();
+  weights->add_option("--buffers", w->buffers, "buffer counts to measure, comma-separated (1: no overlap)")
+      ->delimiter(',')
+      ->capture_default_str();
+  weights
+      ->add_option("--compute-us", w->compute_us,
+                   "compute per layer; 0: a layer's raw transfer time (compute and transfer balanced)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
+  weights->add_option("--tokens", w->tokens, "timed tokens per measurement")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  weights->add_option("--repeats", w->repeats, "measurements per figure; the best is reported")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  weights->add_option("--json", w->json, "also write the results as JSON to this file");
+  weights->callback([w, weights, &run] {
+    FpgaDefaults(*w, *weights);
+    run = [w] { return RunWeights(*w); };
   });
 
   AddBoardBenchCommand(*bench, run);
