@@ -271,6 +271,16 @@ StatusOr<unsigned char*> KvBlockManager::Data(BlockId block) {
   return SlotData(it->second.local_slot);
 }
 
+StatusOr<unsigned char*> KvBlockManager::Place(BlockId block) {
+  auto it = s_->blocks.find(block);
+  if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));
+  if (it->second.local_slot < 0) {
+    return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) +
+                                       " is not resident; Fetch its sequence first");
+  }
+  return SlotData(it->second.local_slot);
+}
+
 StatusOr<unsigned char*> KvBlockManager::LayerData(BlockId block, int64_t layer) {
   auto it = s_->blocks.find(block);
   if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));

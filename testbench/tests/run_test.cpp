@@ -86,6 +86,36 @@ TEST(Run, TokensAreIdenticalOnEveryTarget) {
   EXPECT_GT(sim["wall_s"].get<double>(), 0);
 }
 
+// scheduler.swap_in: layered with kv.layout: layer_major: preempted
+// sequences join the step their fetch starts in and wait layer by layer;
+// the tokens are the quick start's on sim and nic, and no sequence sits out
+// a step, so the longest gap between two tokens shrinks.
+TEST(Run, LayeredSwapInKeepsTheTokens) {
+  const std::string layered_yaml =
+      std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/quickstart-layered.yaml";
+  nlohmann::json ahead = RunOn("sim"), layered = RunOn("sim", layered_yaml), nic = RunOn("nic", layered_yaml);
+  ASSERT_FALSE(ahead.empty());
+  ASSERT_FALSE(layered.empty());
+  ASSERT_FALSE(nic.empty());
+  EXPECT_EQ(layered["tokens_sha256"], ahead["tokens_sha256"]);
+  EXPECT_EQ(nic["tokens_sha256"], ahead["tokens_sha256"]);
+  EXPECT_EQ(ahead["scheduler"]["layered_swap_ins"], 0);
+  EXPECT_GT(layered["scheduler"]["layered_swap_ins"].get<uint64_t>(), 0u);
+  EXPECT_GT(nic["scheduler"]["layered_swap_ins"].get<uint64_t>(), 0u);
+  EXPECT_EQ(layered["scheduler"]["voided_swap_ins"], 0);
+  EXPECT_LT(layered["metrics"]["itl_ms"]["max"].get<double>(),
+            ahead["metrics"]["itl_ms"]["max"].get<double>());
+  // Under layer_major a block takes a remote slot a layer: a remote tier
+  // of 201 blocks (not a whole number of 4-layer planes as slots) runs.
+  const fs::path odd = Out("odd.yaml");
+  std::ofstream(odd) << "include: " << layered_yaml << "\nkv:\n  remote_blocks: 201\n";
+  nlohmann::json local = RunOn("local", odd.string());
+  fs::remove(odd);
+  ASSERT_FALSE(local.empty());
+  EXPECT_EQ(local["kv"]["remote_blocks"], 201);
+  EXPECT_EQ(local["tokens_sha256"], ahead["tokens_sha256"]);
+}
+
 TEST(Run, VirtualTimeRunsRepeatExactly) {
   nlohmann::json a = RunOn("sim"), b = RunOn("sim");
   ASSERT_FALSE(a.empty());

@@ -30,6 +30,8 @@ struct Seq {
   uint64_t cached = 0;           // tokens whose K and V are in the cache
   uint64_t prompt = 0;           // tokens of the request's prompt
   uint64_t fetch = 0;            // StartFetch ticket while swapping in
+  uint64_t fetch_waited_ns = 0;  // SwapIn::kLayered: waited for its layers so far (the timeout's budget)
+  bool void_step = false;        // SwapIn::kLayered: a layer of its KV was lost or late this step
   uint64_t want = 0;             // tokens this step
   bool admitted = false;
 };
@@ -44,6 +46,12 @@ rt::StatusOr<Preemption> ParsePreemption(const std::string& name) {
   if (name == "offload") return Preemption::kOffload;
   if (name == "recompute") return Preemption::kRecompute;
   return rt::InvalidArgument("preemption '" + name + "' is not one of: offload, recompute");
+}
+
+rt::StatusOr<SwapIn> ParseSwapIn(const std::string& name) {
+  if (name == "ahead") return SwapIn::kAhead;
+  if (name == "layered") return SwapIn::kLayered;
+  return rt::InvalidArgument("swap_in '" + name + "' is not one of: ahead, layered");
 }
 
 std::vector<int32_t> PromptTokens(const Request& r, int64_t vocab, uint32_t block) {
@@ -195,7 +203,17 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       uint64_t rest = s.tokens.size() - s.cached;
       return std::min<uint64_t>({rest, o_.prefill_chunk, tokens_left});
     };
+    // As many of the planned tokens of `s` as its blocks' growth lets fit
+    // (held <= budget_blocks here), at least one.
     uint64_t held = 0;
+    auto fit = [&](const Seq& s) -> uint64_t {
+      uint64_t n = plan(s);
+      if (held + blocks_after(s, n) - blocks_after(s, 1) > budget_blocks) {
+        n = std::max<uint64_t>(
+            1, std::min(n, (budget_blocks - held + Blocks(s.cached + 1, bt)) * bt - s.cached));
+      }
+      return n;
+    };
     for (size_t i : running) held += blocks_after(seqs[i], 1);
     while (held > budget_blocks && running.size() > 1) {
       Seq& s = seqs[running.back()];
@@ -211,12 +229,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         if (s.state != State::kRunning || tokens_left == 0) continue;
         const bool decoding = s.tokens.size() - s.cached == 1;
         if (decoding != (pass == 0)) continue;
-        uint64_t n = plan(s);
-        uint64_t grow = blocks_after(s, n) - blocks_after(s, 1);
-        if (held + grow > budget_blocks) {  // as much as fits (held <= budget here)
-          n = std::max<uint64_t>(
-              1, std::min(n, (budget_blocks - held + Blocks(s.cached + 1, bt)) * bt - s.cached));
-        }
+        const uint64_t n = fit(s);
         held += blocks_after(s, n) - blocks_after(s, 1);
         s.want = n;
         tokens_left -= n;
@@ -258,6 +271,17 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         held += need;
         running.push_back(waiting.front());
         waiting.pop_front();
+        if (o_.swap_in == SwapIn::kLayered && tokens_left > 0) {
+          // Joins this step; its layers are waited for one by one.
+          s.fetch_waited_ns = 0;
+          s.void_step = false;
+          const uint64_t n = fit(s);
+          held += blocks_after(s, n) - need;
+          s.want = n;
+          tokens_left -= n;
+          batch.push_back(s.index);
+          ++res.layered_swap_ins;
+        }
         continue;
       }
       if (tokens_left == 0) break;
@@ -307,7 +331,8 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         // be found by another sequence, and two sequences never write one
         // block in the same step.
         uint64_t h = b < s.hashes.size() && (b + 1) * bt <= s.cached + n ? s.hashes[b] : 0;
-        if (kv_->HasPrefix(h)) h = 0;
+        // A sequence swapping in may void its step: it names no block.
+        if (kv_->HasPrefix(h) || s.state == State::kSwappingIn) h = 0;
         LL_ASSIGN_OR_RETURN(mo::AppendResult a, kv_->AppendBlock(s.kv, h));
         (void)a;
       }
@@ -318,7 +343,8 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
                     .emits = s.cached + n == s.tokens.size()};
       if (exec_->computes()) {
         for (mo::BlockId b : kv_->BlockTable(s.kv)) {
-          LL_ASSIGN_OR_RETURN(unsigned char* p, kv_->Data(b));
+          // Swapping in: the kernel reads layer l once the hook waited for it.
+          LL_ASSIGN_OR_RETURN(unsigned char* p, s.state == State::kSwappingIn ? kv_->Place(b) : kv_->Data(b));
           item.blocks.push_back(p);
         }
       }
@@ -337,10 +363,60 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       continue;
     }
 
-    LL_ASSIGN_OR_RETURN(StepOutput out, exec_->Run(items));
+    // Sequences swapping in within this step (SwapIn::kLayered): before
+    // each layer computes, the layers of their KV it needs are waited for,
+    // after the previous layer's share of the step's time has passed.
+    std::vector<size_t> arriving;
+    for (size_t i : batch) {
+      if (seqs[i].state == State::kSwappingIn) arriving.push_back(i);
+    }
+    const bool time_passes = clock_.is_virtual || !exec_->computes();
+    uint64_t passed_ns = 0;
+    int64_t kv_layers_waited = 0;
+    LayerHook before_layer;
+    if (!arriving.empty()) {
+      before_layer = [&](int64_t layer, int64_t layers, uint64_t step_ns) -> rt::Status {
+        if (layer > 0 && time_passes) {
+          clock_.advance_ns(step_ns / static_cast<uint64_t>(layers));
+          passed_ns += step_ns / static_cast<uint64_t>(layers);
+        }
+        // The KV layers that model layers [0, layer] cover (the same count
+        // when the KV shape is the model's).
+        const int64_t kv_layers = ko.shape.layers;
+        const int64_t upto = std::min(kv_layers, ((layer + 1) * kv_layers + layers - 1) / layers);
+        for (; kv_layers_waited < upto; ++kv_layers_waited) {
+          for (size_t i : arriving) {
+            Seq& s = seqs[i];
+            if (s.void_step) continue;
+            const uint64_t budget =
+                o_.prefetch_budget_ns > s.fetch_waited_ns ? o_.prefetch_budget_ns - s.fetch_waited_ns : 0;
+            LL_ASSIGN_OR_RETURN(mo::FetchOutcome lo,
+                                kv_->WaitLayer(s.fetch, kv_layers_waited, o_.prefetch, budget));
+            s.fetch_waited_ns += lo.waited_ns;
+            if (!lo.lost.empty() || !lo.not_arrived.empty()) s.void_step = true;
+          }
+        }
+        return rt::Status::Ok();
+      };
+    }
+    LL_ASSIGN_OR_RETURN(StepOutput out, exec_->Run(items, before_layer));
     ++res.steps;
     res.compute_ns += out.modelled_ns;
-    if (clock_.is_virtual || !exec_->computes()) clock_.advance_ns(out.modelled_ns);
+    if (time_passes) clock_.advance_ns(out.modelled_ns - std::min(passed_ns, out.modelled_ns));
+    for (size_t i : arriving) {
+      Seq& s = seqs[i];
+      const uint64_t budget =
+          o_.prefetch_budget_ns > s.fetch_waited_ns ? o_.prefetch_budget_ns - s.fetch_waited_ns : 0;
+      LL_ASSIGN_OR_RETURN(mo::FetchOutcome fo, kv_->FinishFetch(s.fetch, o_.prefetch, budget));
+      s.state = State::kRunning;
+      std::vector<mo::BlockId> redo = fo.lost;
+      redo.insert(redo.end(), fo.not_arrived.begin(), fo.not_arrived.end());
+      if (!redo.empty()) s.void_step = true;
+      if (s.void_step) {
+        ++res.voided_swap_ins;
+        if (!redo.empty()) LL_RETURN_IF_ERROR(recompute_from(s, first_of(s, redo)));
+      }
+    }
     LL_RETURN_IF_ERROR(kv_->Progress());
     const uint64_t t_end = now();
 
@@ -348,6 +424,11 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     std::vector<size_t> finished;
     for (size_t k = 0; k < batch.size(); ++k) {
       Seq& s = seqs[batch[k]];
+      if (s.void_step) {  // computed over KV that was not there: again next step
+        s.void_step = false;
+        if (items[k].emits) ++emitted;
+        continue;
+      }
       const uint64_t n = s.want;
       const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
       for (uint64_t b = s.cached / bt; b < Blocks(s.cached + n, bt); ++b) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <cmath>
+#include <functional>
 
 #include "lightloop/workloads/executors.h"
 
@@ -9,7 +10,8 @@ FunctionalExecutor::FunctionalExecutor(LlamaModel* model, Accelerator accelerato
                                        int top_k, uint64_t seed)
     : model_(model), a_(std::move(accelerator)), temperature_(temperature), top_k_(top_k), seed_(seed) {}
 
-runtime::StatusOr<StepOutput> FunctionalExecutor::Run(const std::vector<StepItem>& items) {
+runtime::StatusOr<StepOutput> FunctionalExecutor::Run(const std::vector<StepItem>& items,
+                                                      const LayerHook& before_layer) {
   std::vector<SeqChunk> chunks;
   std::vector<StepWork> work;
   chunks.reserve(items.size());
@@ -20,8 +22,14 @@ runtime::StatusOr<StepOutput> FunctionalExecutor::Run(const std::vector<StepItem
                       .want_logits = it.emits});
     work.push_back({.tokens = it.count, .cached = static_cast<uint64_t>(it.start_pos)});
   }
-  LL_ASSIGN_OR_RETURN(std::vector<std::vector<float>> logits, model_->Forward(chunks));
   StepOutput out;
+  const ModelShape& shape = model_->config().shape;
+  out.modelled_ns = static_cast<uint64_t>(std::llround(BatchStep(shape, a_, work).seconds * 1e9));
+  std::function<runtime::Status(int64_t)> hook;
+  if (before_layer) {
+    hook = [&](int64_t l) { return before_layer(l, shape.layers, out.modelled_ns); };
+  }
+  LL_ASSIGN_OR_RETURN(std::vector<std::vector<float>> logits, model_->Forward(chunks, hook));
   for (size_t k = 0; k < items.size(); ++k) {
     if (!items[k].emits) continue;
     // One generator per (request, position): the token does not depend on
@@ -30,8 +38,6 @@ runtime::StatusOr<StepOutput> FunctionalExecutor::Run(const std::vector<StepItem
                      static_cast<uint64_t>(items[k].start_pos + static_cast<int64_t>(items[k].count));
     out.tokens.push_back(Sample(logits[k], temperature_, top_k_, state));
   }
-  out.modelled_ns =
-      static_cast<uint64_t>(std::llround(BatchStep(model_->config().shape, a_, work).seconds * 1e9));
   return out;
 }
 

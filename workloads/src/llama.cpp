@@ -258,7 +258,8 @@ float Silu(float x) {
 
 }  // namespace
 
-rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(std::span<const SeqChunk> chunks) {
+rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(
+    std::span<const SeqChunk> chunks, const std::function<rt::Status(int64_t layer)>& before_layer) {
   const ModelShape& s = config_.shape;
   Batch b;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -280,6 +281,7 @@ rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(std::span<cons
     std::memcpy(&x[t * h], &weights_->embed[b.token[t] * h], static_cast<size_t>(h) * sizeof(float));
   }
   for (int64_t l = 0; l < s.layers; ++l) {
+    if (before_layer) LL_RETURN_IF_ERROR(before_layer(l));
     AttentionBlock(b, l, x);
     MlpBlock(l, x);
   }

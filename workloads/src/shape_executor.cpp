@@ -8,7 +8,8 @@ namespace lightloop::workloads {
 ShapeExecutor::ShapeExecutor(ModelShape model, Accelerator accelerator)
     : m_(std::move(model)), a_(std::move(accelerator)) {}
 
-runtime::StatusOr<StepOutput> ShapeExecutor::Run(const std::vector<StepItem>& items) {
+runtime::StatusOr<StepOutput> ShapeExecutor::Run(const std::vector<StepItem>& items,
+                                                 const LayerHook& before_layer) {
   StepOutput out;
   std::vector<StepWork> work;
   work.reserve(items.size());
@@ -20,6 +21,9 @@ runtime::StatusOr<StepOutput> ShapeExecutor::Run(const std::vector<StepItem>& it
     }
   }
   out.modelled_ns = static_cast<uint64_t>(std::llround(BatchStep(m_, a_, work).seconds * 1e9));
+  if (before_layer) {
+    for (int64_t l = 0; l < m_.layers; ++l) LL_RETURN_IF_ERROR(before_layer(l, m_.layers, out.modelled_ns));
+  }
   return out;
 }
 

@@ -72,6 +72,12 @@ class EngineTest : public ::testing::Test {
             .block_tokens = 8};
   }
 
+  // The remote tier's slot under layout_: a block, or one layer of one.
+  uint64_t SlotBytes() const {
+    mo::KvBlockManager::Options ko{.shape = Shape(), .local_blocks = 1, .layout = layout_};
+    return mo::KvBlockManager::RemoteSlotBytes(ko).value();
+  }
+
   static std::vector<Request> Requests(bool shared_prefix = false) {
     std::vector<Request> rs;
     for (uint64_t i = 0; i < 10; ++i) {
@@ -97,9 +103,10 @@ class EngineTest : public ::testing::Test {
     uint64_t* now = clock ? clock : &run.clock;
     // Eviction goes far below the high watermark, so preempted sequences'
     // blocks really leave the local tier.
-    mo::KvBlockManager::Options ko{.shape = Shape(), .local_blocks = local_blocks, .low_watermark = 0.5};
+    mo::KvBlockManager::Options ko{
+        .shape = Shape(), .local_blocks = local_blocks, .low_watermark = 0.5, .layout = layout_};
     ko.now_ns = [now] { return *now; };
-    if (!tier) tier = std::make_unique<mo::HostTier>(4096, ko.shape.block_bytes());
+    if (!tier) tier = std::make_unique<mo::HostTier>(4096, SlotBytes());
     auto kv = mo::KvBlockManager::Create(ko, std::move(tier));
     EXPECT_TRUE(kv.ok()) << kv.status().ToString();
     Accelerator a{
@@ -118,6 +125,7 @@ class EngineTest : public ::testing::Test {
     return run;
   }
 
+  std::string layout_ = "block_major";  // of the KV cache's remote tier in Serve
   static fs::path* dir_;
   static LlamaModel* model_;
 };
@@ -204,6 +212,101 @@ TEST_F(EngineTest, LateAndCorruptedBlocksAreRecomputed) {
   EXPECT_GT(corrupt.result.kv.checksum_failures, 0u);
   EXPECT_GT(corrupt.result.recomputed_tokens, 0u);
   EXPECT_EQ(corrupt.result.outputs, local.result.outputs);
+}
+
+// The largest gap between two consecutive tokens of any request.
+uint64_t LongestGap(const EngineResult& r) {
+  uint64_t gap = 0;
+  for (const RequestTimes& t : r.times) {
+    for (size_t k = 1; k < t.token_ns.size(); ++k) gap = std::max(gap, t.token_ns[k] - t.token_ns[k - 1]);
+  }
+  return gap;
+}
+
+// Swapping in within the step (SwapIn::kLayered): a preempted sequence
+// joins the step its fetch starts in, each layer waiting for its KV, where
+// ahead it sits out a step. Over a tier whose fetches take 50 us, under
+// both layouts: the same tokens as all local, nothing voided, and no token
+// of any request waits as long as the step it sat out ahead.
+TEST_F(EngineTest, LayeredSwapInJoinsTheStepItsFetchStarts) {
+  std::vector<Request> rs = Requests();
+  Run local = Serve(rs, 512, {.max_batch_tokens = 64, .prefill_chunk = 16});
+  for (const char* layout : {"block_major", "layer_major"}) {
+    SCOPED_TRACE(layout);
+    layout_ = layout;
+    uint64_t clock = 0;
+    Run ahead = Serve(rs, 32, {.max_batch_tokens = 64, .prefill_chunk = 16},
+                      std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 50'000, 100), &clock);
+    clock = 0;
+    Run layered = Serve(rs, 32, {.max_batch_tokens = 64, .prefill_chunk = 16, .swap_in = SwapIn::kLayered},
+                        std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 50'000, 100), &clock);
+    EXPECT_EQ(ahead.result.layered_swap_ins, 0u);
+    EXPECT_GT(layered.result.preemptions, 0u);
+    EXPECT_GT(layered.result.layered_swap_ins, 0u);
+    EXPECT_LE(layered.result.layered_swap_ins, layered.result.preemptions);
+    EXPECT_EQ(layered.result.voided_swap_ins, 0u);
+    EXPECT_GT(layered.result.kv.bytes_fetched, 0u);
+    EXPECT_EQ(layered.result.outputs, local.result.outputs);
+    EXPECT_EQ(ahead.result.outputs, local.result.outputs);
+    EXPECT_LT(LongestGap(layered.result), LongestGap(ahead.result));
+  }
+}
+
+// A layer that comes back lost or is not waited for voids the sequence's
+// part of the step; it is computed again after the recompute, and the
+// tokens stay those of an all-local run.
+TEST_F(EngineTest, LayeredSwapInVoidsAStepOverALostOrLateLayer) {
+  std::vector<Request> rs = Requests();
+  Run local = Serve(rs, 512, {.max_batch_tokens = 64, .prefill_chunk = 16});
+  layout_ = "layer_major";
+  auto bad = std::make_unique<CorruptingTier>(4096, SlotBytes(), 3);
+  Run corrupt = Serve(rs, 32, {.max_batch_tokens = 64, .prefill_chunk = 16, .swap_in = SwapIn::kLayered},
+                      std::move(bad));
+  EXPECT_GT(corrupt.result.kv.checksum_failures, 0u);
+  EXPECT_GT(corrupt.result.voided_swap_ins, 0u);
+  EXPECT_EQ(corrupt.result.outputs, local.result.outputs);
+  uint64_t clock = 0;
+  Run late = Serve(rs, 32,
+                   {.max_batch_tokens = 64,
+                    .prefill_chunk = 16,
+                    .swap_in = SwapIn::kLayered,
+                    .prefetch = mo::Prefetch::kBestEffort},
+                   std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 1'000'000, 1000), &clock);
+  EXPECT_GT(late.result.kv.not_arrived, 0u);
+  EXPECT_GT(late.result.voided_swap_ins, 0u);
+  EXPECT_EQ(late.result.outputs, local.result.outputs);
+}
+
+// Both executors call the layer hook before each layer, in order, with the
+// step's modelled time; the hook's error ends the step with it.
+TEST_F(EngineTest, ExecutorsCallTheLayerHookBeforeEachLayer) {
+  ModelShape m = model_->config().shape;
+  Accelerator a{
+      .name = "test", .bf16_flops = 1e12, .fp8_flops = 2e12, .hbm_bytes_per_s = 1e11, .hbm_bytes = 1e9};
+  ShapeExecutor shape(m, a);
+  FunctionalExecutor functional(model_, a);
+  std::vector<int32_t> tokens(4, 1);
+  std::vector<unsigned char> block(Shape().block_bytes(), 0);
+  StepItem prefill{.request_id = 2, .tokens = tokens.data(), .count = 4, .start_pos = 0, .emits = true};
+  prefill.blocks = {block.data()};
+  for (StepExecutor* exec : {static_cast<StepExecutor*>(&shape), static_cast<StepExecutor*>(&functional)}) {
+    std::vector<int64_t> seen;
+    uint64_t step_ns = 0;
+    auto out = exec->Run({prefill}, [&](int64_t l, int64_t layers, uint64_t ns) {
+      EXPECT_EQ(layers, m.layers);
+      seen.push_back(l);
+      step_ns = ns;
+      return runtime::Status::Ok();
+    });
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(seen, (std::vector<int64_t>{0, 1}));
+    EXPECT_EQ(step_ns, out->modelled_ns);
+    auto failed = exec->Run({prefill}, [](int64_t l, int64_t, uint64_t) {
+      return l == 1 ? runtime::Internal("layer 1 lost") : runtime::Status::Ok();
+    });
+    EXPECT_FALSE(failed.ok());
+    EXPECT_NE(failed.status().ToString().find("layer 1 lost"), std::string::npos);
+  }
 }
 
 TEST_F(EngineTest, SharedPrefixesHitThePrefixCache) {

@@ -299,7 +299,9 @@ std::string ReportMarkdown(const nlohmann::json& r) {
      << "- prefix hit rate " << num(kv["prefix_hit_rate"]) << ", evictions " << kv.value("evictions", 0)
      << ", lost blocks " << kv.value("lost_blocks", 0) << "\n"
      << "- preemptions " << r["scheduler"].value("preemptions", 0) << ", recomputed tokens "
-     << r["scheduler"].value("recomputed_tokens", 0) << "\n";
+     << r["scheduler"].value("recomputed_tokens", 0) << ", swap-ins within their step "
+     << r["scheduler"].value("layered_swap_ins", 0) << " (voided " << r["scheduler"].value("voided_swap_ins", 0)
+     << ")\n";
   if (r["link"].is_object()) {
     md << "\n## Link\n\n- peak " << num(r["link"]["peak_gbps"]) << " GB/s, utilization "
        << num(r["link"]["utilization"]) << "\n";
@@ -389,7 +391,8 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
                                  .low_watermark = s.low_watermark,
                                  .eviction = s.eviction,
                                  .coalesce_bytes = s.coalesce_bytes,
-                                 .codec = s.codec};
+                                 .codec = s.codec,
+                                 .layout = s.layout};
   const bool alias = s.mode == "shape";
   if (alias) {  // shape mode: real sizes, meaningless contents
     ko.local_physical_blocks = std::min<uint64_t>(local_blocks, s.alias_blocks);
@@ -400,11 +403,13 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   // Aliased, the remote tier keeps room for the longest write-back run, so
   // no transfer is cut in pieces.
   const uint64_t longest_run = std::max<uint64_t>(1, s.coalesce_bytes / slot_bytes);
+  // Slots, not blocks: under layer_major a block takes one slot a layer.
+  LL_ASSIGN_OR_RETURN(const uint64_t remote_slots, mo::KvBlockManager::RemoteSlots(ko, remote_blocks));
   const uint64_t remote_real =
-      alias ? std::min(remote_blocks, std::max(s.alias_blocks, longest_run)) : remote_blocks;
+      alias ? std::min(remote_slots, std::max(s.alias_blocks, longest_run)) : remote_slots;
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
                       OpenTarget(s, o.target, o.out, target, slot_bytes, remote_real));
-  if (remote_real < remote_blocks) tier = std::make_unique<mo::AliasTier>(std::move(tier), remote_blocks);
+  if (remote_real < remote_slots) tier = std::make_unique<mo::AliasTier>(std::move(tier), remote_slots);
   const rt::Clock* clock = target.clock;
   ko.now_ns = [clock] { return clock->now_ns(); };
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::KvBlockManager> kv,
@@ -415,6 +420,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   eo.max_seqs = s.max_seqs;
   eo.prefill_chunk = s.prefill_chunk;
   LL_ASSIGN_OR_RETURN(eo.preemption, wl::ParsePreemption(s.preemption));
+  LL_ASSIGN_OR_RETURN(eo.swap_in, wl::ParseSwapIn(s.swap_in));
   LL_ASSIGN_OR_RETURN(eo.prefetch, mo::ParsePrefetch(s.prefetch));
   eo.prefetch_budget_ns = static_cast<uint64_t>(s.prefetch_budget_us * 1e3);
   eo.prefix_cache = s.prefix_cache;
@@ -517,6 +523,8 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
       {"scheduler",
        {{"preemptions", r.preemptions},
         {"recomputed_tokens", r.recomputed_tokens},
+        {"layered_swap_ins", r.layered_swap_ins},
+        {"voided_swap_ins", r.voided_swap_ins},
         {"compute_ms", static_cast<double>(r.compute_ns) / 1e6}}},
       {"link", link},
       {"energy_j", energy},  // sim: the link's, for the KV it carried; others report none

@@ -89,6 +89,12 @@ const hw::ChoiceParam kPreempt{
     {"offload", "recompute"},
     "offload",
     "what a preempted sequence's KV does: go to the remote tier, or be recomputed"};
+const hw::ChoiceParam kSwapIn{
+    "swap_in",
+    {"ahead", "layered"},
+    "ahead",
+    "offload preemption: a sequence's fetch starts a step ahead of it (ahead), or it "
+    "joins the step its fetch starts in, each layer waiting for its KV (layered)"};
 
 // kv:
 const hw::NumberParam kBlockTok{"block_tokens", "tokens", 16, 1, 65536, "tokens per KV block", true};
@@ -118,6 +124,12 @@ const hw::ChoiceParam kCodec{"codec",
                              {"none", "fp8_e4m3", "fp8_e5m2", "int8", "int4"},
                              "none",
                              "how KV is encoded in the remote tier"};
+const hw::ChoiceParam kLayout{
+    "layout",
+    {"block_major", "layer_major"},
+    "block_major",
+    "the remote tier's block layout: a block's layers together, or one layer of a run "
+    "of blocks together (transfers go layer by layer)"};
 const hw::ChoiceParam kPrefetch{"prefetch",
                                 {"best_effort", "wait_complete", "timeout"},
                                 "wait_complete",
@@ -292,6 +304,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.max_seqs = static_cast<uint32_t>(sch.Integer(kMaxSeqs));
   s.prefill_chunk = static_cast<uint32_t>(sch.Integer(kChunk));
   s.preemption = sch.Choice(kPreempt);
+  s.swap_in = sch.Choice(kSwapIn);
   sch.Finish();
 
   hw::ConfigReader kv = top.Section("kv", false);
@@ -304,6 +317,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   if (s.low_watermark >= s.high_watermark) kv.Fail(kLow.name, "must be below high_watermark");
   s.eviction = kv.Choice(kEviction);
   s.codec = kv.Choice(kCodec);
+  s.layout = kv.Choice(kLayout);
   s.prefetch = kv.Choice(kPrefetch);
   s.prefetch_budget_us = kv.Number(kBudget);
   s.prefix_cache = kv.Flag(kPrefix);

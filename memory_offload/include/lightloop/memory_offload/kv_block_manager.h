@@ -183,6 +183,12 @@ class KvBlockManager {
   // Unlike Data, it serves a block that is still arriving once that layer
   // has landed and passed its checksum (WaitLayer said so).
   StatusOr<unsigned char*> LayerData(BlockId block, int64_t layer);
+  // Where a resident block lives in the local tier, also while it is still
+  // arriving: for a kernel handed whole blocks that waits layer by layer.
+  // Layer l of an arriving block holds its fetched bytes only once
+  // WaitLayer reported that layer landed and passed its check (LayerData
+  // checks that; Place does not). Valid until FinishFetch.
+  StatusOr<unsigned char*> Place(BlockId block);
   Status MarkWritten(BlockId block);
   bool IsResident(BlockId block) const;
 

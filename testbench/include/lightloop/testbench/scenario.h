@@ -76,6 +76,7 @@ struct Scenario {
   // scheduler
   uint32_t max_batch_tokens = 2048, max_seqs = 256, prefill_chunk = 512;
   std::string preemption = "offload";
+  std::string swap_in = "ahead";
 
   // kv cache
   int64_t block_tokens = 16;
@@ -83,7 +84,7 @@ struct Scenario {
   uint64_t local_bytes = 0;
   uint64_t remote_blocks = 0;  // 0: four times the local tier
   double high_watermark = 0.95, low_watermark = 0.80;
-  std::string eviction = "lru", codec = "none", prefetch = "wait_complete";
+  std::string eviction = "lru", codec = "none", prefetch = "wait_complete", layout = "block_major";
   double prefetch_budget_us = 0;
   bool prefix_cache = true;
   uint64_t coalesce_bytes = 2 << 20;
@@ -101,8 +102,8 @@ struct Scenario {
   std::vector<std::string> nic_memnodes;  // host:port of running memnodes; empty: start nic_memnode_count
   int nic_memnode_count = 1;
   std::string fpga_board;  // virtual | pcie:... | uio:...; empty: FI_LIGHTLOOP_BOARD, else virtual
-  std::string sim_config;   // hw_models node file; empty: the provider's default
-  std::string sim_node;     // or the node written in the scenario, resolved (YAML text)
+  std::string sim_config;  // hw_models node file; empty: the provider's default
+  std::string sim_node;    // or the node written in the scenario, resolved (YAML text)
   std::vector<std::string> report_metrics;  // report.metrics: headline values, by dotted path
 
   // Checked on the report of every run of the scenario (and by suites).

@@ -46,6 +46,19 @@ namespace lightloop::workloads {
 enum class Preemption { kOffload, kRecompute };
 runtime::StatusOr<Preemption> ParsePreemption(const std::string& name);
 
+// How a sequence preempted by offload comes back:
+//   - kAhead: its fetch starts a step ahead (StartFetch), flies during that
+//     step's compute, and it joins the next step (FinishFetch first);
+//   - kLayered: it joins the step its fetch starts in, which waits for
+//     each layer of its KV just before computing that layer (WaitLayer), so
+//     layer l computes while later layers are on the wire. Under the
+//     block_major layout a layer arrives with its whole block: the first
+//     layer waits for all of it. A layer lost or not waited for (the
+//     prefetch policy) voids the sequence's part of the step: it is
+//     computed again next step, after what was lost is recomputed.
+enum class SwapIn { kAhead, kLayered };
+runtime::StatusOr<SwapIn> ParseSwapIn(const std::string& name);
+
 // One step, for traces: times on the run's clock from its start.
 struct StepTrace {
   uint64_t start_ns = 0;    // the step began (fetches it waited for included)
@@ -60,6 +73,7 @@ struct EngineOptions {
   uint32_t max_seqs = 256;           // sequences running at once
   uint32_t prefill_chunk = 512;      // prompt tokens of one sequence per step
   Preemption preemption = Preemption::kOffload;
+  SwapIn swap_in = SwapIn::kAhead;
   memory_offload::Prefetch prefetch = memory_offload::Prefetch::kWaitComplete;
   uint64_t prefetch_budget_ns = 0;  // Prefetch::kTimeout
   bool prefix_cache = true;
@@ -98,11 +112,21 @@ struct StepOutput {
   uint64_t modelled_ns = 0;     // the accelerator model's time for the step
 };
 
+// Called by StepExecutor::Run before each layer is computed, with the
+// layer, the model's layer count and the step's modelled time; an error
+// ends the step with it.
+using LayerHook = std::function<runtime::Status(int64_t layer, int64_t layers, uint64_t step_ns)>;
+
 class StepExecutor {
  public:
   virtual ~StepExecutor() = default;
-  // Computes a step. `items` of one sequence appear at most once.
-  virtual runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items) = 0;
+  // Computes a step. `items` of one sequence appear at most once. A
+  // non-empty `before_layer` is called before each layer, in order, layer 0
+  // first (the KV of an item's blocks need only hold layer l once it
+  // returns for l).
+  virtual runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items,
+                                            const LayerHook& before_layer) = 0;
+  runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items) { return Run(items, {}); }
   // True when Run does the arithmetic (its wall time is the compute time);
   // false when only the model's time stands for it.
   virtual bool computes() const = 0;
@@ -120,6 +144,9 @@ struct EngineResult {
   std::vector<RequestTimes> times;            // in request order, times from the run's start
   std::vector<std::vector<int32_t>> outputs;  // generated token ids, in request order
   uint64_t steps = 0, preemptions = 0, recomputed_tokens = 0, rejected = 0;
+  // SwapIn::kLayered: sequences that joined a step as their fetch started,
+  // and those whose part of it was void (a layer lost or not waited for).
+  uint64_t layered_swap_ins = 0, voided_swap_ins = 0;
   uint64_t compute_ns = 0;  // modelled
   uint64_t elapsed_ns = 0;  // run clock
   memory_offload::KvStats kv;

@@ -25,7 +25,9 @@ namespace lightloop::workloads {
 class ShapeExecutor : public StepExecutor {
  public:
   ShapeExecutor(ModelShape model, Accelerator accelerator);
-  runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items) override;
+  using StepExecutor::Run;
+  runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items,
+                                    const LayerHook& before_layer) override;
   bool computes() const override { return false; }
 
  private:
@@ -40,7 +42,9 @@ class FunctionalExecutor : public StepExecutor {
   // request and the position, so it does not depend on batching.
   FunctionalExecutor(LlamaModel* model, Accelerator accelerator, float temperature = 0, int top_k = 0,
                      uint64_t seed = 1);
-  runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items) override;
+  using StepExecutor::Run;
+  runtime::StatusOr<StepOutput> Run(const std::vector<StepItem>& items,
+                                    const LayerHook& before_layer) override;
   bool computes() const override { return true; }
 
  private:

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -94,8 +95,12 @@ class LlamaModel {
   // [0, p] (earlier ones read from the blocks). Returns one vector per
   // chunk: the vocab_size logits of its last token when want_logits, else
   // empty. Chunks of one call must not write the same block. One Forward
-  // at a time per model (it owns the thread pool).
-  runtime::StatusOr<std::vector<std::vector<float>>> Forward(std::span<const SeqChunk> chunks);
+  // at a time per model (it owns the thread pool). A non-empty
+  // `before_layer` is called with each layer before it is computed (its
+  // error ends the pass): the blocks need only hold layer l from then on.
+  runtime::StatusOr<std::vector<std::vector<float>>> Forward(
+      std::span<const SeqChunk> chunks,
+      const std::function<runtime::Status(int64_t layer)>& before_layer = {});
 
  private:
   struct Batch;
