@@ -24,20 +24,22 @@ namespace {
 namespace fs = std::filesystem;
 namespace mo = lightloop::memory_offload;
 
-// A host tier that corrupts one byte of every `every`-th read.
+// A host tier that corrupts one byte of every `every`-th read, counting
+// its reads in `*reads` (which outlives the tier: the engine's KV cache
+// owns and destroys it).
 class CorruptingTier : public mo::HostTier {
  public:
-  CorruptingTier(uint64_t slots, uint64_t slot_bytes, int every)
-      : HostTier(slots, slot_bytes), every_(every) {}
+  CorruptingTier(uint64_t slots, uint64_t slot_bytes, int every, int* reads)
+      : HostTier(slots, slot_bytes), every_(every), reads_(reads) {}
   mo::StatusOr<mo::Ticket> Read(uint64_t first, uint64_t count, void* dst) override {
     auto t = HostTier::Read(first, count, dst);
-    if (t.ok() && ++reads_ % every_ == 0) static_cast<unsigned char*>(dst)[7] ^= 0x40;
+    if (t.ok() && ++*reads_ % every_ == 0) static_cast<unsigned char*>(dst)[7] ^= 0x40;
     return t;
   }
-  int reads_ = 0;
 
  private:
   int every_;
+  int* reads_;
 };
 
 class EngineTest : public ::testing::Test {
@@ -205,10 +207,10 @@ TEST_F(EngineTest, LateAndCorruptedBlocksAreRecomputed) {
   EXPECT_GT(late.result.recomputed_tokens, 0u);
   EXPECT_EQ(late.result.outputs, local.result.outputs);
   // Every other read comes back corrupted: the checksum catches it.
-  auto bad = std::make_unique<CorruptingTier>(4096, Shape().block_bytes(), 2);
-  CorruptingTier* raw = bad.get();
+  int reads = 0;
+  auto bad = std::make_unique<CorruptingTier>(4096, Shape().block_bytes(), 2, &reads);
   Run corrupt = Serve(rs, 32, {.max_batch_tokens = 64, .prefill_chunk = 16}, std::move(bad));
-  EXPECT_GT(raw->reads_, 1);
+  EXPECT_GT(reads, 1);
   EXPECT_GT(corrupt.result.kv.checksum_failures, 0u);
   EXPECT_GT(corrupt.result.recomputed_tokens, 0u);
   EXPECT_EQ(corrupt.result.outputs, local.result.outputs);
@@ -259,7 +261,8 @@ TEST_F(EngineTest, LayeredSwapInVoidsAStepOverALostOrLateLayer) {
   std::vector<Request> rs = Requests();
   Run local = Serve(rs, 512, {.max_batch_tokens = 64, .prefill_chunk = 16});
   layout_ = "layer_major";
-  auto bad = std::make_unique<CorruptingTier>(4096, SlotBytes(), 3);
+  int reads = 0;
+  auto bad = std::make_unique<CorruptingTier>(4096, SlotBytes(), 3, &reads);
   Run corrupt = Serve(rs, 32, {.max_batch_tokens = 64, .prefill_chunk = 16, .swap_in = SwapIn::kLayered},
                       std::move(bad));
   EXPECT_GT(corrupt.result.kv.checksum_failures, 0u);
