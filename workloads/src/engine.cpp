@@ -32,6 +32,7 @@ struct Seq {
   uint64_t fetch = 0;            // StartFetch ticket while swapping in
   uint64_t fetch_waited_ns = 0;  // SwapIn::kLayered: waited for its layers so far (the timeout's budget)
   bool void_step = false;        // SwapIn::kLayered: a layer of its KV was lost or late this step
+  bool writes_back = false;      // WriteBack::kAfterPrefill: its prompt's KV goes out this step
   uint64_t want = 0;             // tokens this step
   bool admitted = false;
 };
@@ -52,6 +53,12 @@ rt::StatusOr<SwapIn> ParseSwapIn(const std::string& name) {
   if (name == "ahead") return SwapIn::kAhead;
   if (name == "layered") return SwapIn::kLayered;
   return rt::InvalidArgument("swap_in '" + name + "' is not one of: ahead, layered");
+}
+
+rt::StatusOr<WriteBack> ParseWriteBack(const std::string& name) {
+  if (name == "on_evict") return WriteBack::kOnEvict;
+  if (name == "after_prefill") return WriteBack::kAfterPrefill;
+  return rt::InvalidArgument("write_back '" + name + "' is not one of: on_evict, after_prefill");
 }
 
 std::vector<int32_t> PromptTokens(const Request& r, int64_t vocab, uint32_t block) {
@@ -366,23 +373,51 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     // Sequences swapping in within this step (SwapIn::kLayered): before
     // each layer computes, the layers of their KV it needs are waited for,
     // after the previous layer's share of the step's time has passed.
-    std::vector<size_t> arriving;
+    // Sequences whose prompt this step completes (WriteBack::kAfterPrefill):
+    // the blocks it writes are marked written before it computes, and each
+    // layer of their KV is written back once computed.
+    std::vector<size_t> arriving, writing;
     for (size_t i : batch) {
-      if (seqs[i].state == State::kSwappingIn) arriving.push_back(i);
+      Seq& s = seqs[i];
+      if (s.state == State::kSwappingIn) {
+        arriving.push_back(i);
+      } else if (o_.write_back == WriteBack::kAfterPrefill && s.cached < s.prompt &&
+                 s.cached + s.want >= s.prompt) {
+        s.writes_back = true;
+        writing.push_back(i);
+        const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
+        for (uint64_t b = s.cached / bt; b < Blocks(s.cached + s.want, bt); ++b) {
+          LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));
+        }
+      }
     }
+    res.prefill_write_backs += writing.size();
     const bool time_passes = clock_.is_virtual || !exec_->computes();
+    const int64_t kv_layers = ko.shape.layers;
     uint64_t passed_ns = 0;
-    int64_t kv_layers_waited = 0;
+    int64_t kv_layers_waited = 0, kv_layers_written = 0;
+    // Writes back the KV layers before `upto` not written yet. A remote
+    // tier with no room leaves the blocks local, as eviction would find them.
+    auto write_back = [&](int64_t upto) -> rt::Status {
+      for (; kv_layers_written < upto; ++kv_layers_written) {
+        for (size_t i : writing) {
+          rt::Status st = kv_->OffloadLayer(seqs[i].kv, kv_layers_written);
+          if (!st.ok() && st.code() != rt::StatusCode::kResourceExhausted) return st;
+        }
+      }
+      return rt::Status::Ok();
+    };
     LayerHook before_layer;
-    if (!arriving.empty()) {
+    if (!arriving.empty() || !writing.empty()) {
       before_layer = [&](int64_t layer, int64_t layers, uint64_t step_ns) -> rt::Status {
         if (layer > 0 && time_passes) {
           clock_.advance_ns(step_ns / static_cast<uint64_t>(layers));
           passed_ns += step_ns / static_cast<uint64_t>(layers);
         }
-        // The KV layers that model layers [0, layer] cover (the same count
-        // when the KV shape is the model's).
-        const int64_t kv_layers = ko.shape.layers;
+        // The KV layers that model layers [0, layer) computed, and those
+        // that [0, layer] need (the same layers when the KV shape is the
+        // model's).
+        LL_RETURN_IF_ERROR(write_back(std::min(kv_layers, layer * kv_layers / layers)));
         const int64_t upto = std::min(kv_layers, ((layer + 1) * kv_layers + layers - 1) / layers);
         for (; kv_layers_waited < upto; ++kv_layers_waited) {
           for (size_t i : arriving) {
@@ -403,6 +438,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     ++res.steps;
     res.compute_ns += out.modelled_ns;
     if (time_passes) clock_.advance_ns(out.modelled_ns - std::min(passed_ns, out.modelled_ns));
+    LL_RETURN_IF_ERROR(write_back(kv_layers));
     for (size_t i : arriving) {
       Seq& s = seqs[i];
       const uint64_t budget =
@@ -431,9 +467,10 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       }
       const uint64_t n = s.want;
       const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
-      for (uint64_t b = s.cached / bt; b < Blocks(s.cached + n, bt); ++b) {
+      for (uint64_t b = s.cached / bt; b < Blocks(s.cached + n, bt) && !s.writes_back; ++b) {
         LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));
       }
+      s.writes_back = false;
       s.cached += n;
       if (!items[k].emits) continue;
       if (emitted >= out.tokens.size()) return rt::Internal("engine: the executor returned too few tokens");

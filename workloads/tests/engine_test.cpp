@@ -254,6 +254,33 @@ TEST_F(EngineTest, LayeredSwapInJoinsTheStepItsFetchStarts) {
   }
 }
 
+// Writing back after prefill (WriteBack::kAfterPrefill): with room for
+// everything locally, every prompt's blocks still reach the remote tier
+// (layer by layer under layer_major, whole blocks under block_major) and
+// nothing else does; under preemption the tokens are those of an all-local
+// run.
+TEST_F(EngineTest, WriteBackAfterPrefillSendsEachPromptOut) {
+  std::vector<Request> rs = Requests();
+  Run local = Serve(rs, 512, {.max_batch_tokens = 64, .prefill_chunk = 16});
+  EXPECT_EQ(local.result.kv.bytes_offloaded, 0u);
+  uint64_t prompt_blocks = 0;
+  for (const Request& r : rs) prompt_blocks += (r.input_tokens + 7) / 8;
+  for (const char* layout : {"block_major", "layer_major"}) {
+    SCOPED_TRACE(layout);
+    layout_ = layout;
+    Run out =
+        Serve(rs, 512, {.max_batch_tokens = 64, .prefill_chunk = 16, .write_back = WriteBack::kAfterPrefill});
+    EXPECT_EQ(out.result.prefill_write_backs, rs.size());
+    EXPECT_EQ(out.result.kv.bytes_offloaded, prompt_blocks * Shape().block_bytes());
+    EXPECT_EQ(out.result.outputs, local.result.outputs);
+    Run both =
+        Serve(rs, 32, {.max_batch_tokens = 64, .prefill_chunk = 16, .write_back = WriteBack::kAfterPrefill});
+    EXPECT_GT(both.result.preemptions, 0u);
+    EXPECT_GT(both.result.kv.bytes_fetched, 0u);
+    EXPECT_EQ(both.result.outputs, local.result.outputs);
+  }
+}
+
 // A layer that comes back lost or is not waited for voids the sequence's
 // part of the step; it is computed again after the recompute, and the
 // tokens stay those of an all-local run.

@@ -421,6 +421,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   eo.prefill_chunk = s.prefill_chunk;
   LL_ASSIGN_OR_RETURN(eo.preemption, wl::ParsePreemption(s.preemption));
   LL_ASSIGN_OR_RETURN(eo.swap_in, wl::ParseSwapIn(s.swap_in));
+  LL_ASSIGN_OR_RETURN(eo.write_back, wl::ParseWriteBack(s.write_back));
   LL_ASSIGN_OR_RETURN(eo.prefetch, mo::ParsePrefetch(s.prefetch));
   eo.prefetch_budget_ns = static_cast<uint64_t>(s.prefetch_budget_us * 1e3);
   eo.prefix_cache = s.prefix_cache;
@@ -525,6 +526,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
         {"recomputed_tokens", r.recomputed_tokens},
         {"layered_swap_ins", r.layered_swap_ins},
         {"voided_swap_ins", r.voided_swap_ins},
+        {"prefill_write_backs", r.prefill_write_backs},
         {"compute_ms", static_cast<double>(r.compute_ns) / 1e6}}},
       {"link", link},
       {"energy_j", energy},  // sim: the link's, for the KV it carried; others report none

@@ -130,6 +130,12 @@ const hw::ChoiceParam kLayout{
     "block_major",
     "the remote tier's block layout: a block's layers together, or one layer of a run "
     "of blocks together (transfers go layer by layer)"};
+const hw::ChoiceParam kWriteBack{
+    "write_back",
+    {"on_evict", "after_prefill"},
+    "on_evict",
+    "when KV goes to the remote tier: when evicted, or also as soon as a prompt's "
+    "prefill computes it, layer by layer"};
 const hw::ChoiceParam kPrefetch{"prefetch",
                                 {"best_effort", "wait_complete", "timeout"},
                                 "wait_complete",
@@ -318,6 +324,7 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.eviction = kv.Choice(kEviction);
   s.codec = kv.Choice(kCodec);
   s.layout = kv.Choice(kLayout);
+  s.write_back = kv.Choice(kWriteBack);
   s.prefetch = kv.Choice(kPrefetch);
   s.prefetch_budget_us = kv.Number(kBudget);
   s.prefix_cache = kv.Flag(kPrefix);

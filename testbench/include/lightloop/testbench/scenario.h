@@ -85,6 +85,7 @@ struct Scenario {
   uint64_t remote_blocks = 0;  // 0: four times the local tier
   double high_watermark = 0.95, low_watermark = 0.80;
   std::string eviction = "lru", codec = "none", prefetch = "wait_complete", layout = "block_major";
+  std::string write_back = "on_evict";
   double prefetch_budget_us = 0;
   bool prefix_cache = true;
   uint64_t coalesce_bytes = 2 << 20;

@@ -59,6 +59,17 @@ runtime::StatusOr<Preemption> ParsePreemption(const std::string& name);
 enum class SwapIn { kAhead, kLayered };
 runtime::StatusOr<SwapIn> ParseSwapIn(const std::string& name);
 
+// When a sequence's KV goes to the remote tier:
+//   - kOnEvict: only when eviction or preemption takes it out;
+//   - kAfterPrefill: also as soon as the step that completes its prompt
+//     computes it, layer by layer (OffloadLayer after each layer, so the
+//     writes overlap the step's later layers): a later preemption or
+//     eviction then writes nothing, and the prompt's blocks are in the
+//     remote tier for the prefix cache. A sequence swapping in that step
+//     does not write back.
+enum class WriteBack { kOnEvict, kAfterPrefill };
+runtime::StatusOr<WriteBack> ParseWriteBack(const std::string& name);
+
 // One step, for traces: times on the run's clock from its start.
 struct StepTrace {
   uint64_t start_ns = 0;    // the step began (fetches it waited for included)
@@ -74,6 +85,7 @@ struct EngineOptions {
   uint32_t prefill_chunk = 512;      // prompt tokens of one sequence per step
   Preemption preemption = Preemption::kOffload;
   SwapIn swap_in = SwapIn::kAhead;
+  WriteBack write_back = WriteBack::kOnEvict;
   memory_offload::Prefetch prefetch = memory_offload::Prefetch::kWaitComplete;
   uint64_t prefetch_budget_ns = 0;  // Prefetch::kTimeout
   bool prefix_cache = true;
@@ -147,6 +159,8 @@ struct EngineResult {
   // SwapIn::kLayered: sequences that joined a step as their fetch started,
   // and those whose part of it was void (a layer lost or not waited for).
   uint64_t layered_swap_ins = 0, voided_swap_ins = 0;
+  // WriteBack::kAfterPrefill: prompts written back as their prefill ended.
+  uint64_t prefill_write_backs = 0;
   uint64_t compute_ns = 0;  // modelled
   uint64_t elapsed_ns = 0;  // run clock
   memory_offload::KvStats kv;
