@@ -209,6 +209,18 @@ bool KvBlockManager::HasPrefix(uint64_t prefix_hash) const {
   return prefix_hash != 0 && s_->by_hash.count(prefix_hash) > 0;
 }
 
+bool KvBlockManager::PrefixArriving(uint64_t prefix_hash) const {
+  auto it = prefix_hash != 0 ? s_->by_hash.find(prefix_hash) : s_->by_hash.end();
+  return it != s_->by_hash.end() && s_->blocks.at(it->second).arriving != 0;
+}
+
+bool KvBlockManager::Arriving(SequenceId seq) const {
+  auto it = s_->sequences.find(seq);
+  if (it == s_->sequences.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(),
+                     [&](BlockId id) { return s_->blocks.at(id).arriving != 0; });
+}
+
 StatusOr<SequenceId> KvBlockManager::Fork(SequenceId parent) {
   auto it = s_->sequences.find(parent);
   if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(parent));

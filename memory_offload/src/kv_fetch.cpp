@@ -8,7 +8,7 @@
 
 namespace lightloop::memory_offload {
 
-StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
+StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq, bool in_place) {
   ReapDraining();
   auto it = s_->sequences.find(seq);
   if (it == s_->sequences.end()) return runtime::NotFound("kv cache: no sequence " + std::to_string(seq));
@@ -78,7 +78,7 @@ StatusOr<uint64_t> KvBlockManager::StartFetch(SequenceId seq) {
       run.first = i;
       run.count = n;
       run.chunk = c;
-      run.direct = const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n));
+      run.direct = in_place ? const_cast<unsigned char*>(ContiguousLocal(f->readable, i, n)) : nullptr;
       if (!run.direct) {
         run.staging_offset = staged;
         staged += n * sb;

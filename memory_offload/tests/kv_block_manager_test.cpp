@@ -319,6 +319,45 @@ TEST_F(EvictionInFlight, FreeingASequenceWhileItsBlocksLeaveLosesNoSlot) {
   EXPECT_EQ(kv_->stats().eviction_writes, 3u);
 }
 
+// A block being fetched is arriving for its sequence, for a sequence that
+// shares it, and under its prefix, until the fetch is finished; a fetch
+// that does not read in place stages every read and still brings each
+// block back intact.
+TEST(KvBlockManager, ArrivingBlocksAreVisibleUntilTheFetchEnds) {
+  Harness h = Make({.local_blocks = 8});
+  KvBlockManager& kv = *h.kv;
+  const SequenceId s = kv.NewSequence();
+  for (uint64_t b = 0; b < 4; ++b) Append(kv, s, 1000 + b, 70 + b);
+  ASSERT_OK_AND_ASSIGN(SequenceId twin, kv.Fork(s));
+  ASSERT_OK(kv.EvictTo(0));
+  EXPECT_FALSE(kv.Arriving(s));
+  EXPECT_FALSE(kv.PrefixArriving(1000));
+  for (bool in_place : {true, false}) {
+    SCOPED_TRACE(in_place ? "in place" : "staged");
+    const uint64_t direct_before = kv.stats().zero_copy_transfers;
+    ASSERT_OK_AND_ASSIGN(uint64_t f, kv.StartFetch(s, in_place));
+    EXPECT_TRUE(kv.Arriving(s));
+    EXPECT_TRUE(kv.Arriving(twin)) << "it shares the blocks";
+    EXPECT_TRUE(kv.PrefixArriving(1002));
+    EXPECT_FALSE(kv.PrefixArriving(999)) << "no such prefix";
+    EXPECT_FALSE(kv.StartFetch(twin).ok()) << "a block arrives for one fetch at a time";
+    ASSERT_OK_AND_ASSIGN(FetchOutcome out, kv.FinishFetch(f, Prefetch::kWaitComplete));
+    EXPECT_TRUE(out.lost.empty());
+    EXPECT_FALSE(kv.Arriving(s));
+    EXPECT_FALSE(kv.PrefixArriving(1002));
+    if (in_place) {
+      EXPECT_GT(kv.stats().zero_copy_transfers, direct_before);
+    } else {
+      EXPECT_EQ(kv.stats().zero_copy_transfers, direct_before);
+    }
+    for (uint64_t b = 0; b < 4; ++b) {
+      ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(kv.BlockTable(s)[b]));
+      EXPECT_TRUE(Holds(p, kv.options().shape.block_bytes(), 70 + b)) << "block " << b;
+    }
+    ASSERT_OK(kv.EvictTo(0));
+  }
+}
+
 TEST(KvBlockManager, SmallBlocksTravelInCoalescedTransfers) {
   // 8 blocks of 256 B per transfer.
   Harness h = Make({.local_blocks = 64, .coalesce_bytes = 2048});

@@ -114,6 +114,14 @@ TEST(Run, LayeredSwapInKeepsTheTokens) {
   ASSERT_FALSE(local.empty());
   EXPECT_EQ(local["kv"]["remote_blocks"], 201);
   EXPECT_EQ(local["tokens_sha256"], ahead["tokens_sha256"]);
+  // best_effort never waits: layered would void nearly every swap-in.
+  const fs::path eager = Out("eager.yaml");
+  std::ofstream(eager) << "include: " << layered_yaml << "\nkv:\n  prefetch: best_effort\n";
+  CommandResult refused = Lightloop("check " + eager.string());
+  fs::remove(eager);
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.out.find("prefetch"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("use wait_complete or timeout"), std::string::npos) << refused.out;
 }
 
 TEST(Run, VirtualTimeRunsRepeatExactly) {

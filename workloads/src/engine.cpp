@@ -163,7 +163,9 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     res.recomputed_tokens += item.count;
     res.compute_ns += out.modelled_ns;
     if (clock_.is_virtual || !exec_->computes()) clock_.advance_ns(out.modelled_ns);
-    for (uint64_t k = first_block; k < table.size(); ++k) LL_RETURN_IF_ERROR(kv_->MarkWritten(table[k]));
+    // Up to what is cached: blocks a voided step appended hold nothing yet.
+    const uint64_t last = std::min<uint64_t>(table.size(), Blocks(s.cached, bt));
+    for (uint64_t k = first_block; k < last; ++k) LL_RETURN_IF_ERROR(kv_->MarkWritten(table[k]));
     return rt::Status::Ok();
   };
   auto first_of = [&](const Seq& s, const std::vector<mo::BlockId>& blocks) {
@@ -271,14 +273,20 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       }
       if (s.state == State::kSwappedOut) {
         uint64_t need = blocks_after(s, 1);
-        if (held + need > budget_blocks) break;
+        // Not while a block it shares is being fetched for another sequence.
+        if (held + need > budget_blocks || kv_->Arriving(s.kv)) break;
         LL_RETURN_IF_ERROR(kv_->SetActive(s.kv, true));
-        LL_ASSIGN_OR_RETURN(s.fetch, kv_->StartFetch(s.kv));
+        // Layered, a step that gives up waiting (best_effort, timeout) still
+        // writes its new tokens into the sequence's last block: reads land
+        // in staging then, so one landing after that cannot spoil a check.
+        const bool layered = o_.swap_in == SwapIn::kLayered && tokens_left > 0;
+        LL_ASSIGN_OR_RETURN(s.fetch,
+                            kv_->StartFetch(s.kv, !layered || o_.prefetch == mo::Prefetch::kWaitComplete));
         s.state = State::kSwappingIn;
         held += need;
         running.push_back(waiting.front());
         waiting.pop_front();
-        if (o_.swap_in == SwapIn::kLayered && tokens_left > 0) {
+        if (layered) {
           // Joins this step; its layers are waited for one by one.
           s.fetch_waited_ns = 0;
           s.void_step = false;
@@ -295,7 +303,11 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       // Leading blocks whose tokens someone computed already (prefix hits).
       uint64_t hits = 0;
       if (s.kv == 0) {
-        while (hits < s.hashes.size() && kv_->HasPrefix(s.hashes[hits])) ++hits;
+        // A block being fetched for another sequence is not taken up yet.
+        while (hits < s.hashes.size() && kv_->HasPrefix(s.hashes[hits]) &&
+               !kv_->PrefixArriving(s.hashes[hits])) {
+          ++hits;
+        }
       }
       const uint64_t from = s.kv == 0 ? hits * bt : s.cached;
       uint64_t n = std::min<uint64_t>({s.tokens.size() - from, o_.prefill_chunk, tokens_left});

@@ -307,6 +307,29 @@ TEST_F(EngineTest, LayeredSwapInVoidsAStepOverALostOrLateLayer) {
   EXPECT_EQ(late.result.outputs, local.result.outputs);
 }
 
+// The voided step under block_major, whose swap-in reads would land in the
+// blocks themselves: a step that gave up on them (best_effort) still writes
+// its new tokens into the last block, so such fetches read through staging
+// (a read landing after those writes must not fail its check; the test
+// tier lands reads only when polled, so it cannot show that race). Steps
+// are voided, nothing fails a check on a tier that corrupts nothing, and
+// the tokens are those of an all-local run.
+TEST_F(EngineTest, LayeredSwapInVoidsUnderBlockMajorToo) {
+  std::vector<Request> rs = Requests();
+  Run local = Serve(rs, 512, {.max_batch_tokens = 64, .prefill_chunk = 16});
+  uint64_t clock = 0;
+  Run late = Serve(rs, 32,
+                   {.max_batch_tokens = 64,
+                    .prefill_chunk = 16,
+                    .swap_in = SwapIn::kLayered,
+                    .prefetch = mo::Prefetch::kBestEffort},
+                   std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 2'000, 100), &clock);
+  EXPECT_GT(late.result.voided_swap_ins, 0u);
+  EXPECT_EQ(late.result.kv.checksum_failures, 0u);
+  EXPECT_EQ(late.result.kv.lost_blocks, 0u);
+  EXPECT_EQ(late.result.outputs, local.result.outputs);
+}
+
 // Both executors call the layer hook before each layer, in order, with the
 // step's modelled time; the hook's error ends the step with it.
 TEST_F(EngineTest, ExecutorsCallTheLayerHookBeforeEachLayer) {
@@ -336,6 +359,25 @@ TEST_F(EngineTest, ExecutorsCallTheLayerHookBeforeEachLayer) {
     });
     EXPECT_FALSE(failed.ok());
     EXPECT_NE(failed.status().ToString().find("layer 1 lost"), std::string::npos);
+  }
+}
+
+// Sequences that share prefix blocks, preempted by offload and swapped back
+// in, in both swap-in modes: a block being fetched for one sequence is not
+// taken up by another (as a prefix hit or a second fetch) until that fetch
+// is finished, and the tokens are those of a run with room for everything.
+TEST_F(EngineTest, SharedPrefixesSurvivePreemptionAndSwapIn) {
+  std::vector<Request> rs = Requests(true);
+  for (Request& r : rs) r.input_tokens += 600;  // past the shared 512-token block
+  Run roomy = Serve(rs, 4096, {.max_batch_tokens = 256, .prefill_chunk = 128});
+  for (SwapIn mode : {SwapIn::kAhead, SwapIn::kLayered}) {
+    SCOPED_TRACE(mode == SwapIn::kAhead ? "ahead" : "layered");
+    uint64_t clock = 0;
+    Run tight = Serve(rs, 200, {.max_batch_tokens = 256, .prefill_chunk = 128, .swap_in = mode},
+                      std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 50'000, 100), &clock);
+    EXPECT_GT(tight.result.preemptions, 0u);
+    EXPECT_GT(tight.result.kv.prefix_hits, 0u);
+    EXPECT_EQ(tight.result.outputs, roomy.result.outputs);
   }
 }
 

@@ -327,6 +327,11 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.write_back = kv.Choice(kWriteBack);
   s.prefetch = kv.Choice(kPrefetch);
   s.prefetch_budget_us = kv.Number(kBudget);
+  if (s.swap_in == "layered" && s.prefetch == "best_effort") {
+    kv.Fail(kPrefetch.name,
+            "best_effort never waits, and scheduler.swap_in: layered would void nearly every swap-in at its "
+            "first layer (no compute has hidden its transfer yet); use wait_complete or timeout");
+  }
   s.prefix_cache = kv.Flag(kPrefix);
   s.coalesce_bytes = Size(kv, kCoalesce);
   s.alias_blocks = static_cast<uint64_t>(kv.Integer(kAlias));

@@ -171,6 +171,12 @@ class KvBlockManager {
   Status SetActive(SequenceId seq, bool active);
   // True when a block named `prefix_hash` exists (AppendBlock would hit).
   bool HasPrefix(uint64_t prefix_hash) const;
+  // True when the block named `prefix_hash` is being fetched (StartFetch):
+  // a sequence that took it up could not fetch it until that fetch ends.
+  bool PrefixArriving(uint64_t prefix_hash) const;
+  // True when a block of `seq` is being fetched, for it or for a sequence
+  // sharing the block: StartFetch(seq) fails until that fetch ends.
+  bool Arriving(SequenceId seq) const;
   // A new sequence sharing every block of `parent`.
   StatusOr<SequenceId> Fork(SequenceId parent);
   // The sequence ends; its blocks stay cached while nothing evicts them.
@@ -199,8 +205,12 @@ class KvBlockManager {
   // The same in two halves, so that the transfers overlap compute: start
   // bringing `seq` in, compute, then finish as the prefetch policy says.
   // Blocks returned as lost or not arrived are resident, to be recomputed.
-  // A block may be arriving for one fetch at a time.
-  StatusOr<uint64_t> StartFetch(SequenceId seq);
+  // A block may be arriving for one fetch at a time. With `in_place`
+  // false, every read lands in a staging buffer and is copied to its block
+  // once checked, so a caller may write into blocks still arriving (a
+  // step computing layer by layer whose wait gave up) without spoiling the
+  // check of a read that lands after.
+  StatusOr<uint64_t> StartFetch(SequenceId seq, bool in_place = true);
   StatusOr<FetchOutcome> FinishFetch(uint64_t fetch, Prefetch policy, uint64_t budget_ns = 0);
   // Waits, as the policy says, until layer `layer` of every block the fetch
   // reads is local and checked, so the caller computes that layer while
