@@ -209,6 +209,21 @@ bool KvBlockManager::HasPrefix(uint64_t prefix_hash) const {
   return prefix_hash != 0 && s_->by_hash.count(prefix_hash) > 0;
 }
 
+Status KvBlockManager::NamePrefix(BlockId block, uint64_t prefix_hash) {
+  auto it = s_->blocks.find(block);
+  if (it == s_->blocks.end()) return runtime::NotFound("kv cache: no block " + std::to_string(block));
+  if (prefix_hash == 0) return runtime::InvalidArgument("kv cache: prefix hash 0 names nothing");
+  if (it->second.hash != 0) {
+    return runtime::FailedPrecondition("kv cache: block " + std::to_string(block) + " is named already");
+  }
+  if (!s_->by_hash.emplace(prefix_hash, block).second) {
+    return runtime::FailedPrecondition("kv cache: another block has prefix hash " +
+                                       std::to_string(prefix_hash));
+  }
+  it->second.hash = prefix_hash;
+  return Status::Ok();
+}
+
 bool KvBlockManager::PrefixArriving(uint64_t prefix_hash) const {
   auto it = prefix_hash != 0 ? s_->by_hash.find(prefix_hash) : s_->by_hash.end();
   return it != s_->by_hash.end() && s_->blocks.at(it->second).arriving != 0;

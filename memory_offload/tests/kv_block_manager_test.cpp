@@ -358,6 +358,30 @@ TEST(KvBlockManager, ArrivingBlocksAreVisibleUntilTheFetchEnds) {
   }
 }
 
+// A block appended unnamed and computed later can be named by its prefix:
+// from then on a sequence appending that prefix shares it. A block is
+// named once, and a name belongs to one block.
+TEST(KvBlockManager, ABlockNamedAfterItsComputeIsFoundByItsPrefix) {
+  Harness h = Make({.local_blocks = 8});
+  KvBlockManager& kv = *h.kv;
+  const SequenceId s = kv.NewSequence();
+  const BlockId b = Append(kv, s, 0, 41);
+  EXPECT_FALSE(kv.HasPrefix(777));
+  ASSERT_OK(kv.NamePrefix(b, 777));
+  EXPECT_TRUE(kv.HasPrefix(777));
+  const SequenceId other = kv.NewSequence();
+  bool hit = false;
+  EXPECT_EQ(Append(kv, other, 777, 0, &hit), b);
+  EXPECT_TRUE(hit);
+  EXPECT_FALSE(kv.NamePrefix(b, 778).ok()) << "named already";
+  const BlockId c = Append(kv, s, 0, 42);
+  EXPECT_FALSE(kv.NamePrefix(c, 777).ok()) << "the name is taken";
+  EXPECT_FALSE(kv.NamePrefix(c, 0).ok());
+  EXPECT_FALSE(kv.NamePrefix(9999, 5).ok()) << "no such block";
+  ASSERT_OK_AND_ASSIGN(unsigned char* p, kv.Data(b));
+  EXPECT_TRUE(Holds(p, kv.options().shape.block_bytes(), 41));
+}
+
 TEST(KvBlockManager, SmallBlocksTravelInCoalescedTransfers) {
   // 8 blocks of 256 B per transfer.
   Harness h = Make({.local_blocks = 64, .coalesce_bytes = 2048});

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <utility>
 
 #include "splitmix64.h"
 
@@ -33,6 +34,8 @@ struct Seq {
   uint64_t fetch_waited_ns = 0;  // SwapIn::kLayered: waited for its layers so far (the timeout's budget)
   bool void_step = false;        // SwapIn::kLayered: a layer of its KV was lost or late this step
   bool writes_back = false;      // WriteBack::kAfterPrefill: its prompt's KV goes out this step
+  bool name_later = false;       // SwapIn::kLayered: swapping in this step, its new blocks named after it
+  uint64_t blocks_before = 0;    // ...and how many it had before the step appended any
   uint64_t want = 0;             // tokens this step
   bool admitted = false;
 };
@@ -343,6 +346,8 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       Seq& s = seqs[i];
       const uint64_t n = s.want;
       // Blocks for the new tokens; full prompt blocks carry their prefix hash.
+      s.blocks_before = kv_->BlockTable(s.kv).size();
+      s.name_later = s.state == State::kSwappingIn;
       while (kv_->BlockTable(s.kv).size() < Blocks(s.cached + n, bt)) {
         uint64_t b = kv_->BlockTable(s.kv).size();
         // A block is named by its prefix hash only when this step computes
@@ -350,7 +355,8 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         // be found by another sequence, and two sequences never write one
         // block in the same step.
         uint64_t h = b < s.hashes.size() && (b + 1) * bt <= s.cached + n ? s.hashes[b] : 0;
-        // A sequence swapping in may void its step: it names no block.
+        // A sequence swapping in may void its step: its blocks are named
+        // once the step is through (NamePrefix).
         if (kv_->HasPrefix(h) || s.state == State::kSwappingIn) h = 0;
         LL_ASSIGN_OR_RETURN(mo::AppendResult a, kv_->AppendBlock(s.kv, h));
         (void)a;
@@ -426,6 +432,9 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
           clock_.advance_ns(step_ns / static_cast<uint64_t>(layers));
           passed_ns += step_ns / static_cast<uint64_t>(layers);
         }
+        // Between layers the host drives the transfers in flight (on the
+        // wall clock shm and tcp move bytes only when polled).
+        if (layer > 0) LL_RETURN_IF_ERROR(kv_->Progress());
         // The KV layers that model layers [0, layer) computed, and those
         // that [0, layer] need (the same layers when the KV shape is the
         // model's).
@@ -474,6 +483,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       Seq& s = seqs[batch[k]];
       if (s.void_step) {  // computed over KV that was not there: again next step
         s.void_step = false;
+        s.name_later = false;
         if (items[k].emits) ++emitted;
         continue;
       }
@@ -483,6 +493,13 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));
       }
       s.writes_back = false;
+      if (std::exchange(s.name_later, false)) {
+        for (uint64_t b = s.blocks_before; b < table.size() && b < s.hashes.size(); ++b) {
+          const uint64_t h = s.hashes[b];
+          if ((b + 1) * bt <= s.cached + n && !kv_->HasPrefix(h))
+            LL_RETURN_IF_ERROR(kv_->NamePrefix(table[b], h));
+        }
+      }
       s.cached += n;
       if (!items[k].emits) continue;
       if (emitted >= out.tokens.size()) return rt::Internal("engine: the executor returned too few tokens");

@@ -171,6 +171,10 @@ class KvBlockManager {
   Status SetActive(SequenceId seq, bool active);
   // True when a block named `prefix_hash` exists (AppendBlock would hit).
   bool HasPrefix(uint64_t prefix_hash) const;
+  // Names a block appended unnamed by its prefix hash once its contents
+  // are computed (AppendBlock with that hash finds it from then). Fails if
+  // the block is unknown or named, or the name is taken.
+  Status NamePrefix(BlockId block, uint64_t prefix_hash);
   // True when the block named `prefix_hash` is being fetched (StartFetch):
   // a sequence that took it up could not fetch it until that fetch ends.
   bool PrefixArriving(uint64_t prefix_hash) const;
