@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,13 +28,14 @@ const std::string kScenarios = std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/s
 using SweepTest = ScratchDirTest;
 
 TEST_F(SweepTest, AComposedScenarioIsSavedResolvedAndReRunsToTheSameTokens) {
-  std::string s = Write("composed.yaml", "include: " + kScenarios + "quickstart.yaml\nname: composed\nkv:\n"
-                                                                     "  local_blocks: 32\n");
+  std::string s = Write("composed.yaml", "include: " + kScenarios +
+                                             "quickstart.yaml\nname: composed\nkv:\n"
+                                             "  local_blocks: 32\n");
   CommandResult r = Lightloop("run " + s + " --target local --quiet --out " + (dir_ / "a").string());
   ASSERT_EQ(r.code, 0) << r.out;
   std::string resolved = Read(dir_ / "a" / "scenario.yaml");
   EXPECT_THAT(resolved, HasSubstr("local_blocks: 32"));
-  EXPECT_THAT(resolved, HasSubstr("max_seqs: 8"));          // from the fragment
+  EXPECT_THAT(resolved, HasSubstr("max_seqs: 8"));           // from the fragment
   EXPECT_THAT(resolved, HasSubstr("high_watermark: 0.95"));  // a default, written out
   EXPECT_THAT(resolved, HasSubstr("trace: /"));              // paths absolute
   EXPECT_THAT(resolved, ::testing::Not(HasSubstr("include")));
@@ -56,10 +58,11 @@ TEST_F(SweepTest, AComposedScenarioIsSavedResolvedAndReRunsToTheSameTokens) {
 }
 
 TEST_F(SweepTest, ANodeWrittenInTheScenarioIncludesPresetsAndReRunsExactlyOnSim) {
-  std::string s = Write("node.yaml", "include: " + kScenarios +
-                                         "quickstart.yaml\ntargets:\n  sim:\n    node:\n      include: "
-                                         "[links/optical_io_16x32g.yaml, memory/ddr5_4800.yaml]\n"
-                                         "      rails: 2\n      link: {fibre_m: 100}\nreport: {sample_every_ms: 0.02}\n");
+  std::string s =
+      Write("node.yaml", "include: " + kScenarios +
+                             "quickstart.yaml\ntargets:\n  sim:\n    node:\n      include: "
+                             "[links/optical_io_16x32g.yaml, memory/ddr5_4800.yaml]\n"
+                             "      rails: 2\n      link: {fibre_m: 100}\nreport: {sample_every_ms: 0.02}\n");
   CommandResult r = Lightloop("run " + s + " --target sim --quiet --out " + (dir_ / "a").string());
   ASSERT_EQ(r.code, 0) << r.out;
   std::string node = Read(dir_ / "a" / "node.yaml");
@@ -96,31 +99,36 @@ TEST_F(SweepTest, ANodeWrittenInTheScenarioIncludesPresetsAndReRunsExactlyOnSim)
 
 TEST_F(SweepTest, TheScenarioNamesEachTargetsMemnodesAndBoard) {
   // nic: two memnodes started for the run, the remote tier striped across them.
-  std::string two = Write("two.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {nic: {memnodes: 2}}\n");
+  std::string two =
+      Write("two.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {nic: {memnodes: 2}}\n");
   CommandResult r = Lightloop("run " + two + " --target nic --quiet --out " + (dir_ / "two").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(Report(dir_ / "two")["tokens_sha256"],
-            Read(std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/suites/golden/quickstart.tokens_sha256").substr(0, 64));
+            Read(std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/suites/golden/quickstart.tokens_sha256")
+                .substr(0, 64));
   // The same scenario on sim: the model's one memory node, the same tokens.
   r = Lightloop("run " + two + " --target sim --quiet --out " + (dir_ / "sim").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(Report(dir_ / "sim")["tokens_sha256"], Report(dir_ / "two")["tokens_sha256"]);
   // fpga: the board backend, from the scenario.
-  std::string board = Write("board.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {fpga: {board: virtual}}\n");
+  std::string board =
+      Write("board.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {fpga: {board: virtual}}\n");
   r = Lightloop("run " + board + " --target fpga --quiet --out " + (dir_ / "board").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(Report(dir_ / "board")["board"], "virtual");
-  std::string bad = Write("bad.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {fpga: {board: pci:/x}}\n");
+  std::string bad =
+      Write("bad.yaml", "include: " + kScenarios + "quickstart.yaml\ntargets: {fpga: {board: pci:/x}}\n");
   r = Lightloop("check " + bad);
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.out, HasSubstr("bad.yaml:2:18: key 'targets.fpga.board'"));
 }
 
 TEST_F(SweepTest, RunsEveryPointSummarizesAndResumes) {
-  std::string s = Write("sweep.yaml", "include: " + kScenarios +
-                                          "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blocks: [24, 48]\n"
-                                          "  zip:\n    scheduler.max_seqs: [4, 8]\n"
-                                          "    scheduler.max_batch_tokens: [128, 256]\n");
+  std::string s =
+      Write("sweep.yaml", "include: " + kScenarios +
+                              "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blocks: [24, 48]\n"
+                              "  zip:\n    scheduler.max_seqs: [4, 8]\n"
+                              "    scheduler.max_batch_tokens: [128, 256]\n");
   const std::string out = (dir_ / "sw").string();
   CommandResult r = Lightloop("sweep " + s + " --target local --jobs 2 --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
@@ -128,7 +136,8 @@ TEST_F(SweepTest, RunsEveryPointSummarizesAndResumes) {
   std::istringstream csv(Read(fs::path(out) / "summary.csv"));
   std::string header, line;
   std::getline(csv, header);
-  EXPECT_THAT(header, HasSubstr("point,kv.local_blocks,scheduler.max_seqs,scheduler.max_batch_tokens,status"));
+  EXPECT_THAT(header,
+              HasSubstr("point,kv.local_blocks,scheduler.max_seqs,scheduler.max_batch_tokens,status"));
   int rows = 0;
   while (std::getline(csv, line)) {
     ++rows;
@@ -172,18 +181,49 @@ TEST_F(SweepTest, RunsEveryPointSummarizesAndResumes) {
   EXPECT_EQ(Report(fs::path(out) / "points" / "003")["kv"]["local_blocks"], 64);
 }
 
+// sweep-kv-path.yaml on sim: every combination of swap_in, layout and
+// write_back runs, and all eight give the quick start's tokens; the
+// layered points swap in within their step, the after_prefill ones write
+// prompts back, and those write more than the ones that only evict.
+TEST_F(SweepTest, TheKvPathChoicesKeepTheTokens) {
+  const std::string out = (dir_ / "kv-path").string();
+  CommandResult r =
+      Lightloop("sweep " + kScenarios + "sweep-kv-path.yaml --target sim --jobs 2 --no-plot --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("8 points: 8 ran, 0 reused, 0 failed"));
+  nlohmann::json first = Report(fs::path(out) / "points" / "000");
+  for (int p = 0; p < 8; ++p) {
+    char name[8];
+    std::snprintf(name, sizeof name, "%03d", p);
+    nlohmann::json point = Report(fs::path(out) / "points" / name);
+    SCOPED_TRACE(point["resolved_scenario"].get<std::string>());
+    EXPECT_EQ(point["tokens_sha256"], first["tokens_sha256"]);
+    const bool layered = p >= 4, after_prefill = p % 2 == 1;
+    EXPECT_EQ(point["scheduler"]["layered_swap_ins"].get<uint64_t>() > 0, layered);
+    EXPECT_EQ(point["scheduler"]["prefill_write_backs"].get<uint64_t>() > 0, after_prefill);
+    if (after_prefill) {
+      nlohmann::json evict_only =
+          Report(fs::path(out) / "points" / (std::string(name, 2) + std::to_string(p - 1)));
+      EXPECT_GT(point["kv"]["bytes_offloaded"].get<double>(),
+                evict_only["kv"]["bytes_offloaded"].get<double>());
+    }
+  }
+}
+
 TEST_F(SweepTest, CtrlCKeepsWhatFinishedAndTheNextRunCompletesTheRest) {
   std::string s = Write("sweep.yaml", "include: " + kScenarios +
                                           "quickstart.yaml\nsweep:\n  cartesian:\n"
                                           "    kv.local_blocks: [24, 28, 32, 40, 48, 64]\n");
   const std::string out = (dir_ / "sw").string();
-  auto child = ChildProcess::Start({LIGHTLOOP_BIN, "sweep", s, "--target", "local", "--no-plot", "--out", out});
+  auto child =
+      ChildProcess::Start({LIGHTLOOP_BIN, "sweep", s, "--target", "local", "--no-plot", "--out", out});
   ASSERT_TRUE(child.ok()) << child.status().ToString();
   std::string said;
   bool interrupted = false;
   while ((*child)->Poll(std::chrono::milliseconds(100), [&](const std::string& line) {
     said += line + "\n";
-    if (!interrupted && line.find("point 1 [") != std::string::npos && line.find("started") != std::string::npos) {
+    if (!interrupted && line.find("point 1 [") != std::string::npos &&
+        line.find("started") != std::string::npos) {
       interrupted = true;
       kill((*child)->pid(), SIGINT);  // as a terminal's Ctrl-C reaches the sweep
     }
@@ -202,13 +242,14 @@ TEST_F(SweepTest, CtrlCKeepsWhatFinishedAndTheNextRunCompletesTheRest) {
   ASSERT_GE(finished, 1u);
   CommandResult r = Lightloop("sweep " + s + " --target local --no-plot --out " + out);
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("6 points: " + std::to_string(6 - finished) + " ran, " + std::to_string(finished) +
-                                   " reused"));
+  EXPECT_THAT(r.out, HasSubstr("6 points: " + std::to_string(6 - finished) + " ran, " +
+                               std::to_string(finished) + " reused"));
 }
 
 TEST_F(SweepTest, BadValuesAreRefusedBeforeAnyPointRuns) {
-  std::string s = Write("bad.yaml", "include: " + kScenarios +
-                                        "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blocks: [24, -3]\n");
+  std::string s =
+      Write("bad.yaml", "include: " + kScenarios +
+                            "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blocks: [24, -3]\n");
   const std::string out = (dir_ / "bad").string();
   CommandResult r = Lightloop("sweep " + s + " --target local --out " + out);
   EXPECT_NE(r.code, 0);
@@ -216,7 +257,8 @@ TEST_F(SweepTest, BadValuesAreRefusedBeforeAnyPointRuns) {
   EXPECT_THAT(r.out, HasSubstr("kv.local_blocks"));
   EXPECT_FALSE(fs::exists(fs::path(out) / "points"));
 
-  s = Write("typo.yaml", "include: " + kScenarios + "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blokcs: [24]\n");
+  s = Write("typo.yaml",
+            "include: " + kScenarios + "quickstart.yaml\nsweep:\n  cartesian:\n    kv.local_blokcs: [24]\n");
   r = Lightloop("sweep " + s + " --target local --out " + out);
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.out, HasSubstr("typo.yaml:4:"));
