@@ -171,6 +171,18 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     for (uint64_t k = first_block; k < last; ++k) LL_RETURN_IF_ERROR(kv_->MarkWritten(table[k]));
     return rt::Status::Ok();
   };
+  // The blocks this step computes into for `s` hold their tokens now.
+  auto mark_step_written = [&](const Seq& s) -> rt::Status {
+    const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
+    for (uint64_t b = s.cached / bt; b < Blocks(s.cached + s.want, bt); ++b) {
+      LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));
+    }
+    return rt::Status::Ok();
+  };
+  // What is left of the prefetch policy's budget for the fetch of `s`.
+  auto budget_left = [&](const Seq& s) -> uint64_t {
+    return o_.prefetch_budget_ns > s.fetch_waited_ns ? o_.prefetch_budget_ns - s.fetch_waited_ns : 0;
+  };
   auto first_of = [&](const Seq& s, const std::vector<mo::BlockId>& blocks) {
     const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
     uint64_t first = table.size();
@@ -403,10 +415,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
                  s.cached + s.want >= s.prompt) {
         s.writes_back = true;
         writing.push_back(i);
-        const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
-        for (uint64_t b = s.cached / bt; b < Blocks(s.cached + s.want, bt); ++b) {
-          LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));
-        }
+        LL_RETURN_IF_ERROR(mark_step_written(s));
       }
     }
     res.prefill_write_backs += writing.size();
@@ -444,10 +453,8 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
           for (size_t i : arriving) {
             Seq& s = seqs[i];
             if (s.void_step) continue;
-            const uint64_t budget =
-                o_.prefetch_budget_ns > s.fetch_waited_ns ? o_.prefetch_budget_ns - s.fetch_waited_ns : 0;
             LL_ASSIGN_OR_RETURN(mo::FetchOutcome lo,
-                                kv_->WaitLayer(s.fetch, kv_layers_waited, o_.prefetch, budget));
+                                kv_->WaitLayer(s.fetch, kv_layers_waited, o_.prefetch, budget_left(s)));
             s.fetch_waited_ns += lo.waited_ns;
             if (!lo.lost.empty() || !lo.not_arrived.empty()) s.void_step = true;
           }
@@ -462,9 +469,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
     LL_RETURN_IF_ERROR(write_back(kv_layers));
     for (size_t i : arriving) {
       Seq& s = seqs[i];
-      const uint64_t budget =
-          o_.prefetch_budget_ns > s.fetch_waited_ns ? o_.prefetch_budget_ns - s.fetch_waited_ns : 0;
-      LL_ASSIGN_OR_RETURN(mo::FetchOutcome fo, kv_->FinishFetch(s.fetch, o_.prefetch, budget));
+      LL_ASSIGN_OR_RETURN(mo::FetchOutcome fo, kv_->FinishFetch(s.fetch, o_.prefetch, budget_left(s)));
       s.state = State::kRunning;
       std::vector<mo::BlockId> redo = fo.lost;
       redo.insert(redo.end(), fo.not_arrived.begin(), fo.not_arrived.end());
@@ -488,11 +493,9 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
         continue;
       }
       const uint64_t n = s.want;
+      // A prompt written back this step was marked written before it computed.
+      if (!std::exchange(s.writes_back, false)) LL_RETURN_IF_ERROR(mark_step_written(s));
       const std::vector<mo::BlockId>& table = kv_->BlockTable(s.kv);
-      for (uint64_t b = s.cached / bt; b < Blocks(s.cached + n, bt) && !s.writes_back; ++b) {
-        LL_RETURN_IF_ERROR(kv_->MarkWritten(table[b]));
-      }
-      s.writes_back = false;
       if (std::exchange(s.name_later, false)) {
         for (uint64_t b = s.blocks_before; b < table.size() && b < s.hashes.size(); ++b) {
           const uint64_t h = s.hashes[b];

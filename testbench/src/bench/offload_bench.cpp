@@ -117,12 +117,8 @@ rt::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& o) {
   const uint64_t bb = shape.block_bytes();
   const uint64_t capacity = 3 * o.blocks * bb + (64 << 20);
   LL_ASSIGN_OR_RETURN(BenchMemnode node, StartBenchMemnode(sim, "", o.provider, o.memnode_binary, capacity));
-  rt::RemoteMemoryClient::Options co;
-  co.memnode = node.address;
-  co.tenant = "offload-bench";
-  co.provider = sim ? "lightloop" : o.provider;
-  co.depth = o.depth;
-  LL_ASSIGN_OR_RETURN(auto client, rt::RemoteMemoryClient::Connect(co));
+  LL_ASSIGN_OR_RETURN(auto client, rt::RemoteMemoryClient::Connect(
+                                       BenchClientOptions(node, sim, o.provider, "offload-bench", o.depth)));
   const rt::Clock& clock = client->clock();
 
   OffloadBenchReport r;

@@ -149,4 +149,15 @@ runtime::StatusOr<BenchMemnode> StartBenchMemnode(bool sim, const std::string& a
   return h;
 }
 
+runtime::RemoteMemoryClient::Options BenchClientOptions(const BenchMemnode& node, bool sim,
+                                                        const std::string& provider,
+                                                        const std::string& tenant, size_t depth) {
+  runtime::RemoteMemoryClient::Options co;
+  co.memnode = node.address;
+  co.tenant = tenant;
+  co.provider = sim ? "lightloop" : provider;
+  co.depth = depth;
+  return co;
+}
+
 }  // namespace lightloop::testbench

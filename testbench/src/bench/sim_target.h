@@ -14,6 +14,7 @@
 #include "lightloop/hw_models/node/memory_node.h"
 #include "lightloop/runtime/memnode.h"
 #include "lightloop/runtime/memnode_process.h"
+#include "lightloop/runtime/remote_memory.h"
 #include "lightloop/runtime/status.h"
 
 namespace lightloop::testbench {
@@ -82,5 +83,11 @@ struct BenchMemnode {
 runtime::StatusOr<BenchMemnode> StartBenchMemnode(bool sim, const std::string& address,
                                                   const std::string& provider, const std::string& binary,
                                                   uint64_t capacity);
+
+// A benchmark client's options for `node`: the lightloop provider when the
+// memnode is in this process (sim, fpga), else `provider`.
+runtime::RemoteMemoryClient::Options BenchClientOptions(const BenchMemnode& node, bool sim,
+                                                        const std::string& provider,
+                                                        const std::string& tenant, size_t depth);
 
 }  // namespace lightloop::testbench

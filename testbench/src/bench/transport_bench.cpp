@@ -210,11 +210,7 @@ rt::StatusOr<TransportBenchReport> RunTransportBench(const TransportBenchOptions
   LL_ASSIGN_OR_RETURN(std::optional<SimTarget> sim, PrepareInProcessTarget(o.target, o.config, o.board));
   LL_ASSIGN_OR_RETURN(BenchMemnode node,
                       StartBenchMemnode(sim_target, o.memnode, o.provider, o.memnode_binary, Capacity(o)));
-  rt::RemoteMemoryClient::Options co;
-  co.memnode = node.address;
-  co.tenant = "bench";
-  co.provider = sim_target ? "lightloop" : o.provider;
-  co.depth = o.depth;
+  rt::RemoteMemoryClient::Options co = BenchClientOptions(node, sim_target, o.provider, "bench", o.depth);
   co.max_chunk = o.max_chunk;
   LL_ASSIGN_OR_RETURN(auto client, rt::RemoteMemoryClient::Connect(co));
 

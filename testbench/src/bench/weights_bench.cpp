@@ -110,12 +110,8 @@ rt::StatusOr<WeightsBenchReport> RunWeightsBench(const WeightsBenchOptions& o) {
   const int64_t max_buffers = *std::max_element(o.buffers.begin(), o.buffers.end());
   // A streamer of B buffers keeps up to B - 1 layers in flight.
   const size_t depth = static_cast<size_t>(std::max<int64_t>(1, max_buffers - 1));
-  rt::RemoteMemoryClient::Options co;
-  co.memnode = node.address;
-  co.tenant = "weights-bench";
-  co.provider = sim ? "lightloop" : o.provider;
-  co.depth = std::max<size_t>(16, depth);
-  LL_ASSIGN_OR_RETURN(auto client, rt::RemoteMemoryClient::Connect(co));
+  LL_ASSIGN_OR_RETURN(auto client, rt::RemoteMemoryClient::Connect(BenchClientOptions(
+                                       node, sim, o.provider, "weights-bench", std::max<size_t>(16, depth))));
   const rt::Clock& clock = client->clock();
 
   WeightsBenchReport r;
