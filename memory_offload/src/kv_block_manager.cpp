@@ -9,6 +9,10 @@
 
 namespace lightloop::memory_offload {
 
+uint64_t BlockChecksum(const void* data, uint64_t bytes) {
+  return XXH3_64bits(data, bytes);
+}
+
 StatusOr<BlockLayout> ParseBlockLayout(const std::string& name) {
   if (name == "block_major") return BlockLayout::kBlockMajor;
   if (name == "layer_major") return BlockLayout::kLayerMajor;

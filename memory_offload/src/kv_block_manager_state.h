@@ -94,10 +94,6 @@ struct KvBlockManager::LayerWrite {
   std::unique_ptr<unsigned char[]> staging;           // valid until every ticket is done
 };
 
-inline uint64_t Checksum(const unsigned char* p, uint64_t n) {
-  return XXH3_64bits(p, n);
-}
-
 // Chunks of a block as the remote tier holds them: its layers one by one
 // under layer_major, the whole block under block_major.
 inline uint64_t ChunksFor(BlockLayout layout, const KvShape& shape) {

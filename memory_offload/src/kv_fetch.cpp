@@ -118,7 +118,7 @@ void KvBlockManager::LandRun(PendingFetch& f, size_t r) {
         run.direct ? run.direct + k * sb : f.staging.data() + run.staging_offset + k * sb;
     const bool good =
         run.status.ok() &&
-        (!o_.checksums || Checksum(src, sb) == s_->remote_sums[TierSlot(b.remote_slot, run.chunk)]);
+        (!o_.checksums || BlockChecksum(src, sb) == s_->remote_sums[TierSlot(b.remote_slot, run.chunk)]);
     if (run.status.ok() && !good) ++s_->stats.checksum_failures;
     if (good && !run.direct) {
       unsigned char* dst = SlotData(b.local_slot) + run.chunk * chunk_bytes_;

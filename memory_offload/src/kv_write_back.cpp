@@ -49,7 +49,7 @@ Status KvBlockManager::WriteChunk(const std::vector<BlockId>& blocks, uint64_t c
       out.tickets.push_back(t);
       ++s_->stats.zero_copy_transfers;
       if (o_.checksums) {
-        for (uint64_t k = 0; k < n; ++k) s_->remote_sums[first + k] = Checksum(direct + k * sb, sb);
+        for (uint64_t k = 0; k < n; ++k) s_->remote_sums[first + k] = BlockChecksum(direct + k * sb, sb);
       }
       LL_RETURN_IF_ERROR(remote_->Progress());  // keep the wire fed while hashing
     } else {
@@ -57,7 +57,7 @@ Status KvBlockManager::WriteChunk(const std::vector<BlockId>& blocks, uint64_t c
       for (uint64_t k = 0; k < n; ++k) {
         const unsigned char* src = SlotData(s_->blocks.at(blocks[i + k]).local_slot) + chunk * chunk_bytes_;
         codec_->Encode(reinterpret_cast<const uint16_t*>(src), chunk_bytes_ / 2, dst + k * sb);
-        if (o_.checksums) s_->remote_sums[first + k] = Checksum(dst + k * sb, sb);
+        if (o_.checksums) s_->remote_sums[first + k] = BlockChecksum(dst + k * sb, sb);
       }
       LL_ASSIGN_OR_RETURN(Ticket t, remote_->Write(first, n, dst));
       out.tickets.push_back(t);

@@ -252,6 +252,8 @@ TEST(OffloadBench, SimTargetMeetsItsBounds) {
   double bound = j["step_bound_us"].get<double>();
   EXPECT_NEAR(j["step_prefetch_us"].get<double>() / bound, 1.0, 0.05);
   EXPECT_GT(j["step_no_prefetch_us"].get<double>(), 1.5 * bound) << "without prefetch, transfer then compute";
+  EXPECT_EQ(j["hash_gbps"].get<double>(), 0) << "hashing takes no virtual time";
+  EXPECT_EQ(j["verified_read_bound_gbps"].get<double>(), j["raw_read_gbps"].get<double>());
   EXPECT_EQ(RunOffload("--target sim --blocks 32 --repeats 1"), j)
       << "virtual time: the same run, the same JSON";
 }
@@ -309,6 +311,29 @@ TEST(OffloadBench, NicTargetRunsOverShm) {
   CommandResult bad = Lightloop("bench offload --provider shm --codec fp4");
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.out.find("codec 'fp4' is not one of"), std::string::npos) << bad.out;
+}
+
+// On the wall clock the bench measures what integrity costs on the client's
+// thread: XXH3 over the blocks, and the raw runtime with it in series (the
+// bound of hashing, then moving); `--no-checksums` takes it away.
+TEST(OffloadBench, NicTargetMeasuresWhatIntegrityCosts) {
+  nlohmann::json j = RunOffload("--provider shm --blocks 16 --repeats 1");
+  ASSERT_FALSE(j.is_null());
+  EXPECT_TRUE(j["checksums"].get<bool>());
+  const double hash = j["hash_gbps"].get<double>();
+  ASSERT_GT(hash, 0);
+  for (auto [bound, raw] : {std::pair{"verified_write_bound_gbps", "raw_write_gbps"},
+                            std::pair{"verified_read_bound_gbps", "raw_read_gbps"}}) {
+    const double r = j[raw].get<double>();
+    EXPECT_NEAR(j[bound].get<double>(), 1.0 / (1.0 / r + 1.0 / hash), 1e-9 * r) << bound;
+    EXPECT_LT(j[bound].get<double>(), r) << bound;
+  }
+  nlohmann::json off = RunOffload("--provider shm --blocks 16 --repeats 1 --no-checksums");
+  ASSERT_FALSE(off.is_null());
+  EXPECT_FALSE(off["checksums"].get<bool>());
+  EXPECT_EQ(off["hash_gbps"].get<double>(), 0);
+  EXPECT_EQ(off["verified_read_bound_gbps"].get<double>(), off["raw_read_gbps"].get<double>());
+  EXPECT_GT(off["fetch_gbps"].get<double>(), 0);
 }
 
 }  // namespace

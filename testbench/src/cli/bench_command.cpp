@@ -87,6 +87,7 @@ struct OffloadArgs {
   std::string codec = "none";
   std::string layout = "block_major";
   int repeats = 3;
+  bool no_checksums = false;
   std::string json;
 };
 
@@ -103,6 +104,7 @@ runtime::Status RunOffload(const OffloadArgs& a) {
   o.codec = a.codec;
   o.layout = a.layout;
   o.repeats = a.repeats;
+  o.checksums = !a.no_checksums;
   LL_ASSIGN_OR_RETURN(OffloadBenchReport report, RunOffloadBench(o));
   std::cout << FormatTable(report) << std::flush;
   LL_RETURN_IF_ERROR(WriteJsonIfAsked(a.json, ToJson(report)));
@@ -238,6 +240,9 @@ void AddBenchCommand(CLI::App& app, CommandFn& run) {
   offload->add_option("--repeats", f->repeats, "measurements per figure; the best is reported")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  offload->add_flag(
+      "--no-checksums", f->no_checksums,
+      "measure without the layer's checksums, to see what integrity costs (never off in a run)");
   offload->add_option("--json", f->json, "also write the results as JSON to this file");
   offload->callback([f, blocks, &run] {
     f->blocks_given = blocks->count() > 0;

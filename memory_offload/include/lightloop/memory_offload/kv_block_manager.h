@@ -115,6 +115,10 @@ struct KvStats {
   uint64_t eviction_wait_ns = 0;  // waiting for them: no local slot was free
 };
 
+// The checksum each offloaded remote slot carries and a fetch verifies:
+// XXH3-64 of its bytes.
+uint64_t BlockChecksum(const void* data, uint64_t bytes);
+
 class KvBlockManager {
  public:
   struct Options {

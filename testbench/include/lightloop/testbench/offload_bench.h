@@ -34,6 +34,9 @@ struct OffloadBenchOptions {
   std::string codec = "none";
   std::string layout = "block_major";  // the remote tier's block layout (block_major, layer_major)
   int repeats = 3;                     // measurements per figure; the best is reported
+  // Off: the layer neither takes nor verifies checksums, to measure what
+  // integrity costs (never off in a real run).
+  bool checksums = true;
 };
 
 struct OffloadBenchReport {
@@ -52,6 +55,15 @@ struct OffloadBenchReport {
   double prefill_offload_layered_us = 0;
   double compute_us = 0;     // the step's compute (set to the fetch's time)
   uint64_t bytes_saved = 0;  // by the codec, in the offload measurements
+  bool checksums = true;
+  // The cost of integrity on this thread (wall clock only; 0 in virtual
+  // time, where hashing takes none): XXH3 over the blocks from memory, and
+  // the raw runtime with that hash in series, 1 / (1/raw + 1/hash): what a
+  // layer that hashed and then moved each block would get. Above 1 of it,
+  // the layer hides hashing behind the transfers. In virtual time or
+  // without checksums, the raw figures.
+  double hash_gbps = 0;
+  double verified_write_bound_gbps = 0, verified_read_bound_gbps = 0;
 };
 
 runtime::StatusOr<OffloadBenchReport> RunOffloadBench(const OffloadBenchOptions& options);
