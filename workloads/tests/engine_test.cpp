@@ -369,6 +369,44 @@ TEST_F(EngineTest, SharedPrefixesSurvivePreemptionAndSwapIn) {
   }
 }
 
+// A sequence preempted in its prefill and swapped in layer by layer
+// appends its next prompt blocks unnamed (its step may be voided) and names
+// them once the step is through (KvBlockManager::NamePrefix): a request
+// that comes later with the same prompt finds all of its full blocks, as
+// many as when the sequence swapped in ahead of its step.
+TEST_F(EngineTest, LayeredSwapInNamesItsPromptBlocksForLaterRequests) {
+  std::vector<Request> rs = Requests();
+  for (Request& r : rs) {
+    r.input_tokens += 600;
+    r.hash_ids = {1000 + r.id, 2000 + r.id};  // prompts of their own
+  }
+  std::vector<Request> with_late = rs;
+  Request late = rs.back();
+  late.id = 100;
+  late.arrival_s = 1.0;  // after every other request is done
+  with_late.push_back(late);
+  const uint64_t full_blocks = late.input_tokens / 8;
+  uint64_t late_hits[2] = {0, 0};
+  for (SwapIn mode : {SwapIn::kAhead, SwapIn::kLayered}) {
+    SCOPED_TRACE(mode == SwapIn::kAhead ? "ahead" : "layered");
+    EngineOptions eo{.max_batch_tokens = 256, .prefill_chunk = 64, .swap_in = mode};
+    uint64_t clock = 0;
+    Run alone =
+        Serve(rs, 200, eo, std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 50'000, 100), &clock);
+    clock = 0;
+    Run both = Serve(with_late, 200, eo,
+                     std::make_unique<mo::DelayTier>(4096, SlotBytes(), &clock, 50'000, 100), &clock);
+    EXPECT_GT(both.result.preemptions, 0u);
+    if (mode == SwapIn::kLayered) EXPECT_GT(both.result.layered_swap_ins, 0u);
+    const uint64_t hits = both.result.kv.prefix_hits - alone.result.kv.prefix_hits;
+    late_hits[mode == SwapIn::kLayered] = hits;
+    // Its last full block is the one it computes to emit its first token.
+    EXPECT_GE(hits, full_blocks - 1);
+    EXPECT_EQ(both.result.outputs[rs.size()], both.result.outputs[rs.size() - 1]);
+  }
+  EXPECT_EQ(late_hits[1], late_hits[0]);
+}
+
 TEST_F(EngineTest, SharedPrefixesHitThePrefixCache) {
   std::vector<Request> rs = Requests(true);
   for (Request& r : rs) r.input_tokens += 600;  // past the shared 512-token block
