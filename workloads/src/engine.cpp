@@ -79,8 +79,8 @@ int32_t ShapeToken(uint64_t id, uint64_t position, int64_t vocab) {
 }
 
 Engine::Engine(const EngineOptions& options, mo::KvBlockManager* kv, StepExecutor* executor,
-               EngineClock clock)
-    : o_(options), kv_(kv), exec_(executor), clock_(std::move(clock)) {}
+               EngineClock clock, mo::WeightStreamer* weights)
+    : o_(options), kv_(kv), exec_(executor), clock_(std::move(clock)), weights_(weights) {}
 
 rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
   const mo::KvBlockManager::Options& ko = kv_->options();
@@ -435,15 +435,18 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
       return rt::Status::Ok();
     };
     LayerHook before_layer;
-    if (!arriving.empty() || !writing.empty()) {
-      before_layer = [&](int64_t layer, int64_t layers, uint64_t step_ns) -> rt::Status {
+    if (!arriving.empty() || !writing.empty() || weights_ != nullptr) {
+      before_layer = [&](int64_t layer, int64_t layers, uint64_t step_ns) -> rt::StatusOr<const void*> {
         if (layer > 0 && time_passes) {
           clock_.advance_ns(step_ns / static_cast<uint64_t>(layers));
           passed_ns += step_ns / static_cast<uint64_t>(layers);
         }
         // Between layers the host drives the transfers in flight (on the
         // wall clock shm and tcp move bytes only when polled).
-        if (layer > 0) LL_RETURN_IF_ERROR(kv_->Progress());
+        if (layer > 0) {
+          LL_RETURN_IF_ERROR(kv_->Progress());
+          if (weights_ != nullptr) LL_RETURN_IF_ERROR(weights_->Progress());
+        }
         // The KV layers that model layers [0, layer) computed, and those
         // that [0, layer] need (the same layers when the KV shape is the
         // model's).
@@ -459,7 +462,10 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
             if (!lo.lost.empty() || !lo.not_arrived.empty()) s.void_step = true;
           }
         }
-        return rt::Status::Ok();
+        if (weights_ == nullptr) return static_cast<const void*>(nullptr);
+        // The layer's weights (the following layers' start on their way).
+        LL_ASSIGN_OR_RETURN(const unsigned char* w, weights_->Acquire(layer));
+        return static_cast<const void*>(w);
       };
     }
     LL_ASSIGN_OR_RETURN(StepOutput out, exec_->Run(items, before_layer));
@@ -547,6 +553,7 @@ rt::StatusOr<EngineResult> Engine::Run(const std::vector<Request>& requests) {
   }
   res.elapsed_ns = now();
   res.kv = kv_->stats();
+  if (weights_ != nullptr) res.weights = weights_->stats();
   return res;
 }
 

@@ -25,7 +25,7 @@ runtime::StatusOr<StepOutput> FunctionalExecutor::Run(const std::vector<StepItem
   StepOutput out;
   const ModelShape& shape = model_->config().shape;
   out.modelled_ns = static_cast<uint64_t>(std::llround(BatchStep(shape, a_, work).seconds * 1e9));
-  std::function<runtime::Status(int64_t)> hook;
+  LlamaModel::LayerWeightsHook hook;
   if (before_layer) {
     hook = [&](int64_t l) { return before_layer(l, shape.layers, out.modelled_ns); };
   }

@@ -85,10 +85,33 @@ rt::StatusOr<LlamaConfig> ReadLlamaConfig(const std::string& path) {
 
 // Weights as float32, with q/k/v and gate/up concatenated by rows so that
 // each is one matrix product (a row's dot product does not change).
+// A layer's weights are one array, in the order of View's members, so that
+// a layer can be stored and streamed as one piece (LayerWeightBytes).
 struct internal::LlamaWeights {
-  struct Layer {
-    std::vector<float> attn_norm, qkv, o, mlp_norm, gate_up, down;
+  struct View {
+    const float *attn_norm, *qkv, *o, *mlp_norm, *gate_up, *down;
   };
+  struct Layer {
+    std::vector<float> packed;  // empty once the layers are streamed
+  };
+  // Layer weights at `p` in the packed order, for a model of shape `s`.
+  static View ViewOf(const float* p, const ModelShape& s) {
+    const int64_t h = s.hidden_size, q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
+    const int64_t m = s.intermediate_size;
+    View v{};
+    v.attn_norm = p;
+    v.qkv = v.attn_norm + h;
+    v.o = v.qkv + (q + 2 * kv) * h;
+    v.mlp_norm = v.o + h * q;
+    v.gate_up = v.mlp_norm + h;
+    v.down = v.gate_up + 2 * m * h;
+    return v;
+  }
+  static uint64_t LayerFloats(const ModelShape& s) {
+    const int64_t h = s.hidden_size, q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
+    const int64_t m = s.intermediate_size;
+    return static_cast<uint64_t>(2 * h + (q + 2 * kv) * h + h * q + 3 * m * h);
+  }
   std::vector<float> embed;  // [vocab][hidden]
   std::vector<Layer> layers;
   std::vector<float> norm;
@@ -107,19 +130,20 @@ rt::StatusOr<internal::LlamaWeights::Layer> TakeLayer(TensorMap& t, const std::s
                                                       const ModelShape& s, int64_t i) {
   const std::string p = "model.layers." + std::to_string(i) + ".";
   const int64_t h = s.hidden_size, q = s.heads * s.head_dim, kv = s.kv_heads * s.head_dim;
-  internal::LlamaWeights::Layer l;
-  LL_ASSIGN_OR_RETURN(l.attn_norm, Take(t, dir, p + "input_layernorm.weight", {h}));
-  LL_ASSIGN_OR_RETURN(std::vector<float> wq, Take(t, dir, p + "self_attn.q_proj.weight", {q, h}));
-  LL_ASSIGN_OR_RETURN(std::vector<float> wk, Take(t, dir, p + "self_attn.k_proj.weight", {kv, h}));
-  LL_ASSIGN_OR_RETURN(std::vector<float> wv, Take(t, dir, p + "self_attn.v_proj.weight", {kv, h}));
-  LL_ASSIGN_OR_RETURN(l.o, Take(t, dir, p + "self_attn.o_proj.weight", {h, q}));
-  LL_ASSIGN_OR_RETURN(l.mlp_norm, Take(t, dir, p + "post_attention_layernorm.weight", {h}));
   const int64_t m = s.intermediate_size;
-  LL_ASSIGN_OR_RETURN(std::vector<float> gate, Take(t, dir, p + "mlp.gate_proj.weight", {m, h}));
-  LL_ASSIGN_OR_RETURN(std::vector<float> up, Take(t, dir, p + "mlp.up_proj.weight", {m, h}));
-  LL_ASSIGN_OR_RETURN(l.down, Take(t, dir, p + "mlp.down_proj.weight", {h, m}));
-  l.qkv = Concat(Concat(std::move(wq), wk), wv);
-  l.gate_up = Concat(std::move(gate), up);
+  // In the packed order (LlamaWeights::ViewOf).
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> parts = {
+      {"input_layernorm.weight", {h}},      {"self_attn.q_proj.weight", {q, h}},
+      {"self_attn.k_proj.weight", {kv, h}}, {"self_attn.v_proj.weight", {kv, h}},
+      {"self_attn.o_proj.weight", {h, q}},  {"post_attention_layernorm.weight", {h}},
+      {"mlp.gate_proj.weight", {m, h}},     {"mlp.up_proj.weight", {m, h}},
+      {"mlp.down_proj.weight", {h, m}}};
+  internal::LlamaWeights::Layer l;
+  l.packed.reserve(internal::LlamaWeights::LayerFloats(s));
+  for (const auto& [name, shape] : parts) {
+    LL_ASSIGN_OR_RETURN(std::vector<float> w, Take(t, dir, p + name, shape));
+    l.packed = Concat(std::move(l.packed), w);
+  }
   return l;
 }
 
@@ -258,8 +282,22 @@ float Silu(float x) {
 
 }  // namespace
 
-rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(
-    std::span<const SeqChunk> chunks, const std::function<rt::Status(int64_t layer)>& before_layer) {
+uint64_t LlamaModel::LayerWeightBytes() const {
+  return internal::LlamaWeights::LayerFloats(config_.shape) * sizeof(float);
+}
+
+const void* LlamaModel::LayerWeights(int64_t layer) const {
+  if (layer < 0 || layer >= config_.shape.layers) return nullptr;
+  const std::vector<float>& packed = weights_->layers[static_cast<size_t>(layer)].packed;
+  return packed.empty() ? nullptr : packed.data();
+}
+
+void LlamaModel::DropResidentLayers() {
+  for (internal::LlamaWeights::Layer& l : weights_->layers) std::vector<float>().swap(l.packed);
+}
+
+rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(std::span<const SeqChunk> chunks,
+                                                                  const LayerWeightsHook& before_layer) {
   const ModelShape& s = config_.shape;
   Batch b;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -281,24 +319,35 @@ rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(
     std::memcpy(&x[t * h], &weights_->embed[b.token[t] * h], static_cast<size_t>(h) * sizeof(float));
   }
   for (int64_t l = 0; l < s.layers; ++l) {
-    if (before_layer) LL_RETURN_IF_ERROR(before_layer(l));
-    AttentionBlock(b, l, x);
-    MlpBlock(l, x);
+    const void* given = nullptr;
+    if (before_layer) {
+      LL_ASSIGN_OR_RETURN(given, before_layer(l));
+    }
+    const float* packed = static_cast<const float*>(given);
+    if (packed == nullptr) {
+      const std::vector<float>& resident = weights_->layers[static_cast<size_t>(l)].packed;
+      if (resident.empty()) {
+        return rt::FailedPrecondition("llama: layer " + std::to_string(l) +
+                                      "'s weights are streamed (DropResidentLayers) and none were given");
+      }
+      packed = resident.data();
+    }
+    AttentionBlock(b, l, packed, x);
+    MlpBlock(packed, x);
   }
   return Logits(chunks, x);
 }
 
-void LlamaModel::AttentionBlock(const Batch& b, int64_t l, std::vector<float>& x) {
+void LlamaModel::AttentionBlock(const Batch& b, int64_t l, const float* packed, std::vector<float>& x) {
   const ModelShape& s = config_.shape;
-  const internal::LlamaWeights::Layer& w = weights_->layers[static_cast<size_t>(l)];
+  const internal::LlamaWeights::View w = internal::LlamaWeights::ViewOf(packed, s);
   const int64_t n = b.size(), h = s.hidden_size, d = s.head_dim, group = s.heads / s.kv_heads;
   const int64_t qd = s.heads * d, kvd = s.kv_heads * d, width = qd + 2 * kvd;
   std::vector<float> normed(x.size()), qkv(static_cast<size_t>(n * width)), attn(static_cast<size_t>(n * qd));
   for (int64_t t = 0; t < n; ++t) {
-    internal::RmsNorm(&x[t * h], w.attn_norm.data(), static_cast<float>(config_.rms_norm_eps), h,
-                      &normed[t * h]);
+    internal::RmsNorm(&x[t * h], w.attn_norm, static_cast<float>(config_.rms_norm_eps), h, &normed[t * h]);
   }
-  Matmul(*pool_, w.qkv.data(), normed.data(), qkv.data(), h, width, n);
+  Matmul(*pool_, w.qkv, normed.data(), qkv.data(), h, width, n);
   const KvAddress at{block_tokens_, s.kv_heads, d};
   for (int64_t t = 0; t < n; ++t) {  // rotate q and k, then store k and v: attention reads them back
     float* row = &qkv[t * width];
@@ -321,26 +370,25 @@ void LlamaModel::AttentionBlock(const Batch& b, int64_t l, std::vector<float>& x
                   &attn[t * qd + g * group * d]);
     }
   });
-  Matmul(*pool_, w.o.data(), attn.data(), normed.data(), qd, h, n);
+  Matmul(*pool_, w.o, attn.data(), normed.data(), qd, h, n);
   for (size_t i = 0; i < x.size(); ++i) x[i] += normed[i];
 }
 
-void LlamaModel::MlpBlock(int64_t l, std::vector<float>& x) {
+void LlamaModel::MlpBlock(const float* packed, std::vector<float>& x) {
   const ModelShape& s = config_.shape;
-  const internal::LlamaWeights::Layer& w = weights_->layers[static_cast<size_t>(l)];
+  const internal::LlamaWeights::View w = internal::LlamaWeights::ViewOf(packed, s);
   const int64_t h = s.hidden_size, m = s.intermediate_size, n = static_cast<int64_t>(x.size()) / h;
   std::vector<float> normed(x.size()), gate_up(static_cast<size_t>(n * 2 * m)),
       act(static_cast<size_t>(n * m));
   for (int64_t t = 0; t < n; ++t) {
-    internal::RmsNorm(&x[t * h], w.mlp_norm.data(), static_cast<float>(config_.rms_norm_eps), h,
-                      &normed[t * h]);
+    internal::RmsNorm(&x[t * h], w.mlp_norm, static_cast<float>(config_.rms_norm_eps), h, &normed[t * h]);
   }
-  Matmul(*pool_, w.gate_up.data(), normed.data(), gate_up.data(), h, 2 * m, n);
+  Matmul(*pool_, w.gate_up, normed.data(), gate_up.data(), h, 2 * m, n);
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t i = 0; i < m; ++i)
       act[t * m + i] = Silu(gate_up[t * 2 * m + i]) * gate_up[t * 2 * m + m + i];
   }
-  Matmul(*pool_, w.down.data(), act.data(), normed.data(), m, h, n);
+  Matmul(*pool_, w.down, act.data(), normed.data(), m, h, n);
   for (size_t i = 0; i < x.size(); ++i) x[i] += normed[i];
 }
 

@@ -22,7 +22,10 @@ runtime::StatusOr<StepOutput> ShapeExecutor::Run(const std::vector<StepItem>& it
   }
   out.modelled_ns = static_cast<uint64_t>(std::llround(BatchStep(m_, a_, work).seconds * 1e9));
   if (before_layer) {
-    for (int64_t l = 0; l < m_.layers; ++l) LL_RETURN_IF_ERROR(before_layer(l, m_.layers, out.modelled_ns));
+    // No arithmetic, so no use for streamed weights.
+    for (int64_t l = 0; l < m_.layers; ++l) {
+      LL_RETURN_IF_ERROR(before_layer(l, m_.layers, out.modelled_ns).status());
+    }
   }
   return out;
 }

@@ -99,8 +99,11 @@ class EngineTest : public ::testing::Test {
   };
 
   // Runs `requests` on a virtual test clock with `local_blocks` local slots.
+  // With `model` (default: the suite's) and `weights` (the engine's weight
+  // streamer, default none).
   Run Serve(const std::vector<Request>& requests, uint64_t local_blocks, EngineOptions eo,
-            std::unique_ptr<mo::RemoteTier> tier = nullptr, uint64_t* clock = nullptr) {
+            std::unique_ptr<mo::RemoteTier> tier = nullptr, uint64_t* clock = nullptr,
+            LlamaModel* model = nullptr, mo::WeightStreamer* weights = nullptr) {
     Run run;
     uint64_t* now = clock ? clock : &run.clock;
     // Eviction goes far below the high watermark, so preempted sequences'
@@ -113,12 +116,13 @@ class EngineTest : public ::testing::Test {
     EXPECT_TRUE(kv.ok()) << kv.status().ToString();
     Accelerator a{
         .name = "test", .bf16_flops = 1e12, .fp8_flops = 2e12, .hbm_bytes_per_s = 1e11, .hbm_bytes = 1e9};
-    FunctionalExecutor exec(model_, a);
+    FunctionalExecutor exec(model ? model : model_, a);
     eo.vocab = model_->config().shape.vocab_size;
     Engine engine(eo, kv->get(), &exec,
                   {.now_ns = [now] { return *now; },
                    .advance_ns = [now](uint64_t ns) { *now += ns; },
-                   .is_virtual = true});
+                   .is_virtual = true},
+                  weights);
     auto r = engine.Run(requests);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (r.ok()) run.result = std::move(*r);
@@ -333,17 +337,19 @@ TEST_F(EngineTest, ExecutorsCallTheLayerHookBeforeEachLayer) {
   for (StepExecutor* exec : {static_cast<StepExecutor*>(&shape), static_cast<StepExecutor*>(&functional)}) {
     std::vector<int64_t> seen;
     uint64_t step_ns = 0;
-    auto out = exec->Run({prefill}, [&](int64_t l, int64_t layers, uint64_t ns) {
-      EXPECT_EQ(layers, m.layers);
-      seen.push_back(l);
-      step_ns = ns;
-      return runtime::Status::Ok();
-    });
+    auto out =
+        exec->Run({prefill}, [&](int64_t l, int64_t layers, uint64_t ns) -> runtime::StatusOr<const void*> {
+          EXPECT_EQ(layers, m.layers);
+          seen.push_back(l);
+          step_ns = ns;
+          return nullptr;
+        });
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     EXPECT_EQ(seen, (std::vector<int64_t>{0, 1}));
     EXPECT_EQ(step_ns, out->modelled_ns);
-    auto failed = exec->Run({prefill}, [](int64_t l, int64_t, uint64_t) {
-      return l == 1 ? runtime::Internal("layer 1 lost") : runtime::Status::Ok();
+    auto failed = exec->Run({prefill}, [](int64_t l, int64_t, uint64_t) -> runtime::StatusOr<const void*> {
+      if (l == 1) return runtime::Internal("layer 1 lost");
+      return nullptr;
     });
     EXPECT_FALSE(failed.ok());
     EXPECT_NE(failed.status().ToString().find("layer 1 lost"), std::string::npos);
@@ -405,6 +411,52 @@ TEST_F(EngineTest, LayeredSwapInNamesItsPromptBlocksForLaterRequests) {
     EXPECT_EQ(both.result.outputs[rs.size()], both.result.outputs[rs.size() - 1]);
   }
   EXPECT_EQ(late_hits[1], late_hits[0]);
+}
+
+// Layer weights streamed from the remote tier (the engine's weight
+// streamer): the model keeps no layer of its own, each step takes every
+// layer's weights from the streamer, and the tokens are the resident
+// model's. With one buffer every layer of every step is read again and
+// waited for; with as many buffers as the (two) layers, each is read once
+// and stays. (The overlap of double buffering on deeper models:
+// WeightStreamer's tests and `bench weights`.)
+TEST_F(EngineTest, StreamedWeightsGiveTheResidentModelsTokens) {
+  std::vector<Request> rs = Requests();
+  const EngineOptions eo{.max_batch_tokens = 64, .prefill_chunk = 16};
+  Run resident = Serve(rs, 512, eo);
+  auto own = LlamaModel::Load(dir_->string(), {.block_tokens = 8, .threads = 2});
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  LlamaModel& model = **own;
+  model.DropResidentLayers();
+  std::vector<SeqChunk> chunk(1);
+  std::vector<int32_t> tokens = {1, 2};
+  std::vector<unsigned char> block(Shape().block_bytes());
+  chunk[0] = {.tokens = tokens, .start_pos = 0, .kv = {{block.data()}}};
+  auto without = model.Forward(chunk);
+  ASSERT_FALSE(without.ok()) << "no layer weights, none given";
+  EXPECT_NE(without.status().ToString().find("layer 0"), std::string::npos) << without.status().ToString();
+
+  const int64_t layers = model_->config().shape.layers;
+  const uint64_t lb = model.LayerWeightBytes();
+  uint64_t stall_ns[3] = {0, 0, 0};
+  for (int64_t buffers : {1, 2}) {
+    SCOPED_TRACE(buffers);
+    uint64_t clock = 0;
+    mo::WeightStreamer::Options wo{.layer_bytes = lb, .layers = layers, .buffers = buffers};
+    wo.now_ns = [&clock] { return clock; };
+    auto ws = mo::WeightStreamer::Create(
+        wo, std::make_unique<mo::DelayTier>(static_cast<uint64_t>(layers), lb, &clock, 50'000, 100));
+    ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+    for (int64_t l = 0; l < layers; ++l) ASSERT_TRUE((*ws)->Store(l, model_->LayerWeights(l)).ok());
+    Run streamed = Serve(rs, 512, eo, nullptr, &clock, &model, ws->get());
+    EXPECT_EQ(streamed.result.outputs, resident.result.outputs);
+    const mo::WeightStats& w = streamed.result.weights;
+    EXPECT_EQ(w.fetches, static_cast<uint64_t>(layers) * (buffers == 1 ? streamed.result.steps : 1));
+    EXPECT_EQ(w.bytes_fetched, w.fetches * lb);
+    EXPECT_GT(w.stalls, 0u);
+    stall_ns[buffers] = w.stall_ns;
+  }
+  EXPECT_LT(stall_ns[2], stall_ns[1]);
 }
 
 TEST_F(EngineTest, SharedPrefixesHitThePrefixCache) {

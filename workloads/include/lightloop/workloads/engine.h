@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "lightloop/memory_offload/kv_block_manager.h"
+#include "lightloop/memory_offload/weight_streamer.h"
 #include "lightloop/runtime/status.h"
 #include "lightloop/workloads/metrics.h"
 #include "lightloop/workloads/trace.h"
@@ -126,8 +127,12 @@ struct StepOutput {
 
 // Called by StepExecutor::Run before each layer is computed, with the
 // layer, the model's layer count and the step's modelled time; an error
-// ends the step with it.
-using LayerHook = std::function<runtime::Status(int64_t layer, int64_t layers, uint64_t step_ns)>;
+// ends the step with it. It returns the layer's weights when it streams
+// them (LlamaModel::LayerWeights' layout), valid until the layer is
+// computed, or null: the executor's own (an executor that does no
+// arithmetic ignores them).
+using LayerHook =
+    std::function<runtime::StatusOr<const void*>(int64_t layer, int64_t layers, uint64_t step_ns)>;
 
 class StepExecutor {
  public:
@@ -164,6 +169,9 @@ struct EngineResult {
   uint64_t compute_ns = 0;  // modelled
   uint64_t elapsed_ns = 0;  // run clock
   memory_offload::KvStats kv;
+  // Layer weights streamed from the remote tier (Engine's `weights`): what
+  // was fetched and how long steps waited for it; zero when resident.
+  memory_offload::WeightStats weights;
   std::vector<SeriesSample> series;
   bool interrupted = false;
 };
@@ -171,9 +179,13 @@ struct EngineResult {
 class Engine {
  public:
   // `kv` and `executor` must outlive the engine; the KV shape's block_tokens
-  // is the page size.
+  // is the page size. With `weights`, the model's layer weights live in
+  // the remote tier: before each layer of every step the engine takes the
+  // layer's from the streamer (waiting only if they have not landed, the
+  // next layers flying meanwhile) and hands them to the executor; the
+  // streamer's layers are the model's.
   Engine(const EngineOptions& options, memory_offload::KvBlockManager* kv, StepExecutor* executor,
-         EngineClock clock);
+         EngineClock clock, memory_offload::WeightStreamer* weights = nullptr);
   runtime::StatusOr<EngineResult> Run(const std::vector<Request>& requests);
 
  private:
@@ -181,6 +193,7 @@ class Engine {
   memory_offload::KvBlockManager* kv_;
   StepExecutor* exec_;
   EngineClock clock_;
+  memory_offload::WeightStreamer* weights_;
 };
 
 // The prompt token ids of `r`, `vocab` ids, `block` tokens per hash_id.

@@ -98,16 +98,30 @@ class LlamaModel {
   // at a time per model (it owns the thread pool). A non-empty
   // `before_layer` is called with each layer before it is computed (its
   // error ends the pass): the blocks need only hold layer l from then on.
-  runtime::StatusOr<std::vector<std::vector<float>>> Forward(
-      std::span<const SeqChunk> chunks,
-      const std::function<runtime::Status(int64_t layer)>& before_layer = {});
+  // It returns the layer's weights (LayerWeightBytes, as LayerWeights
+  // lays them out) when it streams them, valid until the layer is
+  // computed, or null for the resident ones.
+  using LayerWeightsHook = std::function<runtime::StatusOr<const void*>(int64_t layer)>;
+  runtime::StatusOr<std::vector<std::vector<float>>> Forward(std::span<const SeqChunk> chunks,
+                                                             const LayerWeightsHook& before_layer = {});
+
+  // One layer's weights as one piece, what a weight streamer stores and
+  // fetches per layer: float32, input norm, q|k|v, o, post-attention norm,
+  // gate|up, down (rows as in the checkpoint).
+  uint64_t LayerWeightBytes() const;
+  // Layer `layer`'s resident weights in that form; null once dropped.
+  const void* LayerWeights(int64_t layer) const;
+  // Frees the resident layer weights (the embedding, the final norm and the
+  // head stay): from then on `before_layer` gives every layer's.
+  void DropResidentLayers();
 
  private:
   struct Batch;
   LlamaModel();
   // The steps of Forward; x is [tokens][hidden_size], updated in place.
-  void AttentionBlock(const Batch& batch, int64_t layer, std::vector<float>& x);
-  void MlpBlock(int64_t layer, std::vector<float>& x);
+  // `packed`: the layer's weights as LayerWeights lays them out.
+  void AttentionBlock(const Batch& batch, int64_t layer, const float* packed, std::vector<float>& x);
+  void MlpBlock(const float* packed, std::vector<float>& x);
   std::vector<std::vector<float>> Logits(std::span<const SeqChunk> chunks, const std::vector<float>& x);
 
   LlamaConfig config_;
