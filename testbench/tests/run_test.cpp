@@ -158,6 +158,52 @@ TEST(Run, CompareShowsReportsSideBySide) {
   fs::remove_all(b);
 }
 
+// weights.stream: the model's layer weights live in the remote tier and
+// every step computes from the streamed copies (the model keeps none); the
+// tokens are the quick start's on sim and over shm (nic). On sim the
+// fetches count each streamed layer of each step, the pinned layer once,
+// and steps wait for weights where the link is slower than the compute.
+// Bad weights keys are named with their file.
+TEST(Run, StreamedWeightsKeepTheTokens) {
+  const std::string yaml = std::string(LIGHTLOOP_SOURCE_DIR) + "/testbench/scenarios/quickstart-weights.yaml";
+  nlohmann::json resident = RunOn("sim"), sim = RunOn("sim", yaml), nic = RunOn("nic", yaml);
+  ASSERT_FALSE(resident.empty());
+  ASSERT_FALSE(sim.empty());
+  ASSERT_FALSE(nic.empty());
+  EXPECT_FALSE(resident["weights"]["streamed"].get<bool>());
+  EXPECT_EQ(sim["tokens_sha256"], resident["tokens_sha256"]);
+  EXPECT_EQ(nic["tokens_sha256"], resident["tokens_sha256"]);
+  const nlohmann::json& w = sim["weights"];
+  ASSERT_TRUE(w["streamed"].get<bool>());
+  const uint64_t layers = sim["model"]["layers"].get<uint64_t>(), steps = sim["steps"].get<uint64_t>();
+  // Layer 0 (pinned) once; the others every step; and what the last
+  // step sent for ahead (at most buffers - 1 layers).
+  const uint64_t fetches = w["fetches"].get<uint64_t>(), every_step = steps * (layers - 1) + 1;
+  EXPECT_GE(fetches, every_step);
+  EXPECT_LT(fetches, every_step + w["buffers"].get<uint64_t>());
+  EXPECT_EQ(w["bytes_fetched"].get<uint64_t>(),
+            w["fetches"].get<uint64_t>() * w["layer_bytes"].get<uint64_t>());
+  EXPECT_GT(w["stall_ms"].get<double>(), 0);
+  EXPECT_GT(sim["run_s"].get<double>(), resident["run_s"].get<double>());
+  EXPECT_GT(nic["weights"]["fetches"].get<uint64_t>(), 0u);
+
+  const fs::path bad = Out("weights.yaml");
+  auto refused = [&](const std::string& body, const std::string& words) {
+    std::ofstream(bad) << body;
+    CommandResult r = Lightloop("run " + bad.string() + " --target local --quiet");
+    EXPECT_EQ(r.code, 1) << body;
+    EXPECT_NE(r.out.find(bad.string() + ":"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(words), std::string::npos) << r.out;
+  };
+  refused("include: " + yaml + "\nweights: {pinned: \"0,x\"}\n", "'x' is not a layer number");
+  refused("include: " + yaml + "\nweights: {pinned: \"9\"}\n", "weights.pinned: layer 9 is not a layer");
+  refused("include: " + kQuickstart + "\nweights: {pinned: \"1\"}\n", "applies with stream: true");
+  refused("include: " + std::string(LIGHTLOOP_SOURCE_DIR) +
+              "/testbench/scenarios/azure-conv-llama70b.yaml\nweights: {stream: true}\n",
+          "needs model.mode: functional");
+  fs::remove(bad);
+}
+
 TEST(Run, BadScenariosNameFileLineAndKey) {
   fs::path dir = Out("bad");
   fs::create_directories(dir);

@@ -18,6 +18,7 @@
 #include "lightloop/hw_models/link/photonic_link.h"
 #include "lightloop/hw_models/node/memory_node.h"
 #include "lightloop/memory_offload/kv_block_manager.h"
+#include "lightloop/memory_offload/weight_streamer.h"
 #include "lightloop/runtime/clock.h"
 #include "lightloop/runtime/remote_memory.h"
 #include "lightloop/testbench/run.h"
@@ -87,10 +88,11 @@ struct Target {
   std::string provider = "host";
 };
 
-// The remote tier's `real` slots of memory on `target`.
+// The remote tier's `real` slots of memory on `target`; each memnode has
+// room for `extra_bytes` more (the streamed weights').
 rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, const std::string& target,
                                                          const std::string& out, Target& t, uint64_t slot_bytes,
-                                                         uint64_t real) {
+                                                         uint64_t real, uint64_t extra_bytes) {
   if (target == "local") return std::unique_ptr<mo::RemoteTier>(new mo::HostTier(real, slot_bytes));
   if (target != "nic" && target != "sim" && target != "fpga") {
     return rt::InvalidArgument("--target: '" + target + "' is not one of: local, nic, sim, fpga");
@@ -114,7 +116,7 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   if (addresses.empty()) addresses.assign(static_cast<size_t>(s.nic_memnode_count), "");
   const uint64_t per_node = (real + addresses.size() - 1) / addresses.size();
   // MemnodeTier rounds its regions up to whole stripes (16 slots).
-  const uint64_t capacity = (per_node + 16) * slot_bytes + (64ull << 20);
+  const uint64_t capacity = (per_node + 16) * slot_bytes + extra_bytes + (64ull << 20);
   std::vector<rt::RemoteMemoryClient*> clients;
   for (const std::string& address : addresses) {
     LL_ASSIGN_OR_RETURN(BenchMemnode node, StartBenchMemnode(sim, address, s.nic_provider, "", capacity));
@@ -131,6 +133,52 @@ rt::StatusOr<std::unique_ptr<mo::RemoteTier>> OpenTarget(const Scenario& s, cons
   t.provider = t.clients.front()->provider();
   LL_ASSIGN_OR_RETURN(auto tier, mo::MemnodeTier::Create(clients, slot_bytes, real));
   return std::unique_ptr<mo::RemoteTier>(std::move(tier));
+}
+
+// scenario.weights.stream: the model's layer weights stored in the remote
+// tier (beside the KV, in the same memnodes), the pinned layers loaded, and
+// the model's own copies dropped, so that every step computes from the
+// streamed ones. Null when the weights stay resident.
+rt::StatusOr<std::unique_ptr<mo::WeightStreamer>> StreamWeights(const Scenario& s, const std::string& target,
+                                                                const Target& t, wl::LlamaModel* model,
+                                                                uint64_t layer_bytes) {
+  if (!s.weights_stream) return std::unique_ptr<mo::WeightStreamer>();
+  const int64_t layers = model->config().shape.layers;
+  for (int64_t l : s.weights_pinned) {
+    if (l >= layers) {
+      return rt::InvalidArgument(s.path + ": weights.pinned: layer " + std::to_string(l) +
+                                 " is not a layer of the model (" + std::to_string(layers) + " layers)");
+    }
+  }
+  std::unique_ptr<mo::RemoteTier> tier;
+  if (target == "local") {
+    tier = std::make_unique<mo::HostTier>(static_cast<uint64_t>(layers), layer_bytes);
+  } else {
+    std::vector<rt::RemoteMemoryClient*> clients;
+    for (const auto& c : t.clients) clients.push_back(c.get());
+    LL_ASSIGN_OR_RETURN(tier, mo::MemnodeTier::Create(clients, layer_bytes, static_cast<uint64_t>(layers)));
+  }
+  mo::WeightStreamer::Options wo{
+      .layer_bytes = layer_bytes, .layers = layers, .buffers = s.weights_buffers, .pinned = s.weights_pinned};
+  const rt::Clock* clock = t.clock;
+  wo.now_ns = [clock] { return clock->now_ns(); };
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::WeightStreamer> ws, mo::WeightStreamer::Create(wo, std::move(tier)));
+  for (int64_t l = 0; l < layers; ++l) LL_RETURN_IF_ERROR(ws->Store(l, model->LayerWeights(l)));
+  LL_RETURN_IF_ERROR(ws->LoadPinned());
+  model->DropResidentLayers();
+  return ws;
+}
+
+nlohmann::json WeightsJson(const Scenario& s, const mo::WeightStats& w, uint64_t layer_bytes) {
+  if (!s.weights_stream) return {{"streamed", false}};
+  return {{"streamed", true},
+          {"layer_bytes", layer_bytes},
+          {"buffers", s.weights_buffers},
+          {"pinned", s.weights_pinned},
+          {"fetches", w.fetches},
+          {"bytes_fetched", w.bytes_fetched},
+          {"stalls", w.stalls},
+          {"stall_ms", static_cast<double>(w.stall_ns) / 1e6}};
 }
 
 // One row per sample: the queue (running, waiting), the step's batch, the
@@ -407,13 +455,19 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   LL_ASSIGN_OR_RETURN(const uint64_t remote_slots, mo::KvBlockManager::RemoteSlots(ko, remote_blocks));
   const uint64_t remote_real =
       alias ? std::min(remote_slots, std::max(s.alias_blocks, longest_run)) : remote_slots;
+  // Streamed weights: a slot per layer, in the same memnodes (regions
+  // round up to 16-slot stripes on each).
+  const uint64_t layer_bytes = s.weights_stream ? llama->LayerWeightBytes() : 0;
+  const uint64_t weight_bytes = layer_bytes * (static_cast<uint64_t>(shape.layers) + 16);
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::RemoteTier> tier,
-                      OpenTarget(s, o.target, o.out, target, slot_bytes, remote_real));
+                      OpenTarget(s, o.target, o.out, target, slot_bytes, remote_real, weight_bytes));
   if (remote_real < remote_slots) tier = std::make_unique<mo::AliasTier>(std::move(tier), remote_slots);
   const rt::Clock* clock = target.clock;
   ko.now_ns = [clock] { return clock->now_ns(); };
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::KvBlockManager> kv,
                       mo::KvBlockManager::Create(ko, std::move(tier)));
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::WeightStreamer> weights,
+                      StreamWeights(s, o.target, target, llama.get(), layer_bytes));
 
   wl::EngineOptions eo;
   eo.max_batch_tokens = s.max_batch_tokens;
@@ -445,7 +499,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
   wl::EngineClock ec{.now_ns = [clock] { return clock->now_ns(); },
                      .advance_ns = [clock](uint64_t ns) { clock->advance_ns(ns); },
                      .is_virtual = clock->is_virtual()};
-  wl::Engine engine(eo, kv.get(), exec.get(), ec);
+  wl::Engine engine(eo, kv.get(), exec.get(), ec, weights.get());
   LL_ASSIGN_OR_RETURN(wl::EngineResult r, engine.Run(requests));
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
 
@@ -521,6 +575,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
         {"lost_blocks", r.kv.lost_blocks},
         {"not_arrived", r.kv.not_arrived},
         {"stall_ms", static_cast<double>(r.kv.stall_ns) / 1e6}}},
+      {"weights", WeightsJson(s, r.weights, layer_bytes)},
       {"scheduler",
        {{"preemptions", r.preemptions},
         {"recomputed_tokens", r.recomputed_tokens},

@@ -154,6 +154,15 @@ const hw::NumberParam kAlias{
     "sizes)",
     true};
 
+// weights:
+const hw::FlagParam kWStream{"stream", false,
+                             "functional mode: the model's layer weights live in the remote tier and are "
+                             "fetched layer by layer while earlier layers compute (the model keeps none)"};
+const hw::NumberParam kWBuffers{
+    "buffers", "", 2, 1, 1024, "local buffers for streamed layers (2: double buffering, 3: triple)", true};
+const hw::TextParam kWPinned{"pinned", "", "layer[,layer...]",
+                             "layers fetched once and kept resident (e.g. 0,31)"};
+
 // sampling:
 const hw::NumberParam kTemp{"temperature", "", 0, 0, 100, "0: greedy"};
 const hw::NumberParam kTopK{"top_k", "", 0, 0, 1e7, "sample from the k most likely (0: all)", true};
@@ -336,6 +345,34 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.coalesce_bytes = Size(kv, kCoalesce);
   s.alias_blocks = static_cast<uint64_t>(kv.Integer(kAlias));
   kv.Finish();
+
+  hw::ConfigReader weights = top.Section("weights", false);
+  s.weights_stream = weights.Flag(kWStream);
+  s.weights_buffers = weights.Integer(kWBuffers);
+  const std::string pinned = weights.Text(kWPinned);
+  for (size_t at = 0; at < pinned.size();) {
+    size_t comma = std::min(pinned.find(',', at), pinned.size());
+    const std::string item = pinned.substr(at, comma - at);
+    size_t used = 0;
+    int64_t layer = -1;
+    try {
+      layer = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || layer < 0) {
+      weights.Fail(kWPinned.name, "'" + item + "' is not a layer number (want e.g. 0,31)");
+    }
+    s.weights_pinned.push_back(layer);
+    at = comma + 1;
+  }
+  if ((s.weights_stream || !pinned.empty()) && s.mode != "functional") {
+    weights.Fail(s.weights_stream ? kWStream.name : kWPinned.name,
+                 "needs model.mode: functional (shape mode computes no arithmetic, and would move every "
+                 "layer's full weights each step)");
+  }
+  if (!pinned.empty() && !s.weights_stream) weights.Fail(kWPinned.name, "applies with stream: true");
+  weights.Finish();
 
   hw::ConfigReader smp = top.Section("sampling", false);
   s.temperature = smp.Number(kTemp);

@@ -91,6 +91,11 @@ struct Scenario {
   uint64_t coalesce_bytes = 2 << 20;
   uint64_t alias_blocks = 1;  // shape mode: real slots behind each tier (few: they stay in cache)
 
+  // weights (functional mode): streamed from the remote tier layer by layer
+  bool weights_stream = false;
+  int64_t weights_buffers = 2;          // local buffers for the streamed layers
+  std::vector<int64_t> weights_pinned;  // layers fetched once, kept resident
+
   // sampling
   double temperature = 0;
   int64_t top_k = 0;
