@@ -30,9 +30,9 @@ TEST_F(SuiteTest, TheSmokeSuitePassesAndWritesJUnit) {
   CommandResult r = Lightloop("suite " + kSource + "/testbench/suites/smoke.yaml --jobs 2 --out " +
                               (dir_ / "out").string() + " --junit " + junit);
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("suite smoke: 4 cases, 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("suite smoke: 5 cases, 0 failed"));
   std::string xml = Read(junit);
-  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"smoke\" tests=\"4\" failures=\"0\" errors=\"0\""));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"smoke\" tests=\"5\" failures=\"0\" errors=\"0\""));
   EXPECT_THAT(xml, HasSubstr("<testcase classname=\"smoke\" name=\"board-model\""));
   EXPECT_THAT(xml, HasSubstr("error 0."));  // the board model within 1% of the board
   EXPECT_EQ(xml, Read(dir_ / "out" / "junit.xml"));
