@@ -345,7 +345,7 @@ TEST(LabService, RunsSuitesThatAreOnTheServersMachine) {
                     "/testbench/suites/smoke.yaml --server " + server.address() + " --out " + out.string(),
                 "LIGHTLOOP_TOKEN=" + kToken);
   EXPECT_EQ(r.code, 0) << r.out << server.log();
-  EXPECT_NE(r.out.find("suite  -  done  4 cases ended  exit 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("suite  -  done  5 cases ended  exit 0"), std::string::npos) << r.out;
   EXPECT_NE(ReadAll(out / "junit.xml").find("quickstart-sim"), std::string::npos);
   EXPECT_TRUE(fs::exists(out / "summary.txt"));
 
