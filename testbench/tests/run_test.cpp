@@ -175,6 +175,7 @@ TEST(Run, StreamedWeightsKeepTheTokens) {
   EXPECT_EQ(nic["tokens_sha256"], resident["tokens_sha256"]);
   const nlohmann::json& w = sim["weights"];
   ASSERT_TRUE(w["streamed"].get<bool>());
+  EXPECT_EQ(w["dtype"], "bf16") << "the quick start's model is bf16: layers travel as bf16";
   const uint64_t layers = sim["model"]["layers"].get<uint64_t>(), steps = sim["steps"].get<uint64_t>();
   // Layer 0 (pinned) once; the others every step; and what the last
   // step sent for ahead (at most buffers - 1 layers).

@@ -2,6 +2,7 @@
 #include "lightloop/workloads/llama.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -175,6 +176,13 @@ rt::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& di
   LL_ASSIGN_OR_RETURN(model->config_, ReadLlamaConfig((std::filesystem::path(dir) / "config.json").string()));
   LL_ASSIGN_OR_RETURN(TensorMap tensors, ReadSafetensorsDir(dir));
   LL_ASSIGN_OR_RETURN(model->weights_, TakeWeights(tensors, dir, model->config_.shape));
+  // Layers whose every weight is a bf16 value (read from bf16) travel as bf16.
+  model->bf16_layers_ = std::all_of(model->weights_->layers.begin(), model->weights_->layers.end(),
+                                    [](const internal::LlamaWeights::Layer& l) {
+                                      return std::all_of(l.packed.begin(), l.packed.end(), [](float f) {
+                                        return (std::bit_cast<uint32_t>(f) & 0xffffu) == 0;
+                                      });
+                                    });
   model->block_tokens_ = options.block_tokens;
   model->SetThreads(options.threads);
   return model;
@@ -283,13 +291,23 @@ float Silu(float x) {
 }  // namespace
 
 uint64_t LlamaModel::LayerWeightBytes() const {
-  return internal::LlamaWeights::LayerFloats(config_.shape) * sizeof(float);
+  return internal::LlamaWeights::LayerFloats(config_.shape) * (bf16_layers_ ? 2 : sizeof(float));
 }
 
-const void* LlamaModel::LayerWeights(int64_t layer) const {
-  if (layer < 0 || layer >= config_.shape.layers) return nullptr;
+rt::Status LlamaModel::CopyLayerWeights(int64_t layer, void* out) const {
+  if (layer < 0 || layer >= config_.shape.layers) {
+    return rt::OutOfRange("llama: no layer " + std::to_string(layer) + " (the model has " +
+                          std::to_string(config_.shape.layers) + ")");
+  }
   const std::vector<float>& packed = weights_->layers[static_cast<size_t>(layer)].packed;
-  return packed.empty() ? nullptr : packed.data();
+  if (packed.empty()) return rt::FailedPrecondition("llama: layer weights were dropped (DropResidentLayers)");
+  if (!bf16_layers_) {
+    std::memcpy(out, packed.data(), packed.size() * sizeof(float));
+  } else {
+    auto* wire = static_cast<uint16_t*>(out);
+    for (size_t i = 0; i < packed.size(); ++i) wire[i] = FloatToBf16(packed[i]);  // exact: see Load
+  }
+  return rt::Status::Ok();
 }
 
 void LlamaModel::DropResidentLayers() {
@@ -324,6 +342,12 @@ rt::StatusOr<std::vector<std::vector<float>>> LlamaModel::Forward(std::span<cons
       LL_ASSIGN_OR_RETURN(given, before_layer(l));
     }
     const float* packed = static_cast<const float*>(given);
+    if (packed != nullptr && bf16_layers_) {
+      const auto* wire = static_cast<const uint16_t*>(given);
+      streamed_layer_.resize(internal::LlamaWeights::LayerFloats(s));
+      for (size_t i = 0; i < streamed_layer_.size(); ++i) streamed_layer_[i] = Bf16ToFloat(wire[i]);
+      packed = streamed_layer_.data();
+    }
     if (packed == nullptr) {
       const std::vector<float>& resident = weights_->layers[static_cast<size_t>(l)].packed;
       if (resident.empty()) {

@@ -447,7 +447,11 @@ TEST_F(EngineTest, StreamedWeightsGiveTheResidentModelsTokens) {
     auto ws = mo::WeightStreamer::Create(
         wo, std::make_unique<mo::DelayTier>(static_cast<uint64_t>(layers), lb, &clock, 50'000, 100));
     ASSERT_TRUE(ws.ok()) << ws.status().ToString();
-    for (int64_t l = 0; l < layers; ++l) ASSERT_TRUE((*ws)->Store(l, model_->LayerWeights(l)).ok());
+    std::vector<unsigned char> layer(lb);
+    for (int64_t l = 0; l < layers; ++l) {
+      ASSERT_TRUE(model_->CopyLayerWeights(l, layer.data()).ok());
+      ASSERT_TRUE((*ws)->Store(l, layer.data()).ok());
+    }
     Run streamed = Serve(rs, 512, eo, nullptr, &clock, &model, ws->get());
     EXPECT_EQ(streamed.result.outputs, resident.result.outputs);
     const mo::WeightStats& w = streamed.result.weights;

@@ -413,6 +413,57 @@ TEST_F(LlamaTest, ForwardRefusesBadChunks) {
               HasSubstr("KV block 0 is null"));
 }
 
+// Layer weights handed to Forward by its hook (streamed) instead of the
+// model's own: each layer travels as one piece, bf16 when the checkpoint is
+// bf16 (half the bytes, nothing lost) and float32 otherwise, and the
+// logits are the resident model's to the bit. Without its own layers and
+// with none given, Forward names the layer.
+TEST(StreamedLayers, GiveTheResidentLogitsInTheCheckpointsPrecision) {
+  for (Dtype dtype : {Dtype::kBF16, Dtype::kF32}) {
+    SCOPED_TRACE(DtypeName(dtype));
+    const fs::path dir = TempDir(std::string("streamed-") + DtypeName(dtype));
+    RandomModelSpec spec = TinySpec();
+    spec.dtype = dtype;
+    ASSERT_TRUE(WriteRandomModel(dir.string(), spec).ok());
+    auto resident = LlamaModel::Load(dir.string(), {.block_tokens = 4, .threads = 2});
+    auto streamed = LlamaModel::Load(dir.string(), {.block_tokens = 4, .threads = 2});
+    ASSERT_TRUE(resident.ok() && streamed.ok());
+    const int64_t h = spec.hidden_size, q = spec.heads * spec.head_dim, kv = spec.kv_heads * spec.head_dim,
+                  m = spec.intermediate_size;
+    const uint64_t floats = static_cast<uint64_t>(2 * h + (q + 2 * kv) * h + h * q + 3 * m * h);
+    EXPECT_EQ((*streamed)->LayerWeightsAreBf16(), dtype == Dtype::kBF16);
+    EXPECT_EQ((*streamed)->LayerWeightBytes(), floats * (dtype == Dtype::kBF16 ? 2 : 4));
+    const uint64_t lb = (*streamed)->LayerWeightBytes();
+    std::vector<std::vector<unsigned char>> layers(static_cast<size_t>(spec.layers),
+                                                   std::vector<unsigned char>(lb));
+    for (int64_t l = 0; l < spec.layers; ++l) {
+      ASSERT_TRUE((*streamed)->CopyLayerWeights(l, layers[static_cast<size_t>(l)].data()).ok());
+    }
+    EXPECT_FALSE((*streamed)->CopyLayerWeights(spec.layers, layers[0].data()).ok());
+    (*streamed)->DropResidentLayers();
+    EXPECT_FALSE((*streamed)->CopyLayerWeights(0, layers[0].data()).ok()) << "dropped";
+
+    const std::vector<int32_t> tokens = Tokens(9, static_cast<int32_t>(spec.vocab_size), 5);
+    PagedKv kv_a((*resident)->KvBlockBytes(), 3, 1), kv_b((*streamed)->KvBlockBytes(), 3, 2);
+    SeqChunk a{.tokens = tokens, .start_pos = 0, .kv = kv_a.view()};
+    SeqChunk b{.tokens = tokens, .start_pos = 0, .kv = kv_b.view()};
+    auto want = (*resident)->Forward({&a, 1});
+    ASSERT_TRUE(want.ok()) << want.status().ToString();
+    std::vector<int64_t> asked;
+    auto got = (*streamed)->Forward({&b, 1}, [&](int64_t l) -> runtime::StatusOr<const void*> {
+      asked.push_back(l);
+      return layers[static_cast<size_t>(l)].data();
+    });
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(asked, (std::vector<int64_t>{0, 1}));
+    EXPECT_EQ(*got, *want);
+    auto none = (*streamed)->Forward({&b, 1});
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.status().ToString().find("layer 0"), std::string::npos) << none.status().ToString();
+    fs::remove_all(dir);
+  }
+}
+
 TEST(Sampling, GreedyTakesTheLowestIndexOnTies) {
   EXPECT_EQ(Greedy(std::vector<float>{0.5f, 2.0f, -1.0f, 2.0f}), 1);
   EXPECT_EQ(Greedy(std::vector<float>{-3.0f}), 0);

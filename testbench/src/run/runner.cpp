@@ -163,16 +163,21 @@ rt::StatusOr<std::unique_ptr<mo::WeightStreamer>> StreamWeights(const Scenario& 
   const rt::Clock* clock = t.clock;
   wo.now_ns = [clock] { return clock->now_ns(); };
   LL_ASSIGN_OR_RETURN(std::unique_ptr<mo::WeightStreamer> ws, mo::WeightStreamer::Create(wo, std::move(tier)));
-  for (int64_t l = 0; l < layers; ++l) LL_RETURN_IF_ERROR(ws->Store(l, model->LayerWeights(l)));
+  std::vector<unsigned char> layer(layer_bytes);
+  for (int64_t l = 0; l < layers; ++l) {
+    LL_RETURN_IF_ERROR(model->CopyLayerWeights(l, layer.data()));
+    LL_RETURN_IF_ERROR(ws->Store(l, layer.data()));
+  }
   LL_RETURN_IF_ERROR(ws->LoadPinned());
   model->DropResidentLayers();
   return ws;
 }
 
-nlohmann::json WeightsJson(const Scenario& s, const mo::WeightStats& w, uint64_t layer_bytes) {
+nlohmann::json WeightsJson(const Scenario& s, const mo::WeightStats& w, uint64_t layer_bytes, bool model_bf16) {
   if (!s.weights_stream) return {{"streamed", false}};
   return {{"streamed", true},
           {"layer_bytes", layer_bytes},
+          {"dtype", model_bf16 ? "bf16" : "f32"},
           {"buffers", s.weights_buffers},
           {"pinned", s.weights_pinned},
           {"fetches", w.fetches},
@@ -575,7 +580,7 @@ rt::StatusOr<nlohmann::json> RunScenario(const Scenario& s, const RunOptions& o)
         {"lost_blocks", r.kv.lost_blocks},
         {"not_arrived", r.kv.not_arrived},
         {"stall_ms", static_cast<double>(r.kv.stall_ns) / 1e6}}},
-      {"weights", WeightsJson(s, r.weights, layer_bytes)},
+      {"weights", WeightsJson(s, r.weights, layer_bytes, llama && llama->LayerWeightsAreBf16())},
       {"scheduler",
        {{"preemptions", r.preemptions},
         {"recomputed_tokens", r.recomputed_tokens},

@@ -98,19 +98,23 @@ class LlamaModel {
   // at a time per model (it owns the thread pool). A non-empty
   // `before_layer` is called with each layer before it is computed (its
   // error ends the pass): the blocks need only hold layer l from then on.
-  // It returns the layer's weights (LayerWeightBytes, as LayerWeights
-  // lays them out) when it streams them, valid until the layer is
-  // computed, or null for the resident ones.
+  // It returns the layer's weights (LayerWeightBytes, as CopyLayerWeights
+  // writes them) when it streams them, valid until the layer is computed,
+  // or null for the resident ones.
   using LayerWeightsHook = std::function<runtime::StatusOr<const void*>(int64_t layer)>;
   runtime::StatusOr<std::vector<std::vector<float>>> Forward(std::span<const SeqChunk> chunks,
                                                              const LayerWeightsHook& before_layer = {});
 
   // One layer's weights as one piece, what a weight streamer stores and
-  // fetches per layer: float32, input norm, q|k|v, o, post-attention norm,
-  // gate|up, down (rows as in the checkpoint).
+  // fetches per layer: input norm, q|k|v, o, post-attention norm, gate|up,
+  // down (rows as in the checkpoint), in bf16 when every weight of every
+  // layer is a bf16 value (a bf16 checkpoint: half the bytes on the link,
+  // nothing lost), else float32.
   uint64_t LayerWeightBytes() const;
-  // Layer `layer`'s resident weights in that form; null once dropped.
-  const void* LayerWeights(int64_t layer) const;
+  bool LayerWeightsAreBf16() const { return bf16_layers_; }
+  // Writes layer `layer`'s resident weights in that form to `out`
+  // (LayerWeightBytes); an error once they are dropped.
+  runtime::Status CopyLayerWeights(int64_t layer, void* out) const;
   // Frees the resident layer weights (the embedding, the final norm and the
   // head stay): from then on `before_layer` gives every layer's.
   void DropResidentLayers();
@@ -127,6 +131,8 @@ class LlamaModel {
   LlamaConfig config_;
   int64_t block_tokens_ = 16;
   std::unique_ptr<internal::LlamaWeights> weights_;
+  bool bf16_layers_ = false;
+  std::vector<float> streamed_layer_;  // a bf16 layer given to Forward, widened
   std::unique_ptr<internal::ThreadPool> pool_;
 };
 
