@@ -2,6 +2,7 @@
 #include "lightloop/testbench/scenario.h"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <sstream>
 
@@ -189,6 +190,17 @@ const hw::TextParam kSimConfig{"config", "", "file",
 const hw::NumberParam kSampleEvery{
     "sample_every_ms", "ms", 100, 0.001, 1e9, "time series: one sample this often"};
 
+// The items of a comma-separated list ("a,b" -> a, b); none for "".
+std::vector<std::string> CommaItems(const std::string& text) {
+  std::vector<std::string> items;
+  for (size_t at = 0; at < text.size();) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    items.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return items;
+}
+
 uint64_t Size(hw::ConfigReader& r, const hw::TextParam& p) {
   std::string text = r.Text(p);
   if (text.empty()) return 0;
@@ -350,21 +362,13 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   s.weights_stream = weights.Flag(kWStream);
   s.weights_buffers = weights.Integer(kWBuffers);
   const std::string pinned = weights.Text(kWPinned);
-  for (size_t at = 0; at < pinned.size();) {
-    size_t comma = std::min(pinned.find(',', at), pinned.size());
-    const std::string item = pinned.substr(at, comma - at);
-    size_t used = 0;
+  for (const std::string& item : CommaItems(pinned)) {
     int64_t layer = -1;
-    try {
-      layer = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || layer < 0) {
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), layer);
+    if (ec != std::errc() || end != item.data() + item.size() || item.empty() || layer < 0) {
       weights.Fail(kWPinned.name, "'" + item + "' is not a layer number (want e.g. 0,31)");
     }
     s.weights_pinned.push_back(layer);
-    at = comma + 1;
   }
   if ((s.weights_stream || !pinned.empty()) && s.mode != "functional") {
     weights.Fail(s.weights_stream ? kWStream.name : kWPinned.name,
@@ -387,15 +391,11 @@ void Read(hw::ConfigReader& top, Scenario& s) {
   hw::ConfigReader targets = top.Section("targets", false);
   hw::ConfigReader nic = targets.Section("nic", false);
   s.nic_provider = nic.Text(kProvider);
-  const std::string memnodes = nic.Text(kMemnode);
-  for (size_t at = 0; at < memnodes.size();) {
-    size_t comma = memnodes.find(',', at);
-    std::string address = memnodes.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+  for (const std::string& address : CommaItems(nic.Text(kMemnode))) {
     if (address.empty() || address.find(':') == std::string::npos) {
       nic.Fail(kMemnode.name, "'" + address + "' is not host:port");
     }
     s.nic_memnodes.push_back(address);
-    at = comma == std::string::npos ? memnodes.size() : comma + 1;
   }
   s.nic_memnode_count = static_cast<int>(nic.Integer(kMemnodes));
   nic.Finish();
