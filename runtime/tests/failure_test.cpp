@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "memnode_fixture.h"
@@ -92,6 +93,67 @@ TEST_P(FailureTest, BadFlagsNameTheFlag) {
 }
 
 LIGHTLOOP_OVER_PROVIDERS(FailureTest);
+
+}  // namespace
+}  // namespace lightloop::runtime::testing
+
+namespace lightloop::runtime::testing {
+namespace {
+
+// The shm objects ("<pid>:<uid>:<index>" in /dev/shm) that process `pid` owns.
+std::vector<std::string> ShmObjectsOf(pid_t pid) {
+  std::vector<std::string> names;
+  const std::string prefix = std::to_string(pid) + ":" + std::to_string(getuid()) + ":";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
+std::unique_ptr<MemnodeProcess> SpawnShmMemnode() {
+  auto node = MemnodeProcess::Spawn({.binary = LIGHTLOOP_BIN, .provider = "shm", .capacity = "64MiB"});
+  EXPECT_TRUE(node.ok()) << node.status().ToString();
+  return node.ok() ? std::move(node).value() : nullptr;
+}
+
+// A killed process cannot unlink its shm objects; whoever reaps it does.
+TEST(ShmObjects, AKilledMemnodesAreRemovedWhenItIsReaped) {
+  auto memnode = SpawnShmMemnode();
+  ASSERT_NE(memnode, nullptr);
+  const pid_t pid = memnode->pid();
+  ASSERT_FALSE(ShmObjectsOf(pid).empty()) << "the shm memnode's endpoints have no objects in /dev/shm";
+  memnode->Signal(SIGKILL);
+  ASSERT_OK_AND_ASSIGN(int code, memnode->Stop());
+  EXPECT_EQ(code, 128 + SIGKILL);
+  EXPECT_TRUE(ShmObjectsOf(pid).empty()) << ShmObjectsOf(pid).front();
+}
+
+// The failure CI saw: an object left under this process's pid by an earlier
+// process with the same pid, recording a live owner, made fi_enable EBUSY.
+// A live memnode's object copied under this pid stands in for it.
+TEST(ShmObjects, AStaleObjectUnderThisProcesssPidDoesNotBlockItsEndpoints) {
+  auto memnode = SpawnShmMemnode();
+  ASSERT_NE(memnode, nullptr);
+  std::vector<std::string> live = ShmObjectsOf(memnode->pid());
+  ASSERT_FALSE(live.empty());
+  const std::string stale = std::to_string(getpid()) + ":" + std::to_string(getuid()) + ":0";
+  std::filesystem::copy_file("/dev/shm/" + live.front(), "/dev/shm/" + stale,
+                             std::filesystem::copy_options::overwrite_existing);
+
+  RemoteMemoryClient::Options o;
+  o.memnode = memnode->control_address();
+  o.provider = "shm";
+  ASSERT_OK_AND_ASSIGN(auto client, RemoteMemoryClient::Connect(o));
+  ASSERT_OK_AND_ASSIGN(RemoteRegion region, client->Allocate(1 << 20));
+  std::vector<char> data = RandomBytes(1 << 20, 7), back(1 << 20);
+  ASSERT_OK_AND_ASSIGN(auto w, client->Write(region, 0, data.data(), data.size()));
+  ASSERT_OK(client->Wait(w));
+  ASSERT_OK_AND_ASSIGN(auto r, client->Read(region, 0, back.data(), back.size()));
+  ASSERT_OK(client->Wait(r));
+  EXPECT_EQ(back, data);
+}
 
 }  // namespace
 }  // namespace lightloop::runtime::testing

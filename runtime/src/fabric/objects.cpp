@@ -111,6 +111,7 @@ StatusOr<std::unique_ptr<FabricDomain>> FabricDomain::Open(InfoPtr info) {
     return Unimplemented("provider " + std::string(info->fabric_attr->prov_name) +
                          " needs FI_MR_RAW keys, which lightloop does not support");
   }
+  if (CoreProviderName(info->fabric_attr->prov_name) == "shm") (void)ClearStaleShmRegions();
   std::unique_ptr<FabricDomain> d(new FabricDomain());
   d->info_ = std::move(info);
   d->keygen_.seed(std::random_device{}());

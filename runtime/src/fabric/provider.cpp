@@ -79,7 +79,10 @@ StatusOr<InfoPtr> FindProvider(const ProviderQuery& query) {
   fi_info* list = nullptr;
   const char* node = query.node.empty() ? nullptr : query.node.c_str();
   const char* service = query.service.empty() ? nullptr : query.service.c_str();
-  if (NamesShm(query)) (void)ChooseShmCopy();
+  if (NamesShm(query)) {
+    (void)ChooseShmCopy();
+    (void)ClearStaleShmRegions();
+  }
   int ret = GetInfo(node, service, query.source ? FI_SOURCE : 0, hints.get(), &list);
   if (ret == -FI_ENODATA || (ret == 0 && list == nullptr)) {
     const char* env = std::getenv("FI_PROVIDER");

@@ -21,6 +21,7 @@
 #include <rdma/fi_domain.h>
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_eq.h>
+#include <sys/types.h>
 
 #include <memory>
 #include <mutex>
@@ -84,6 +85,16 @@ struct ShmCopyChoice {
 const ShmCopyChoice& ChooseShmCopy();
 // The probe's rule: SAR when CMA moves less than half of what memcpy does.
 bool PreferSar(double cma_gbps, double memcpy_gbps);
+
+// The shm provider names an endpoint's shared memory "<pid>:<uid>:<index>"
+// and a killed process leaves those objects behind; a later process given
+// the same pid then fails fi_enable with EBUSY. RemoveShmRegionsOf unlinks
+// a pid's objects (call it only while that pid cannot be reused: for a
+// zombie child before it is reaped); ClearStaleShmRegions does so for this
+// process's own pid, once, before its first shm endpoint (FindProvider and
+// FabricDomain::Open call it). Both return how many they removed.
+size_t RemoveShmRegionsOf(pid_t pid);
+size_t ClearStaleShmRegions();
 
 // One registration. Movable, closes on destruction.
 class MemoryRegion {
