@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "lightloop/runtime/fabric.h"
-#include <vector>
 
 namespace lightloop::runtime {
 namespace {

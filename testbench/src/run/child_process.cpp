@@ -25,7 +25,7 @@ std::string SelfBinary() {
 }
 
 rt::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::vector<std::string> argv,
-                                                                  const std::string& log_path) {
+                                                                const std::string& log_path) {
   if (argv.empty()) return rt::InvalidArgument("ChildProcess: no program");
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());

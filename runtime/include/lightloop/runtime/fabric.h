@@ -76,11 +76,11 @@ std::string MrModeString(uint64_t mr_mode);
 // times a 1 MiB process_vm_readv against memcpy and turns CMA off when it is
 // the slower by more than half (PreferSar). See docs/nic-target.md.
 struct ShmCopyChoice {
-  bool cma = true;           // false: FI_SHM_DISABLE_CMA is on (SAR)
-  bool probed = false;       // the figures below were measured
-  double cma_gbps = 0;       // probe: process_vm_readv of 1 MiB blocks
-  double memcpy_gbps = 0;    // probe: memcpy of the same blocks
-  std::string why;           // one line for logs and benchmark reports
+  bool cma = true;         // false: FI_SHM_DISABLE_CMA is on (SAR)
+  bool probed = false;     // the figures below were measured
+  double cma_gbps = 0;     // probe: process_vm_readv of 1 MiB blocks
+  double memcpy_gbps = 0;  // probe: memcpy of the same blocks
+  std::string why;         // one line for logs and benchmark reports
 };
 const ShmCopyChoice& ChooseShmCopy();
 // The probe's rule: SAR when CMA moves less than half of what memcpy does.
