@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Each subcommand adds itself to the app and sets `run` to what it executes.
+// CLI11 is heavy to compile (its validators are built in every file that
+// includes it): code that only writes files includes cli/write_file.h.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -7,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/write_file.h"
 #include "lightloop/runtime/status.h"
 
 namespace lightloop::testbench {
@@ -30,14 +33,5 @@ void AddFabricdCommand(CLI::App& app, CommandFn& run);       // fabricd: the sha
 // read latency, in cycles, as --fwd-latency, --rev-latency, --host-latency.
 void AddBoardLatencyFlags(CLI::App* cmd, uint32_t& fwd_latency, uint32_t& rev_latency,
                           uint32_t& host_latency);
-
-// Writes `text` to `path` through a temporary file, so no half-written file is left.
-runtime::Status WriteFileAtomically(const std::string& path, const std::string& text);
-
-// With a non-empty `path`, writes `json` there atomically and says so.
-runtime::Status WriteJsonIfAsked(const std::string& path, const nlohmann::json& json);
-
-// Parses a size flag's text, naming the flag in the error.
-runtime::StatusOr<uint64_t> ParseSizeFlag(const std::string& flag, const std::string& text);
 
 }  // namespace lightloop::testbench

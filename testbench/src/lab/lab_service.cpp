@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string_view>
 
-#include "cli/commands.h"
+#include "cli/write_file.h"
 #include "lab/targets.h"
 #include "lightloop/testbench/scenario.h"
 

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "bench/sim_target.h"
-#include "cli/commands.h"
+#include "cli/write_file.h"
 #include "lightloop/hw_models/link/link_registry.h"
 #include "lightloop/hw_models/link/photonic_link.h"
 #include "lightloop/hw_models/node/memory_node.h"

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/commands.h"
+#include "cli/write_file.h"
 #include "lightloop/hw_models/config/config_reader.h"
 #include "lightloop/testbench/batch.h"
 #include "lightloop/testbench/scenario.h"

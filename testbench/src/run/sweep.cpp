@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/commands.h"
+#include "cli/write_file.h"
 #include "lightloop/testbench/batch.h"
 #include "lightloop/testbench/child_process.h"
 #include "lightloop/testbench/scenario.h"

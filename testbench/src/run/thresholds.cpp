@@ -8,7 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "cli/commands.h"
+#include "cli/write_file.h"
 
 namespace lightloop::testbench {
 namespace {
