@@ -133,6 +133,85 @@ TEST(LabService, CancelsQueuedAndRunningJobsAndShutsDownCleanly) {
   fs::remove_all(dir);
 }
 
+// Ctrl-C on `remote run` cancels the job on the server (as `remote cancel`
+// does) and still delivers the report of what ran; a second Ctrl-C leaves.
+TEST(LabService, CtrlCOnRemoteRunCancelsTheJobAndStillDeliversItsReport) {
+  LabServer server(1);
+  ASSERT_FALSE(server.address().empty());
+  fs::path dir = TempDir("ctrl-c");
+  ASSERT_FALSE(LongScenario(dir).empty());  // writes dir/long.yaml
+  std::ofstream(dir / "token") << kToken << "\n";
+  const fs::path out = dir / "out";
+  auto started = ChildProcess::Start({LIGHTLOOP_BIN, "remote", "run", (dir / "long.yaml").string(),
+                                      "--target", "local", "--server", server.address(), "--token-file",
+                                      (dir / "token").string(), "--out", out.string()});
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<ChildProcess> client = std::move(*started);
+  std::string said, id;
+  auto collect = [&](const std::string& line) {
+    said += line + "\n";
+    static const std::regex submitted("^job (j[0-9]+) submitted");
+    std::smatch m;
+    if (id.empty() && std::regex_search(line, m, submitted)) id = m[1];
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (id.empty() && std::chrono::steady_clock::now() < deadline &&
+         client->Poll(std::chrono::milliseconds(100), collect)) {
+  }
+  ASSERT_FALSE(id.empty()) << said << server.log();
+  std::vector<pb::Job> events = Watch(server.stub(), id, [](const pb::Job& j) {
+    return j.state() == pb::RUNNING && j.progress().requests_done() > 0;
+  });
+  ASSERT_FALSE(events.empty());
+  ASSERT_EQ(events.back().state(), pb::RUNNING) << server.log();
+
+  client->Interrupt();
+  while (std::chrono::steady_clock::now() < deadline &&
+         client->Poll(std::chrono::milliseconds(100), collect)) {
+  }
+  ASSERT_FALSE(client->running()) << "the client did not end 60 s after Ctrl-C\n" << said;
+  EXPECT_EQ(client->exit_code(), 1) << said;
+  EXPECT_NE(said.find("job " + id + ": Ctrl-C, cancelling it on the server"), std::string::npos) << said;
+  EXPECT_NE(said.find("(interrupted)"), std::string::npos) << said;  // the metrics of what ran
+  pb::Job job = GetJob(server.stub(), id);
+  EXPECT_EQ(job.state(), pb::CANCELLED) << server.log();
+  ASSERT_TRUE(job.has_metrics()) << server.log();
+  EXPECT_TRUE(job.metrics().interrupted());
+  EXPECT_LT(job.metrics().finished(), 200u);
+  nlohmann::json report = nlohmann::json::parse(ReadAll(out / "report.json"), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << said;
+  EXPECT_TRUE(report["interrupted"].get<bool>());
+
+  // Two Ctrl-Cs: the client leaves at once and the job is cancelled anyway.
+  auto second =
+      ChildProcess::Start({LIGHTLOOP_BIN, "remote", "run", (dir / "long.yaml").string(), "--target", "local",
+                           "--server", server.address(), "--token-file", (dir / "token").string()});
+  ASSERT_TRUE(second.ok());
+  client = std::move(*second);
+  said.clear();
+  id.clear();
+  const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (id.empty() && std::chrono::steady_clock::now() < deadline2 &&
+         client->Poll(std::chrono::milliseconds(100), collect)) {
+  }
+  ASSERT_FALSE(id.empty()) << said;
+  Watch(server.stub(), id, [](const pb::Job& j) { return j.state() == pb::RUNNING; });
+  client->Interrupt();
+  while (said.find("cancelling it on the server") == std::string::npos &&
+         client->Poll(std::chrono::milliseconds(100), collect)) {
+  }
+  client->Interrupt();
+  while (client->Poll(std::chrono::milliseconds(100), collect)) {
+  }
+  EXPECT_EQ(client->exit_code(), 130) << said;
+  EXPECT_NE(said.find("again, leaving"), std::string::npos) << said;
+  events = Watch(server.stub(), id);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), pb::CANCELLED) << server.log();
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  fs::remove_all(dir);
+}
+
 TEST(LabService, EveryCallNeedsTheToken) {
   LabServer server;
   ASSERT_FALSE(server.address().empty());

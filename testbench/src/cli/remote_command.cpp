@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // `lightloop remote run|suite|status|cancel|targets`: the client of a lab
 // server (`lightloop serve`). Progress goes to stderr, results to stdout.
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "cli/commands.h"
 #include "lab/lab_client.h"
@@ -63,6 +68,64 @@ void PrintResult(const pb::Job& j) {
             << Fixed(m.throughput_tok_s(), 1) << " tokens/s\n  tokens_sha256 " << m.tokens_sha256() << "\n";
 }
 
+// Ctrl-C and SIGTERM while a job is followed cancel it on the server.
+// BlockStopSignals must run before the first gRPC call: the signals are then
+// blocked in every thread (gRPC starts its own) and taken only by the
+// watcher's sigtimedwait. The first signal asks the server to cancel the job,
+// and the client keeps following it, so the report of what ran still arrives
+// (and `--out` still gets the folder); a second one leaves at once.
+void BlockStopSignals() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+}
+
+class CancelOnSignal {
+ public:
+  CancelOnSignal(lab::LabClient& lab, std::string id) : lab_(lab), id_(std::move(id)) {
+    thread_ = std::thread([this] { Watch(); });
+  }
+  // Stops watching: a signal from here on stays pending until the process
+  // ends (the folder download that follows is never cut half-written).
+  ~CancelOnSignal() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Watch() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    const timespec tick{0, 100'000'000};
+    int seen = 0;
+    while (!done_) {
+      const int sig = sigtimedwait(&stop, nullptr, &tick);
+      if (sig < 0) continue;
+      const char* name = sig == SIGINT ? "Ctrl-C" : "SIGTERM";
+      if (++seen > 1) {
+        std::cerr << "job " << id_ << ": " << name << " again, leaving; the server cancels the job anyway"
+                  << std::endl;
+        std::_Exit(130);
+      }
+      std::cerr << "job " << id_ << ": " << name
+                << ", cancelling it on the server; waiting for the report of what ran (again to leave now)"
+                << std::endl;
+      auto now = lab_.Cancel(id_);
+      if (!now.ok())
+        std::cerr << "job " << id_ << ": cancel failed: " << now.status().ToString() << std::endl;
+    }
+  }
+
+  lab::LabClient& lab_;
+  const std::string id_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
 // Streams the job's progress to stderr until it ends, prints the result,
 // fetches the folder into `out` (also of a failed or cancelled job: the
 // report of what ran), and fails unless the job is done.
@@ -77,7 +140,11 @@ runtime::Status Follow(lab::LabClient& lab, const std::string& id, const std::st
     state = j.state();
     line = j.last_line();
   };
-  LL_ASSIGN_OR_RETURN(pb::Job last, lab.Watch(id, print));
+  runtime::StatusOr<pb::Job> watched = [&] {
+    CancelOnSignal cancel_on_signal(lab, id);
+    return lab.Watch(id, print);
+  }();
+  LL_ASSIGN_OR_RETURN(pb::Job last, std::move(watched));
   PrintResult(last);
   if (!out.empty()) {
     auto files = lab.FetchReport(id, out);
@@ -91,6 +158,7 @@ runtime::Status Follow(lab::LabClient& lab, const std::string& id, const std::st
 }
 
 runtime::Status Submit(const RemoteArgs& a, const pb::SubmitRequest& request) {
+  BlockStopSignals();
   LL_ASSIGN_OR_RETURN(auto lab, Connect(a));
   LL_ASSIGN_OR_RETURN(pb::SubmitReply reply, lab->Submit(request));
   std::cerr << "job " << reply.job_id() << " submitted to " << a.server << " (" << reply.jobs_ahead()
@@ -163,8 +231,9 @@ void AddRemoteCommand(CLI::App& app, CommandFn& run) {
       app.add_subcommand("remote", "Run scenarios and suites on a lab server (`lightloop serve`)");
   remote->require_subcommand(1);
 
-  CLI::App* r =
-      remote->add_subcommand("run", "Run a scenario on the server, stream its progress, print its metrics");
+  CLI::App* r = remote->add_subcommand("run",
+                                       "Run a scenario on the server, stream its progress, print its metrics "
+                                       "(Ctrl-C cancels the job and still prints what ran)");
   r->add_option("scenario", a->scenario, "scenario YAML (resolved here; the files it names must exist there)")
       ->required();
   r->add_option("--target", a->target, "local, nic, sim or fpga (on the server)")
@@ -174,7 +243,8 @@ void AddRemoteCommand(CLI::App& app, CommandFn& run) {
   AddConnectionFlags(r, *a);
   r->callback([a, &run] { run = [a] { return RemoteRun(*a); }; });
 
-  CLI::App* s = remote->add_subcommand("suite", "Run a suite file that is on the server's machine");
+  CLI::App* s =
+      remote->add_subcommand("suite", "Run a suite file that is on the server's machine (Ctrl-C cancels it)");
   s->add_option("suite", a->suite, "path of the suite YAML on the server")->required();
   s->add_option("--out", a->out, "also download the job's folder (reports, junit.xml) here");
   AddConnectionFlags(s, *a);
