@@ -87,11 +87,18 @@ class CancelOnSignal {
   CancelOnSignal(lab::LabClient& lab, std::string id) : lab_(lab), id_(std::move(id)) {
     thread_ = std::thread([this] { Watch(); });
   }
-  // Stops watching: a signal from here on stays pending until the process
-  // ends (the folder download that follows is never cut half-written).
   ~CancelOnSignal() {
     done_ = true;
     thread_.join();
+  }
+  // The job has ended: a signal from here on no longer leaves at once but
+  // once the result is printed and the folder downloaded (never a file cut
+  // half-written); LeaveIfAsked then exits 130.
+  void JobEnded() { job_ended_ = true; }
+  void LeaveIfAsked() const {
+    if (!leave_) return;
+    std::cout.flush();
+    std::_Exit(130);
   }
 
  private:
@@ -106,23 +113,27 @@ class CancelOnSignal {
       const int sig = sigtimedwait(&stop, nullptr, &tick);
       if (sig < 0) continue;
       const char* name = sig == SIGINT ? "Ctrl-C" : "SIGTERM";
-      if (++seen > 1) {
+      if (job_ended_) {
+        std::cerr << "job " << id_ << ": " << name << ", leaving once its folder is down" << std::endl;
+        leave_ = true;
+      } else if (++seen > 1) {
         std::cerr << "job " << id_ << ": " << name << " again, leaving; the server cancels the job anyway"
                   << std::endl;
         std::_Exit(130);
+      } else {
+        std::cerr << "job " << id_ << ": " << name
+                  << ", cancelling it on the server; waiting for the report of what ran (again to leave now)"
+                  << std::endl;
+        auto now = lab_.Cancel(id_);
+        if (!now.ok())
+          std::cerr << "job " << id_ << ": cancel failed: " << now.status().ToString() << std::endl;
       }
-      std::cerr << "job " << id_ << ": " << name
-                << ", cancelling it on the server; waiting for the report of what ran (again to leave now)"
-                << std::endl;
-      auto now = lab_.Cancel(id_);
-      if (!now.ok())
-        std::cerr << "job " << id_ << ": cancel failed: " << now.status().ToString() << std::endl;
     }
   }
 
   lab::LabClient& lab_;
   const std::string id_;
-  std::atomic<bool> done_{false};
+  std::atomic<bool> done_{false}, job_ended_{false}, leave_{false};
   std::thread thread_;
 };
 
@@ -140,10 +151,9 @@ runtime::Status Follow(lab::LabClient& lab, const std::string& id, const std::st
     state = j.state();
     line = j.last_line();
   };
-  runtime::StatusOr<pb::Job> watched = [&] {
-    CancelOnSignal cancel_on_signal(lab, id);
-    return lab.Watch(id, print);
-  }();
+  CancelOnSignal cancel_on_signal(lab, id);
+  runtime::StatusOr<pb::Job> watched = lab.Watch(id, print);
+  cancel_on_signal.JobEnded();
   LL_ASSIGN_OR_RETURN(pb::Job last, std::move(watched));
   PrintResult(last);
   if (!out.empty()) {
@@ -151,6 +161,7 @@ runtime::Status Follow(lab::LabClient& lab, const std::string& id, const std::st
     if (!files.ok()) return files.status().WithContext("job " + id + ": downloading its folder into " + out);
     std::cout << "wrote " << *files << " files to " << out << std::endl;
   }
+  cancel_on_signal.LeaveIfAsked();
   if (last.state() != pb::DONE) {
     return runtime::Status(runtime::StatusCode::kAborted, "job " + id + " " + lab::StateName(last.state()));
   }
