@@ -213,6 +213,62 @@ TEST(LabService, CtrlCOnRemoteRunCancelsTheJobAndStillDeliversItsReport) {
   fs::remove_all(dir);
 }
 
+// A server restarted on the same --dir knows the jobs of the one before:
+// ended ones as they ended (their folders still download), and one that was
+// running when that server was killed as failed, saying why.
+TEST(LabService, ARestartedServerKnowsTheJobsOfTheOneBefore) {
+  fs::path dir = TempDir("history");
+  const fs::path jobs = dir / "jobs";
+  const std::string long_yaml = LongScenario(dir);
+  ASSERT_FALSE(long_yaml.empty());
+  std::string done_id, killed_id, sha;
+  {
+    LabServer first(1, jobs);
+    ASSERT_FALSE(first.address().empty());
+    done_id = MustSubmit(first.stub(), Resolved(kQuickstart), "local");
+    std::vector<pb::Job> events = Watch(first.stub(), done_id);
+    ASSERT_FALSE(events.empty());
+    ASSERT_EQ(events.back().state(), pb::DONE) << first.log();
+    sha = events.back().metrics().tokens_sha256();
+    killed_id = MustSubmit(first.stub(), long_yaml, "local");
+    Watch(first.stub(), killed_id, [](const pb::Job& j) { return j.progress().requests_done() > 0; });
+    first.Kill();
+  }
+  LabServer second(1, jobs);
+  ASSERT_FALSE(second.address().empty());
+  EXPECT_NE(second.log().find("2 jobs of an earlier server"), std::string::npos) << second.log();
+
+  pb::Job done = GetJob(second.stub(), done_id);
+  EXPECT_EQ(done.state(), pb::DONE);
+  EXPECT_EQ(done.exit_code(), 0);
+  EXPECT_EQ(done.name(), "quickstart");
+  EXPECT_EQ(done.target(), "local");
+  ASSERT_TRUE(done.has_metrics());
+  EXPECT_EQ(done.metrics().tokens_sha256(), sha);
+  EXPECT_EQ(done.metrics().finished(), 12u);
+  EXPECT_GT(done.ended_unix_s(), 0);
+  grpc::Status s;
+  auto files = Fetch(second.stub(), done_id, {"report.json"}, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(files.size(), 1u);
+  std::vector<pb::Job> events = Watch(second.stub(), done_id);  // an ended job: one event
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].state(), pb::DONE);
+
+  pb::Job killed = GetJob(second.stub(), killed_id);
+  EXPECT_EQ(killed.state(), pb::FAILED);
+  EXPECT_NE(killed.error().find("the server stopped while this job was running"), std::string::npos)
+      << killed.error();
+  EXPECT_EQ(killed.name(), "long");
+
+  // New jobs take new ids, after the old ones.
+  const std::string next = MustSubmit(second.stub(), Resolved(kQuickstart), "local");
+  EXPECT_GT(next, killed_id);
+  EXPECT_EQ(Watch(second.stub(), next).back().state(), pb::DONE);
+  EXPECT_EQ(second.Stop(), 0) << second.log();
+  fs::remove_all(dir);
+}
+
 TEST(LabService, EveryCallNeedsTheToken) {
   LabServer server;
   ASSERT_FALSE(server.address().empty());

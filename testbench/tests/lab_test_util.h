@@ -59,7 +59,9 @@ inline std::string LongScenario(const fs::path& dir) {
 // `lightloop serve` on a free loopback port, its output kept for failures.
 class LabServer {
  public:
-  explicit LabServer(int max_concurrent = 1) : dir_(TempDir("server-" + std::to_string(++count_))) {
+  // `jobs`: the job folders' folder (--dir), when not one of its own.
+  explicit LabServer(int max_concurrent = 1, const fs::path& jobs = {})
+      : dir_(TempDir("server-" + std::to_string(++count_))), jobs_(jobs.empty() ? dir_ / "jobs" : jobs) {
     // As run_lightloop.h does: the environment must not pick the target.
     for (const char* v : {"FI_PROVIDER", "FI_LIGHTLOOP_CONFIG", "FI_LIGHTLOOP_BOARD"}) unsetenv(v);
     std::ofstream(dir_ / "token") << kToken << "\n";
@@ -87,6 +89,13 @@ class LabServer {
     fs::remove_all(dir_);
   }
 
+  // SIGKILL: the server gets no chance to record anything.
+  void Kill() {
+    if (child_ == nullptr || !drain_.joinable()) return;
+    kill(child_->pid(), SIGKILL);
+    drain_.join();
+  }
+
   // SIGTERM, then its exit code.
   int Stop() {
     if (child_ == nullptr) return -1;
@@ -100,7 +109,7 @@ class LabServer {
   const std::string& address() const { return address_; }
   pb::Lab::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
-  fs::path jobs_dir() const { return dir_ / "jobs"; }
+  fs::path jobs_dir() const { return jobs_; }
   std::string log() const {
     std::lock_guard lock(mu_);
     return log_;
@@ -116,7 +125,7 @@ class LabServer {
   }
 
   static inline int count_ = 0;
-  fs::path dir_;
+  fs::path dir_, jobs_;
   std::unique_ptr<ChildProcess> child_;
   std::thread drain_;
   mutable std::mutex mu_;

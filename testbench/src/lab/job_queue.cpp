@@ -32,6 +32,63 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+constexpr const char* kJobFile = "job.json";
+
+nlohmann::json ToJson(const JobSnapshot& s) {
+  return {{"id", s.spec.id},
+          {"kind", s.spec.kind},
+          {"target", s.spec.target},
+          {"name", s.spec.name},
+          {"suite_path", s.spec.suite_path},
+          {"state", JobStateName(s.state)},
+          {"exit_code", s.exit_code},
+          {"error", s.error},
+          {"last_line", s.last_line},
+          {"requests_done", s.requests_done},
+          {"requests_total", s.requests_total},
+          {"cases_done", s.cases_done},
+          {"queued_unix_s", s.queued_unix_s},
+          {"started_unix_s", s.started_unix_s},
+          {"ended_unix_s", s.ended_unix_s}};
+}
+
+std::optional<JobState> StateNamed(const std::string& name) {
+  for (JobState st :
+       {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kFailed, JobState::kCancelled}) {
+    if (name == JobStateName(st)) return st;
+  }
+  return std::nullopt;
+}
+
+// A job folder's job.json, or nullopt when it has none or it does not parse
+// (a folder made by NewJobDir whose Submit never came, or a foreign file).
+std::optional<JobSnapshot> FromJson(const fs::path& dir) {
+  std::ifstream in(dir / kJobFile);
+  if (!in) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  std::optional<JobState> state = StateNamed(j.value("state", ""));
+  if (!state || j.value("id", "") != dir.filename().string()) return std::nullopt;
+  JobSnapshot s;
+  s.spec = JobSpec{.id = j.value("id", ""),
+                   .dir = dir.string(),
+                   .kind = j.value("kind", ""),
+                   .target = j.value("target", ""),
+                   .name = j.value("name", ""),
+                   .suite_path = j.value("suite_path", "")};
+  s.state = *state;
+  s.exit_code = j.value("exit_code", -1);
+  s.error = j.value("error", "");
+  s.last_line = j.value("last_line", "");
+  s.requests_done = j.value("requests_done", uint64_t{0});
+  s.requests_total = j.value("requests_total", uint64_t{0});
+  s.cases_done = j.value("cases_done", uint32_t{0});
+  s.queued_unix_s = j.value("queued_unix_s", 0.0);
+  s.started_unix_s = j.value("started_unix_s", 0.0);
+  s.ended_unix_s = j.value("ended_unix_s", 0.0);
+  return s;
+}
+
 }  // namespace
 
 bool Ended(JobState s) {
@@ -72,6 +129,7 @@ bool ReadMetrics(const std::string& report_json, JobMetrics* out) {
 
 JobQueue::JobQueue(Options options) : options_(std::move(options)) {
   if (options_.binary.empty()) options_.binary = SelfBinary();
+  Restore();
   for (int i = 0; i < std::max(1, options_.max_concurrent); ++i) workers_.emplace_back([this] { Worker(); });
 }
 
@@ -181,7 +239,60 @@ void JobQueue::Shutdown() {
 
 void JobQueue::Changed(Job& job) {
   ++job.s.version;
+  Record(job);
   changed_.notify_all();
+}
+
+void JobQueue::Record(Job& job) {
+  if (job.recorded == job.s.state) return;  // progress lines are not worth a write each
+  const fs::path file = fs::path(job.s.spec.dir) / kJobFile;
+  const fs::path tmp = fs::path(job.s.spec.dir) / (std::string(kJobFile) + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ToJson(job.s).dump(2) << "\n";
+    if (!out.good()) {
+      std::cerr << "lab: cannot write " << tmp.string() << "; job " << job.s.spec.id
+                << " will be unknown to a later server" << std::endl;
+      return;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) {
+    std::cerr << "lab: cannot write " << file.string() << ": " << ec.message() << std::endl;
+    return;
+  }
+  job.recorded = job.s.state;
+}
+
+void JobQueue::Restore() {
+  std::error_code ec;
+  if (!fs::is_directory(options_.dir, ec)) return;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(options_.dir, ec)) {
+    if (e.is_directory(ec)) dirs.push_back(fs::absolute(e.path()));
+  }
+  std::lock_guard lock(mu_);
+  for (const fs::path& dir : dirs) {
+    std::optional<JobSnapshot> s = FromJson(dir);
+    if (!s) continue;
+    auto job = std::make_unique<Job>();
+    job->s = std::move(*s);
+    job->recorded = job->s.state;
+    job->s.version = 1;          // Watch sends what it has seen change: the restored state once
+    if (!Ended(job->s.state)) {  // that server stopped (or was killed) first
+      job->s.error = std::string("the server stopped while this job was ") + JobStateName(job->s.state) +
+                     "; its folder keeps what it wrote";
+      job->s.state = JobState::kFailed;
+      job->s.ended_unix_s = UnixNow();  // when this server learned it: the real end is unknown
+    }
+    job->s.has_metrics = ReadMetrics(dir.string() + "/report.json", &job->s.metrics);
+    Record(*job);
+    jobs_[job->s.spec.id] = std::move(job);
+  }
+  if (!jobs_.empty()) {
+    std::cout << "lab: " << jobs_.size() << " jobs of an earlier server in " << options_.dir << std::endl;
+  }
 }
 
 void JobQueue::Worker() {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,9 @@ class JobQueue {
     std::string binary;                             // the lightloop to run; empty: this one
     double progress_every_s = 0.5;
   };
+  // Jobs of an earlier server in the same `dir` are known again, from the
+  // job.json each job folder keeps (see Record): ended ones as they ended,
+  // and one that was queued or running when that server stopped as failed.
   explicit JobQueue(Options options);
   ~JobQueue();  // Shutdown()
 
@@ -87,6 +91,7 @@ class JobQueue {
   struct Job {
     JobSnapshot s;
     bool cancel_requested = false;
+    std::optional<JobState> recorded;  // the state job.json holds
   };
   void Worker();
   void RunJob(Job& job);
@@ -94,6 +99,9 @@ class JobQueue {
   void OnLine(Job& job, const std::string& line);
   void Finish(Job& job, int exit_code, const std::string& error);
   void Changed(Job& job);  // with mu_ held
+  // Writes the job's state to <dir>/job.json (atomically) when it changed.
+  void Record(Job& job);  // with mu_ held
+  void Restore();         // from the job.json files in options_.dir
 
   Options options_;
   mutable std::mutex mu_;
