@@ -27,7 +27,18 @@ DramParams ReadDramPreset(const std::string& name) {
   return ReadDram(section);
 }
 
-class MemoryNodeTest : public SystemCTest {};
+// The folder of node files a test writes, one per process; removed after each test.
+std::filesystem::path NodeTestDir() {
+  return std::filesystem::temp_directory_path() / ("ll-node-test-" + std::to_string(getpid()));
+}
+
+class MemoryNodeTest : public SystemCTest {
+ protected:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(NodeTestDir(), ec);
+  }
+};
 
 TEST_F(MemoryNodeTest, EveryNodePresetLoads) {
   int count = 0;
@@ -62,8 +73,7 @@ TEST_F(MemoryNodeTest, SaturatedMixedTrafficMatchesTheClosedForm) {
 }
 
 std::string WriteNode(const std::string& name, const std::string& text) {
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("ll-node-test-" + std::to_string(getpid()));
+  const std::filesystem::path dir = NodeTestDir();
   std::filesystem::create_directories(dir);
   std::ofstream(dir / name) << text;
   return (dir / name).string();
@@ -279,8 +289,7 @@ TEST_F(MemoryNodeTest, CommandLevelDramInANode) {
 }
 
 TEST_F(MemoryNodeTest, BadNodeFilesNameFileLineAndKey) {
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("ll-node-test-" + std::to_string(getpid()));
+  const std::filesystem::path dir = NodeTestDir();
   std::filesystem::create_directories(dir);
   auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir / name) << text;
