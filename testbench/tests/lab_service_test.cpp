@@ -204,7 +204,7 @@ TEST(LabService, CtrlCOnRemoteRunCancelsTheJobAndStillDeliversItsReport) {
   while (client->Poll(std::chrono::milliseconds(100), collect)) {
   }
   EXPECT_EQ(client->exit_code(), 130) << said;
-  // "again, leaving" (or, if the job had ended by then, "leaving once its folder is down").
+  // "again, leaving" (or, if the job had ended by then, "leaving once the result is out").
   EXPECT_NE(said.find("leaving"), std::string::npos) << said;
   events = Watch(server.stub(), id);
   ASSERT_FALSE(events.empty());

@@ -74,11 +74,16 @@ void PrintResult(const pb::Job& j) {
 // watcher's sigtimedwait. The first signal asks the server to cancel the job,
 // and the client keeps following it, so the report of what ran still arrives
 // (and `--out` still gets the folder); a second one leaves at once.
-void BlockStopSignals() {
+sigset_t StopSignals() {
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  return stop;
+}
+
+void BlockStopSignals() {
+  const sigset_t stop = StopSignals();
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 }
 
@@ -103,10 +108,7 @@ class CancelOnSignal {
 
  private:
   void Watch() {
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
+    const sigset_t stop = StopSignals();
     const timespec tick{0, 100'000'000};
     int seen = 0;
     while (!done_) {
@@ -114,7 +116,7 @@ class CancelOnSignal {
       if (sig < 0) continue;
       const char* name = sig == SIGINT ? "Ctrl-C" : "SIGTERM";
       if (job_ended_) {
-        std::cerr << "job " << id_ << ": " << name << ", leaving once its folder is down" << std::endl;
+        std::cerr << "job " << id_ << ": " << name << ", leaving once the result is out" << std::endl;
         leave_ = true;
       } else if (++seen > 1) {
         std::cerr << "job " << id_ << ": " << name << " again, leaving; the server cancels the job anyway"
