@@ -217,6 +217,7 @@ TEST(Registries, EveryRegisteredModelRunsInANode) {
     ModelRunResult r = RunNodeModel(node, {.read_fraction = 0.5, .size = 4096, .count = 20, .depth = 2});
     EXPECT_GT(r.gbps, 0);
   }
+  std::filesystem::remove_all(NodeTestDir());
 }
 
 // Controllers behind an optical circuit switch: with a rail per controller
