@@ -15,8 +15,10 @@
 //     is a zombie, so its pid cannot have been reused (RemoveShmRegionsOf).
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -50,6 +52,15 @@ size_t RemoveShmRegionsOf(pid_t pid) {
   }
   closedir(dir);
   return removed;
+}
+
+size_t RemoveShmRegionsOfExitedChild(pid_t pid, bool block) {
+  siginfo_t info{};
+  int w;
+  do {
+    w = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT | (block ? 0 : WNOHANG));
+  } while (w < 0 && errno == EINTR);
+  return w == 0 && info.si_pid == pid ? RemoveShmRegionsOf(pid) : 0;
 }
 
 size_t ClearStaleShmRegions() {

@@ -96,14 +96,8 @@ bool ChildProcess::Poll(std::chrono::milliseconds timeout,
 
 void ChildProcess::Reap(bool block) {
   if (pid_ <= 0 || exit_code_ >= 0) return;
-  // While the child is a zombie its pid cannot be reused: remove the shm
-  // objects a killed child leaves (see runtime's RemoveShmRegionsOf).
-  siginfo_t info{};
-  int w;
-  do {
-    w = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT | (block ? 0 : WNOHANG));
-  } while (w < 0 && errno == EINTR);
-  if (w == 0 && info.si_pid == pid_) (void)rt::RemoveShmRegionsOf(pid_);
+  // The shm objects a killed child leaves, removed before it is reaped.
+  (void)rt::RemoveShmRegionsOfExitedChild(pid_, block);
   int status = 0;
   pid_t r;
   do {

@@ -95,6 +95,10 @@ bool PreferSar(double cma_gbps, double memcpy_gbps);
 // FabricDomain::Open call it). Both return how many they removed.
 size_t RemoveShmRegionsOf(pid_t pid);
 size_t ClearStaleShmRegions();
+// For a parent about to reap child `pid`: once the child has exited (waiting
+// for that when `block`) and while it is a zombie, removes its objects.
+// The caller reaps it afterwards, as before. Returns how many it removed.
+size_t RemoveShmRegionsOfExitedChild(pid_t pid, bool block);
 
 // One registration. Movable, closes on destruction.
 class MemoryRegion {
