@@ -83,15 +83,23 @@ StatusOr<uint64_t> ParseSize(std::string_view text) {
   return static_cast<uint64_t>(bytes);
 }
 
-StatusOr<std::vector<uint64_t>> ParseSizeList(std::string_view text) {
-  std::vector<uint64_t> sizes;
+std::vector<std::string_view> SplitCommas(std::string_view text) {
+  std::vector<std::string_view> pieces;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     if (comma == std::string_view::npos) comma = text.size();
-    LL_ASSIGN_OR_RETURN(uint64_t size, ParseSize(text.substr(pos, comma - pos)));
-    sizes.push_back(size);
+    pieces.push_back(text.substr(pos, comma - pos));
     pos = comma + 1;
+  }
+  return pieces;
+}
+
+StatusOr<std::vector<uint64_t>> ParseSizeList(std::string_view text) {
+  std::vector<uint64_t> sizes;
+  for (std::string_view piece : SplitCommas(text)) {
+    LL_ASSIGN_OR_RETURN(uint64_t size, ParseSize(piece));
+    sizes.push_back(size);
   }
   return sizes;
 }

@@ -190,14 +190,12 @@ const hw::TextParam kSimConfig{"config", "", "file",
 const hw::NumberParam kSampleEvery{
     "sample_every_ms", "ms", 100, 0.001, 1e9, "time series: one sample this often"};
 
-// The items of a comma-separated list ("a,b" -> a, b); none for "".
+// The items of a comma-separated value; none when it is empty (the key
+// unset). An empty item ("0,,31", "0,") is kept for the caller to refuse.
 std::vector<std::string> CommaItems(const std::string& text) {
   std::vector<std::string> items;
-  for (size_t at = 0; at < text.size();) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    items.push_back(text.substr(at, comma - at));
-    at = comma + 1;
-  }
+  if (text.empty()) return items;
+  for (std::string_view piece : rt::SplitCommas(text)) items.emplace_back(piece);
   return items;
 }
 

@@ -20,6 +20,9 @@
 namespace lightloop::runtime {
 
 StatusOr<uint64_t> ParseSize(std::string_view text);
+// The pieces of a comma-separated list, empty ones included, so that a
+// caller can refuse them: "a,b" -> {a, b}; "a," -> {a, ""}; "" -> {""}.
+std::vector<std::string_view> SplitCommas(std::string_view text);
 // Comma-separated list: "4K,64K,1M".
 StatusOr<std::vector<uint64_t>> ParseSizeList(std::string_view text);
 // Shortest exact binary form ("64KiB", "1536B" stays "1536B" only if not a multiple).
